@@ -1,0 +1,67 @@
+#!/bin/bash
+# Run the whole test suite of python-migrationclient on a fresh Debian
+# machine: unit tests, functional tests against real Nova and Placement (the
+# test bed) and real sshd/virsh hosts, pep8, docs and release notes.
+#
+# It installs what it needs itself: Debian packages (when run as root and
+# they are missing) and tox (in a private virtualenv).  It starts no
+# service that outlives it: the functional tests start the test bed and the
+# sshd hosts themselves and stop exactly the processes they started.
+#
+# Usage: tools/run-all-tests.sh [tox-envlist]
+set -euo pipefail
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+cd "$TOP"
+ENVLIST=${1:-py3,functional,pep8,docs,releasenotes}
+
+# Debian packages: sshd / virsh (libvirt test driver) / numactl for the SSH
+# test hosts, rpm for the RPM build, git for pbr.
+APT_PACKAGES="git openssh-server openssh-client libvirt-clients numactl rpm"
+missing=""
+for p in $APT_PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" \
+        || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" = 0 ]; then
+        echo "Installing Debian packages:$missing"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        # shellcheck disable=SC2086
+        apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    else
+        echo "Missing Debian packages (install them as root):$missing" >&2
+        exit 1
+    fi
+fi
+
+# tox in a private virtualenv, so the system Python stays untouched.
+TOOLS_VENV=${MIGRATIONCLIENT_TOOLS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/python-migrationclient/tools-venv}
+if [ ! -x "$TOOLS_VENV/bin/tox" ]; then
+    python3 -m venv "$TOOLS_VENV"
+    "$TOOLS_VENV/bin/pip" install -q -U pip
+    "$TOOLS_VENV/bin/pip" install -q 'tox>=4.0'
+fi
+
+start=$(date +%s)
+rc=0
+"$TOOLS_VENV/bin/tox" -e "$ENVLIST" || rc=$?
+
+# One closing line that any CI can read: tests run by stestr in the unit and
+# functional environments.
+passed=0; failed=0; skipped=0
+for env in py3:migrationclient/tests/unit:.stestr functional:migrationclient/tests/functional:.stestr.functional; do
+    name=${env%%:*}; rest=${env#*:}; path=${rest%%:*}; repo=${rest#*:}
+    case ",$ENVLIST," in *",$name,"*) ;; *) continue ;; esac
+    [ -x ".tox/$name/bin/stestr" ] || continue
+    out=$(".tox/$name/bin/stestr" --test-path "./$path" --repo-url "$repo" last 2>/dev/null | sed -n '/^Totals/,$p' || true)
+    p=$(printf '%s\n' "$out" | sed -n 's/^ - Passed: \([0-9]*\)/\1/p'); p=${p:-0}
+    f=$(printf '%s\n' "$out" | sed -n 's/^ - Failed: \([0-9]*\)/\1/p'); f=${f:-0}
+    s=$(printf '%s\n' "$out" | sed -n 's/^ - Skipped: \([0-9]*\)/\1/p'); s=${s:-0}
+    echo "$name: $p passed, $f failed, $s skipped"
+    passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+done
+echo "tox exit status: $rc, $(( $(date +%s) - start )) s"
+echo "$passed passed, $failed failed, $skipped skipped"
+exit $rc
