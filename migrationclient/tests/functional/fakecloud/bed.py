@@ -1,0 +1,435 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""The bed: Nova's functional fixtures set up once, served over HTTP.
+
+``FakeCloud`` is a nova ``TestCase`` that is never run as a test: the bed
+process calls ``setUp()`` once, serves the API apps on 127.0.0.1 ports until
+SIGTERM, then runs the cleanups.  RPC casts stay asynchronous (no
+``CastAsCall``), so a migrate request returns while the migration runs.
+"""
+
+import glob
+import json
+import logging as std_logging
+import os
+import sys
+import time
+from unittest import mock
+
+import fixtures
+
+from nova import context as nova_context
+from nova import objects
+from nova import test
+from nova.tests import fixtures as nova_fixtures
+from nova.tests.functional import fixtures as func_fixtures
+from nova.tests.functional.libvirt import base as libvirt_base
+from oslo_log import log as logging
+
+from migrationclient.tests.functional import fakecloud
+from migrationclient.tests.functional.fakecloud import driver
+from migrationclient.tests.functional.fakecloud import wsgi
+
+LOG = logging.getLogger(__name__)
+
+#: Filters of a production-like (TripleO / OSP) scheduler on top of Nova 34's
+#: defaults, which lack the NUMA and PCI ones.
+EXTRA_FILTERS = [
+    'AggregateInstanceExtraSpecsFilter',
+    'NUMATopologyFilter',
+    'PciPassthroughFilter',
+]
+
+#: Paths on which Nova 34's own responses fail its response schema
+#: (an ERROR server with a fault); validation is ``warn`` there only.
+RELAXED_VALIDATION = [
+    r'^/v2(\.1)?(/[0-9a-f]{32})?/servers/detail$',
+    r'^/v2(\.1)?(/[0-9a-f]{32})?/servers/[0-9a-f-]{36}$',
+]
+
+
+class FileLogging(fixtures.Fixture):
+    """Log to ``DIR/bed.log`` instead of nova's in-memory capture.
+
+    nova's StandardLogging keeps every INFO line in memory, which a
+    long-running bed cannot afford.
+    """
+
+    path = None
+    debug = False
+
+    class _Output:
+        output = ''
+
+    def setUp(self):
+        super().setUp()
+        root = std_logging.getLogger()
+        handler = std_logging.FileHandler(self.path or os.devnull)
+        handler.setFormatter(std_logging.Formatter(
+            '%(asctime)s %(levelname)s [%(name)s] %(message)s'))
+        level = std_logging.DEBUG if self.debug else std_logging.INFO
+        handler.setLevel(level)
+        old = root.handlers[:]
+        root.handlers[:] = [handler]
+        root.setLevel(level)
+        for name in ('migrate.versioning.api', 'alembic',
+                     'oslo_db.sqlalchemy', 'fakecloud.http'):
+            std_logging.getLogger(name).setLevel(
+                std_logging.DEBUG if self.debug else std_logging.WARNING)
+        self.logger = self._Output()
+        self.addCleanup(setattr, root, 'handlers', old)
+        self.useFixture(fixtures.MonkeyPatch(
+            'oslo_log.log.setup', lambda *a, **k: None))
+
+    def delete_stored_logs(self):
+        pass
+
+
+def _api_paste_ini():
+    candidates = [os.path.join(sys.prefix, 'etc', 'nova', 'api-paste.ini')]
+    import nova
+    site = os.path.dirname(os.path.dirname(nova.__file__))
+    candidates.append(os.path.join(site, 'etc', 'nova', 'api-paste.ini'))
+    candidates += glob.glob(os.path.join(
+        os.path.dirname(site), '..', '..', 'etc', 'nova', 'api-paste.ini'))
+    for path in candidates:
+        if os.path.exists(path):
+            return os.path.abspath(path)
+    raise RuntimeError('api-paste.ini of nova not found in %s' % candidates)
+
+
+def cap_microversion(version):
+    """Make real Nova advertise and enforce ``version`` as its maximum."""
+    from nova.api.openstack import api_version_request as avr
+    from nova.api.openstack.compute import versions
+    avr._MAX_API_VERSION = version
+    versions.VERSIONS['v2.1']['version'] = version
+
+
+class FakeCloud(test.TestCase):
+    """Nova + Placement, set up once and kept running."""
+
+    REQUIRES_LOCKING = True
+    USES_DB = True
+
+    def __init__(self, options):
+        super().__init__('serve')
+        self.options = options
+        self.listeners = {}
+        self.stopped = {}
+        self.compute_hosts = ['compute%d' % (i + 1)
+                              for i in range(options.computes)]
+
+    def serve(self):
+        """Only here because a TestCase needs a test method."""
+
+    # -- set-up ------------------------------------------------------------
+
+    def setUp(self):
+        FileLogging.path = os.path.join(self.options.state_dir, 'bed.log')
+        FileLogging.debug = self.options.debug
+        with mock.patch.object(nova_fixtures, 'StandardLogging',
+                               FileLogging):
+            super().setUp()
+        self.flags(instances_path=os.path.join(self.options.state_dir,
+                                               'instances'))
+        self.flags(api_paste_config=_api_paste_ini(), group='wsgi')
+        opts = self.options
+        if opts.max_microversion:
+            cap_microversion(opts.max_microversion)
+        self._configure()
+
+        self.placement_fixture = self.useFixture(
+            func_fixtures.PlacementFixture())
+        self.placement = self.placement_fixture.api
+        if opts.driver == 'libvirt':
+            self.neutron = self.useFixture(
+                libvirt_base.LibvirtNeutronFixture(self))
+        else:
+            self.neutron = self.useFixture(nova_fixtures.NeutronFixture(self))
+        self._add_networks()
+        self.cinder = self.useFixture(nova_fixtures.CinderFixture(self))
+        self.glance = self.useFixture(nova_fixtures.GlanceFixture(self))
+        self._add_images()
+        self.policy = self.useFixture(nova_fixtures.RealPolicyFixture())
+        self.useFixture(nova_fixtures.AllServicesCurrent())
+
+        self.useFixture(nova_fixtures.ConfPatcher(host='controller'))
+        self.conductor = self.start_service('conductor', host='controller')
+        self.scheduler = self.start_service('scheduler', host='controller')
+
+        if opts.driver == 'libvirt':
+            from migrationclient.tests.functional.fakecloud import libvirt
+            self.libvirt_mode = libvirt.LibvirtMode(self)
+            self.libvirt_mode.setUp()
+        else:
+            self.libvirt_mode = None
+        for host in self.compute_hosts:
+            self._start_one_compute(host)
+
+        with nova_fixtures.ConfPatcher(host='controller'):
+            self.api_fixture = self.useFixture(nova_fixtures.OSAPIFixture(
+                api_version='v2.1', stub_keystone=True))
+        wsgi.install_validation_switch()
+        self._post_start()
+        self._serve()
+
+    def _configure(self):
+        opts = self.options
+        driver.DEFAULTS['hold'] = opts.live_hold
+        driver.DEFAULTS['cold_hold'] = opts.cold_hold
+        if opts.driver == 'fake':
+            driver.register()
+            driver.FakeCloudDriver.vcpus = opts.compute_vcpus
+            driver.FakeCloudDriver.memory_mb = opts.compute_ram_mb
+            driver.FakeCloudDriver.local_gb = opts.compute_disk_gb
+            self.flags(compute_driver='fakecloud.FakeCloudDriver')
+        filters = list(self._default_filters()) + [
+            f for f in EXTRA_FILTERS if f not in self._default_filters()]
+        self.flags(enabled_filters=filters, group='filter_scheduler')
+        self.flags(max_concurrent_live_migrations=opts
+                   .max_concurrent_live_migrations)
+        big = 1000000
+        self.flags(instances=big, cores=big, ram=big * 1024,
+                   key_pairs=big, server_groups=big,
+                   server_group_members=big, metadata_items=big,
+                   group='quota')
+        self.flags(report_interval=opts.report_interval,
+                   service_down_time=opts.service_down_time)
+        self.flags(periodic_fuzzy_delay=0)
+        if opts.periodic_interval:
+            self.flags(update_resources_interval=opts.periodic_interval)
+        self.flags(allow_resize_to_same_host=False)
+
+    @staticmethod
+    def _default_filters():
+        from nova.conf import scheduler
+        for opt in scheduler.filter_scheduler_opts:
+            if opt.name == 'enabled_filters':
+                return list(opt.default)
+        return []
+
+    def _add_networks(self):
+        """Expose nova's SR-IOV capable network (physnet2) as well."""
+        fixture = nova_fixtures.NeutronFixture
+        net2 = getattr(fixture, 'network_2', None)
+        sub2 = getattr(fixture, 'subnet_2', None)
+        if net2 and net2['id'] not in self.neutron._networks:
+            self.neutron._networks[net2['id']] = net2
+        if sub2 and sub2['id'] not in self.neutron._subnets:
+            self.neutron._subnets[sub2['id']] = sub2
+
+    def _add_images(self):
+        ctx = nova_context.get_admin_context()
+        for image_id, name, props in (
+                (fakecloud.IMAGE_CIRROS, 'cirros', {}),
+                (fakecloud.IMAGE_RHEL, 'rhel', {'os_distro': 'rhel'})):
+            self.glance.create(ctx, {
+                'id': image_id, 'name': name, 'status': 'active',
+                'container_format': 'bare', 'disk_format': 'raw',
+                'size': 25165824, 'min_ram': 0, 'min_disk': 0,
+                'visibility': 'public', 'protected': False,
+                'properties': dict(props, architecture='x86_64')})
+
+    def _start_one_compute(self, host, driver_obj=None):
+        if self.libvirt_mode:
+            return self.libvirt_mode.start_compute(host)
+        if driver_obj is not None:
+            with mock.patch('nova.virt.driver.load_compute_driver',
+                            return_value=driver_obj):
+                return self._start_compute(host)
+        return self._start_compute(host)
+
+    def _post_start(self):
+        if self.libvirt_mode:
+            self.libvirt_mode.post_start()
+
+    # -- serving -----------------------------------------------------------
+
+    def _serve(self):
+        opts = self.options
+        app = self.api_fixture.app()
+        relaxed = wsgi.ValidationSwitch(app, RELAXED_VALIDATION)
+        admin = wsgi.AuthDefaults(
+            relaxed, fakecloud.ADMIN_USER, fakecloud.ADMIN_PROJECT,
+            ['reader', 'member', 'admin'])
+        member = wsgi.AuthDefaults(
+            relaxed, fakecloud.MEMBER_USER, fakecloud.MEMBER_PROJECT,
+            ['reader', 'member'])
+        from placement import deploy
+        placement_app = wsgi.AuthDefaults(
+            deploy.loadapp(self.placement_fixture.conf_fixture.conf),
+            'admin', fakecloud.ADMIN_PROJECT, ['admin'], token='admin')
+        apps = {
+            'compute': admin,
+            'compute_member': member,
+            'placement': placement_app,
+            'identity': wsgi.IdentityResponder(),
+            'image': wsgi.ImageResponder(self.glance),
+            'network': wsgi.NetworkResponder(self.neutron),
+            'control': wsgi.ControlResponder(self),
+        }
+        for name, wsgi_app in apps.items():
+            self.listeners[name] = wsgi.Listener(
+                name, wsgi_app, host=opts.bind).start()
+        self.addCleanup(self._stop_listeners)
+
+    def _stop_listeners(self):
+        for listener in self.listeners.values():
+            listener.stop()
+
+    def endpoints(self):
+        urls = {name: lst.url for name, lst in self.listeners.items()}
+        urls['compute'] += '/v2.1'
+        urls['compute_member'] += '/v2.1'
+        return urls
+
+    def state(self):
+        return {
+            'pid': os.getpid(),
+            'driver': self.options.driver,
+            'computes': list(self.compute_hosts),
+            'max_microversion': self.options.max_microversion or
+            self._max_microversion(),
+            'max_concurrent_live_migrations':
+                self.options.max_concurrent_live_migrations,
+            'service_down_time': self.options.service_down_time,
+            'endpoints': self.endpoints(),
+            'clouds_yaml': os.path.join(self.options.state_dir,
+                                        'clouds.yaml'),
+            'clouds': [fakecloud.CLOUD_ADMIN, fakecloud.CLOUD_MEMBER],
+            'admin_project': fakecloud.ADMIN_PROJECT,
+            'member_project': fakecloud.MEMBER_PROJECT,
+            'log': os.path.join(self.options.state_dir, 'bed.log'),
+            'images': {'cirros': fakecloud.IMAGE_CIRROS,
+                       'rhel': fakecloud.IMAGE_RHEL},
+            'networks': sorted(self.neutron._networks),
+            'libvirt': (self.libvirt_mode.describe()
+                        if self.libvirt_mode else None),
+        }
+
+    @staticmethod
+    def _max_microversion():
+        from nova.api.openstack import api_version_request as avr
+        return avr._MAX_API_VERSION
+
+    def clouds_yaml(self):
+        urls = self.endpoints()
+
+        def cloud(compute):
+            return {
+                'auth_type': 'none',
+                'auth': {'endpoint': compute},
+                'region_name': 'RegionOne',
+                'compute_endpoint_override': compute,
+                'placement_endpoint_override': urls['placement'],
+                'image_endpoint_override': urls['image'],
+                'identity_endpoint_override': urls['identity'],
+                'network_endpoint_override': urls['network'],
+                'compute_api_version': '2',
+            }
+        return {'clouds': {
+            fakecloud.CLOUD_ADMIN: cloud(urls['compute']),
+            fakecloud.CLOUD_MEMBER: cloud(urls['compute_member']),
+        }}
+
+    def write_state(self):
+        d = self.options.state_dir
+        _write_atomic(os.path.join(d, 'clouds.yaml'),
+                      _to_yaml(self.clouds_yaml()))
+        _write_atomic(os.path.join(d, 'state.json'),
+                      json.dumps(self.state(), indent=2, sort_keys=True))
+
+    # -- control -----------------------------------------------------------
+
+    def compute_states(self):
+        return {host: ('stopped' if host in self.stopped else 'up')
+                for host in self.compute_hosts}
+
+    def stop_compute(self, host):
+        if host not in self.compute_hosts:
+            raise KeyError(host)
+        if host in self.stopped:
+            raise ValueError('%s is already stopped' % host)
+        compute = self.computes.pop(host)
+        compute.stop()
+        self.stopped[host] = compute
+        LOG.info('fakecloud: stopped nova-compute on %s', host)
+
+    def start_compute_again(self, host):
+        if host not in self.compute_hosts:
+            raise KeyError(host)
+        if host not in self.stopped:
+            raise ValueError('%s is not stopped' % host)
+        old = self.stopped.pop(host)
+        if self.libvirt_mode:
+            self.libvirt_mode.restart_compute(host, old)
+        else:
+            self._start_one_compute(host, driver_obj=old.manager.driver)
+        LOG.info('fakecloud: started nova-compute on %s again', host)
+
+    def run_periodics(self):
+        ctx = nova_context.get_admin_context()
+        for host, compute in list(self.computes.items()):
+            with nova_context.target_cell(
+                    ctx, self.host_mappings[host].cell_mapping) as cctxt:
+                try:
+                    compute.manager.update_available_resource(cctxt)
+                except Exception:
+                    LOG.exception('periodic on %s failed', host)
+
+    # -- tear-down ---------------------------------------------------------
+
+    def shutdown(self):
+        """Run every cleanup registered during setUp, newest first."""
+        for compute in list(self.computes.values()):
+            try:
+                compute.stop()
+            except Exception:
+                LOG.exception('stopping a compute failed')
+        self.computes = {}
+        cleanups = getattr(self, '_cleanups', [])
+        while cleanups:
+            entry = cleanups.pop()
+            fn, args, kwargs = entry
+            try:
+                fn(*args, **kwargs)
+            except Exception:
+                LOG.debug('cleanup %r failed', fn, exc_info=True)
+
+
+def _write_atomic(path, text):
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _to_yaml(data, indent=0):
+    """Tiny YAML writer for nested dicts of scalars (no PyYAML needed)."""
+    lines = []
+    pad = '  ' * indent
+    for key, value in data.items():
+        if isinstance(value, dict):
+            lines.append('%s%s:' % (pad, key))
+            lines.append(_to_yaml(value, indent + 1))
+        else:
+            lines.append('%s%s: %s' % (pad, key, json.dumps(value)))
+    return '\n'.join(lines) + ('\n' if indent == 0 else '')
+
+
+def wait_forever(stop_event):
+    while not stop_event.is_set():
+        stop_event.wait(1.0)
+
+
+__all__ = ['FakeCloud', 'objects', 'time']
