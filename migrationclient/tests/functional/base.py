@@ -94,6 +94,20 @@ def _openstack_binary():
     return found
 
 
+def _reset_osc_client_cache():
+    """Forget the API clients an earlier in-process OSC run made.
+
+    OSC keeps each plugin's client in a ``ClientCache`` descriptor on the
+    ``ClientManager`` *class*, so a second ``OpenStackShell().run()`` in the
+    same process would reuse the first run's endpoints (another cloud's).
+    """
+    from openstackclient.common import clientmanager
+    for klass in clientmanager.ClientManager.__mro__:
+        for value in vars(klass).values():
+            if hasattr(value, '_handle') and hasattr(value, 'factory'):
+                value._handle = None
+
+
 class CLIError(Exception):
     def __init__(self, args, returncode, stdout, stderr):
         self.args_ = args
@@ -276,6 +290,7 @@ class Bed:
     def osc(self, *args, cloud=fakecloud.CLOUD_ADMIN, check=True):
         """Run OSC in this process (fast) over the bed's real HTTP ports."""
         from openstackclient import shell
+        _reset_osc_client_cache()
         argv = ['--os-cloud', cloud] + [str(a) for a in args]
         out, err = io.StringIO(), io.StringIO()
         saved = dict(os.environ)

@@ -148,7 +148,6 @@ class FakeCloudDriver(fake.FakeDriver):
                          instance.uuid)
                 recover_method(context, instance, dest, migrate_data)
                 return
-            self._write_progress(migration, total, 100.0)
         finally:
             self._controls.pop(instance.uuid, None)
         post_method(context, instance, dest, block_migration, migrate_data)
@@ -162,7 +161,7 @@ class FakeCloudDriver(fake.FakeDriver):
         migration.memory_total = total
         migration.memory_processed = processed
         # Nova's schema wants >= 1 or null: never write 0.
-        migration.memory_remaining = remaining if remaining > 0 else None
+        migration.memory_remaining = max(1, remaining)
         try:
             migration.save()
         except Exception:

@@ -1,0 +1,333 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""Functional tests of the test bed itself (real Nova, real CLI)."""
+
+import json
+import time
+import urllib.error
+import urllib.request
+
+from migrationclient.tests.functional import base
+from migrationclient.tests.functional import fakecloud
+
+IN_PROGRESS = ('queued', 'preparing', 'running', 'post-migrating')
+
+
+def _http(url, headers=None):
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read() or b'null')
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b'null')
+
+
+class TestBedServices(base.FunctionalTestCase):
+
+    def test_services_listed_by_real_cli(self):
+        services = self.openstack_json('compute', 'service', 'list')
+        computes = sorted(s['Host'] for s in services
+                          if s['Binary'] == 'nova-compute')
+        self.assertEqual(['compute1', 'compute2', 'compute3'], computes)
+        self.assertEqual({'up'}, {s['State'] for s in services})
+        self.assertIn('nova-scheduler', {s['Binary'] for s in services})
+        self.assertIn('nova-conductor', {s['Binary'] for s in services})
+
+    def test_placement_has_a_provider_per_compute(self):
+        conn = self.connection()
+        names = sorted(rp.name for rp in conn.placement.resource_providers())
+        self.assertEqual(['compute1', 'compute2', 'compute3'], names)
+
+    def test_images_by_name(self):
+        image = self.osc_json('image', 'show', 'cirros')
+        self.assertEqual(fakecloud.IMAGE_CIRROS, image['id'])
+
+    def test_state_file(self):
+        state = self.bed.state
+        self.assertEqual(self.bed.pid, state['pid'])
+        for name in ('compute', 'compute_member', 'placement', 'identity',
+                     'image', 'network', 'control'):
+            self.assertTrue(state['endpoints'][name].startswith(
+                'http://127.0.0.1:'), name)
+
+
+class TestServerKinds(base.FunctionalTestCase):
+
+    def test_kinds_on_fake_driver(self):
+        expected = {
+            'image': 'ACTIVE', 'volume': 'ACTIVE', 'config_drive': 'ACTIVE',
+            'shutoff': 'SHUTOFF', 'paused': 'PAUSED', 'error': 'ERROR',
+            'locked': 'ACTIVE', 'affinity': 'ACTIVE',
+            'anti-affinity': 'ACTIVE',
+        }
+        for kind, status in expected.items():
+            server = self.create_server(kind, host='compute1')
+            self.assertEqual(status, server.status, kind)
+            self.assertEqual('compute1', server.compute_host, kind)
+        locked = self.create_server('locked', host='compute2')
+        self.assertTrue(locked.is_locked)
+        vol = self.create_server('volume', host='compute2')
+        self.assertFalse(getattr(vol.image, 'id', None))
+
+    def test_error_server_with_fault_is_listed(self):
+        server = self.create_server('error_fault')
+        self.assertEqual('ERROR', server.status)
+        self.assertIsNone(server.compute_host)
+        listed = self.osc_json('server', 'list', '--all-projects')
+        self.assertIn(server.id, [s['ID'] for s in listed])
+
+    def test_libvirt_kinds_need_libvirt_bed(self):
+        self.assertRaises(base.BedError, self.create_server, 'pinned')
+
+
+class TestLiveMigration(base.FunctionalTestCase):
+
+    def test_live_migration_by_real_cli(self):
+        server = self.create_server(host='compute1')
+        self.openstack('server', 'migrate', '--live-migration', server.id)
+        mig = self.wait_for_migration(server, ('completed', 'failed',
+                                               'error'))
+        self.assertEqual('completed', mig.status)
+        server = self.wait_for_server(server, 'ACTIVE')
+        self.assertNotEqual('compute1', server.compute_host)
+        self.assertEqual(server.compute_host, mig.dest_compute)
+
+    def test_live_migration_to_named_host(self):
+        server = self.create_server(host='compute1')
+        self.osc('--os-compute-api-version', '2.30', 'server', 'migrate',
+                 '--live-migration', '--host', 'compute3', server.id)
+        self.wait_for_migration(server)
+        server = self.wait_for_server(server, 'ACTIVE')
+        self.assertEqual('compute3', server.compute_host)
+
+    def test_held_migration_shows_memory_progress(self):
+        server = self.create_server(host='compute1', metadata={
+            fakecloud.META_HOLD: '4'})
+        compute = self.connection().compute
+        compute.live_migrate_server(server, host=None,
+                                    block_migration='auto')
+        seen = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            migs = list(compute.server_migrations(server))
+            if not migs:
+                break  # finished: no longer listed as in progress
+            mig = migs[0]
+            if mig.status == 'running' and mig.memory_processed_bytes:
+                seen.append((mig.memory_processed_bytes,
+                             mig.memory_remaining_bytes,
+                             mig.memory_total_bytes))
+            time.sleep(0.3)
+        self.assertGreaterEqual(len(seen), 3, seen)
+        processed = [s[0] for s in seen]
+        self.assertEqual(sorted(processed), processed)
+        self.assertLess(processed[0], processed[-1])
+        for done, left, total in seen:
+            self.assertGreaterEqual(done, 1)
+            self.assertGreaterEqual(left, 1)
+            self.assertEqual(total, done + left)
+        self.assertEqual('completed', self.wait_for_migration(server).status)
+
+    def test_abort_stalled_migration_by_real_cli(self):
+        server = self.create_server(host='compute1', metadata={
+            fakecloud.META_STALL: '30'})
+        compute = self.connection().compute
+        compute.live_migrate_server(server, host=None,
+                                    block_migration='auto')
+        mig = self.wait_for_migration(server, ('running',))
+        self.openstack('--os-compute-api-version', '2.24', 'server',
+                       'migration', 'abort', server.id, str(mig.id))
+        mig = self.wait_for_migration(server, ('cancelled', 'completed',
+                                               'failed', 'error'))
+        self.assertEqual('cancelled', mig.status)
+        server = self.wait_for_server(server, 'ACTIVE')
+        self.assertEqual('compute1', server.compute_host)
+
+    def test_force_complete_stalled_migration_by_real_cli(self):
+        server = self.create_server(host='compute1', metadata={
+            fakecloud.META_STALL: '50'})
+        compute = self.connection().compute
+        compute.live_migrate_server(server, host=None,
+                                    block_migration='auto')
+        mig = self.wait_for_migration(server, ('running',))
+        time.sleep(1.5)
+        stalled = list(compute.server_migrations(server))[0]
+        self.assertEqual('running', stalled.status)
+        half = stalled.memory_total_bytes // 2
+        self.assertEqual(half, stalled.memory_processed_bytes)
+        self.openstack('--os-compute-api-version', '2.22', 'server',
+                       'migration', 'force', 'complete', server.id,
+                       str(mig.id))
+        mig = self.wait_for_migration(server, ('completed', 'failed',
+                                               'error', 'cancelled'))
+        self.assertEqual('completed', mig.status)
+        server = self.wait_for_server(server, 'ACTIVE')
+        self.assertNotEqual('compute1', server.compute_host)
+
+    def test_failure_rolls_back(self):
+        server = self.create_server(host='compute1', metadata={
+            fakecloud.META_FAIL: '1', fakecloud.META_HOLD: '1'})
+        self.connection().compute.live_migrate_server(
+            server, host=None, block_migration='auto')
+        mig = self.wait_for_migration(server, ('failed', 'error',
+                                               'completed'))
+        self.assertEqual('failed', mig.status)
+        server = self.wait_for_server(server, 'ACTIVE')
+        self.assertEqual('compute1', server.compute_host)
+
+    def test_abort_while_preparing(self):
+        server = self.create_server(host='compute1', metadata={
+            fakecloud.META_PREPARE_HOLD: '3'})
+        compute = self.connection().compute
+        compute.live_migrate_server(server, host=None,
+                                    block_migration='auto')
+        mig = self.wait_for_migration(server, ('preparing',))
+        self.osc('--os-compute-api-version', '2.65', 'server', 'migration',
+                 'abort', server.id, str(mig.id))
+        mig = self.wait_for_migration(server, ('cancelled', 'completed',
+                                               'failed', 'error'))
+        self.assertEqual('cancelled', mig.status)
+        self.assertEqual('compute1',
+                         self.wait_for_server(server, 'ACTIVE').compute_host)
+
+    def test_migrations_queue_behind_the_concurrency_limit(self):
+        # Nova's default max_concurrent_live_migrations = 1 per compute.
+        servers = [self.create_server(host='compute2', metadata={
+            fakecloud.META_HOLD: '3'}) for _ in range(2)]
+        compute = self.connection().compute
+        for server in servers:
+            compute.live_migrate_server(server, host=None,
+                                        block_migration='auto')
+        self.wait_for_migration(servers[0], ('running',))
+        second = self.wait_for_migration(servers[1], ('queued',))
+        self.assertEqual('queued', second.status)
+        for server in servers:
+            self.assertEqual('completed', self.wait_for_migration(
+                server, timeout=60).status)
+
+
+class TestColdMigration(base.FunctionalTestCase):
+
+    def test_cold_migration_and_confirm_by_real_cli(self):
+        server = self.create_server(host='compute1')
+        self.openstack('server', 'migrate', server.id)
+        self.wait_for_migration(server, ('migrating', 'post-migrating',
+                                         'finished'))
+        server = self.wait_for_server(server, 'VERIFY_RESIZE')
+        self.assertNotEqual('compute1', server.compute_host)
+        self.openstack('server', 'migration', 'confirm', server.id)
+        server = self.wait_for_server(server, 'ACTIVE')
+        self.assertNotEqual('compute1', server.compute_host)
+        self.assertEqual('confirmed',
+                         self.wait_for_migration(server, ('confirmed',))
+                         .status)
+
+    def test_cold_migration_is_observable(self):
+        server = self.create_server(host='compute1', metadata={
+            fakecloud.META_COLD_HOLD: '2'})
+        self.connection().compute.migrate_server(server)
+        mig = self.wait_for_migration(server, ('migrating',))
+        self.assertEqual('migration', mig.migration_type)
+        self.wait_for_server(server, 'VERIFY_RESIZE')
+        self.connection().compute.revert_server_resize(server)
+        server = self.wait_for_server(server, 'ACTIVE')
+        self.assertEqual('compute1', server.compute_host)
+
+
+class TestNonAdmin(base.FunctionalTestCase):
+
+    def test_member_cannot_list_services(self):
+        result = self.openstack('compute', 'service', 'list',
+                                cloud=fakecloud.CLOUD_MEMBER, check=False)
+        self.assertNotEqual(0, result.returncode)
+        self.assertIn("Policy doesn't allow", result.stderr)
+
+    def test_member_cannot_live_migrate_own_server(self):
+        server = self.create_server(cloud=fakecloud.CLOUD_MEMBER)
+        self.assertEqual(fakecloud.MEMBER_PROJECT, server.project_id)
+        result = self.osc('server', 'migrate', '--live-migration',
+                          server.id, cloud=fakecloud.CLOUD_MEMBER,
+                          check=False)
+        self.assertNotEqual(0, result.returncode)
+        self.assertIn('os-migrate-server:migrate_live', result.stderr)
+
+
+class TestNetworkResponder(base.FunctionalTestCase):
+
+    def test_ports_created_in_the_bed_are_visible(self):
+        port = self.create_port(vnic_type='direct')
+        conn = self.connection()
+        shown = conn.network.get_port(port['id'])
+        self.assertEqual('direct', shown.binding_vnic_type)
+        listed = [p.id for p in conn.network.ports(
+            binding_vnic_type='direct')]
+        self.assertIn(port['id'], listed)
+
+    def test_device_id_filter(self):
+        conn = self.connection()
+        self.assertEqual([], list(conn.network.ports(
+            device_id='00000000-0000-0000-0000-000000000000')))
+
+
+class TestControl(base.FunctionalTestCase):
+
+    def test_stop_and_start_a_compute(self):
+        self.stop_compute('compute3')
+        self.assertEqual('stopped', self.bed.compute_states()['compute3'])
+        compute = self.connection().compute
+        down_after = self.bed.state['service_down_time'] + 10
+        deadline = time.monotonic() + down_after
+        state = None
+        while time.monotonic() < deadline:
+            svc = [s for s in compute.services(binary='nova-compute')
+                   if s.host == 'compute3'][0]
+            state = svc.state
+            if state == 'down':
+                break
+            time.sleep(1)
+        self.assertEqual('down', state)
+        self.bed.start_compute('compute3')
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            svc = [s for s in compute.services(binary='nova-compute')
+                   if s.host == 'compute3'][0]
+            if svc.state == 'up':
+                break
+            time.sleep(0.5)
+        self.assertEqual('up', svc.state)
+        server = self.create_server(host='compute3')
+        self.assertEqual('ACTIVE', server.status)
+
+
+class TestOlderCloud(base.FunctionalTestCase):
+    """An OSP 10 (Newton) API surface: real Nova capped at 2.38."""
+
+    BED_MAX_MICROVERSION = '2.38'
+    BED_COMPUTES = 2
+
+    def test_version_discovery_and_enforcement(self):
+        root = self.bed.endpoints['compute'].rsplit('/v2.1', 1)[0]
+        status, body = _http(root + '/')
+        v21 = [v for v in body['versions'] if v['id'] == 'v2.1'][0]
+        self.assertEqual('2.38', v21['version'])
+        status, body = _http(self.bed.endpoints['compute'] + '/servers',
+                             {'OpenStack-API-Version': 'compute 2.60'})
+        self.assertEqual(406, status)
+
+    def test_cli_negotiates_down(self):
+        services = self.osc_json('compute', 'service', 'list')
+        self.assertEqual(4, len(services))
+        # Integer service ids before 2.53.
+        self.assertTrue(all(isinstance(s['ID'], int) for s in services))
+        result = self.osc('--os-compute-api-version', '2.65', 'server',
+                          'list', check=False)
+        self.assertNotEqual(0, result.returncode)
