@@ -13,11 +13,11 @@ set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP"
-ENVLIST=${1:-py3,functional,pep8,docs,releasenotes}
+ENVLIST=${1:-py3,functional,pep8,docs,releasenotes,rpm}
 
 # Debian packages: sshd / virsh (libvirt test driver) / numactl for the SSH
-# test hosts, rpm for the RPM build, git for pbr.
-APT_PACKAGES="git openssh-server openssh-client libvirt-clients numactl rpm"
+# test hosts, rpm and cpio for the RPM build, git for pbr.
+APT_PACKAGES="git openssh-server openssh-client libvirt-clients numactl rpm cpio"
 missing=""
 for p in $APT_PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" \
