@@ -22,13 +22,11 @@ import json
 import logging as std_logging
 import os
 import sys
-import time
 from unittest import mock
 
 import fixtures
 
 from nova import context as nova_context
-from nova import objects
 from nova import test
 from nova.tests import fixtures as nova_fixtures
 from nova.tests.functional import fixtures as func_fixtures
@@ -140,8 +138,9 @@ class FakeCloud(test.TestCase):
         with mock.patch.object(nova_fixtures, 'StandardLogging',
                                FileLogging):
             super().setUp()
-        self.flags(instances_path=os.path.join(self.options.state_dir,
-                                               'instances'))
+        instances = os.path.join(self.options.state_dir, 'instances')
+        os.makedirs(instances, exist_ok=True)
+        self.flags(instances_path=instances)
         self.flags(api_paste_config=_api_paste_ini(), group='wsgi')
         opts = self.options
         if opts.max_microversion:
@@ -313,9 +312,16 @@ class FakeCloud(test.TestCase):
             'images': {'cirros': fakecloud.IMAGE_CIRROS,
                        'rhel': fakecloud.IMAGE_RHEL},
             'networks': sorted(self.neutron._networks),
+            'sriov_network': self._sriov_network(),
             'libvirt': (self.libvirt_mode.describe()
                         if self.libvirt_mode else None),
         }
+
+    def _sriov_network(self):
+        if self.libvirt_mode:
+            return libvirt_base.LibvirtNeutronFixture.network_4['id']
+        net = getattr(nova_fixtures.NeutronFixture, 'network_2', None)
+        return net['id'] if net else None
 
     @staticmethod
     def _max_microversion():
@@ -430,6 +436,3 @@ def _to_yaml(data, indent=0):
 def wait_forever(stop_event):
     while not stop_event.is_set():
         stop_event.wait(1.0)
-
-
-__all__ = ['FakeCloud', 'objects', 'time']
