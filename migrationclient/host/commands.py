@@ -1,0 +1,176 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""The remote commands, built from fixed templates only.
+
+Every command run on a compute node is one of the templates below.  The
+only variable parts are a libvirt domain name (nova's
+``OS-EXT-SRV-ATTR:instance_name``), a network interface name and a PCI
+address; each is validated against a strict pattern *and* shell-quoted.
+Nothing here does I/O.
+"""
+
+import dataclasses
+import re
+import shlex
+
+from migrationclient._i18n import _
+
+# libvirt domain names as nova writes them ("instance-%08x" by default,
+# ``instance_name_template`` may change it): keep a conservative alphabet.
+_DOMAIN_RE = re.compile(r'\A[A-Za-z0-9_][A-Za-z0-9_.:+-]{0,127}\Z')
+# Linux interface names (IFNAMSIZ 16, no '/', no whitespace).
+_NIC_RE = re.compile(r'\A[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,14}\Z')
+# PCI addresses as libvirt and sysfs spell them: dddd:bb:ss.f
+_PCI_RE = re.compile(r'\A[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]\Z')
+
+
+CONTAINER_ENGINES = ('podman', 'docker')
+_CONTAINER_RE = re.compile(r'\A[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z')
+
+
+class InvalidName(ValueError):
+    """A domain, interface or PCI name that is not safe to send."""
+
+
+def validate_container(name):
+    """Return ``name`` if it is a plausible container name."""
+    if not isinstance(name, str) or not _CONTAINER_RE.match(name):
+        raise InvalidName(_('refusing container name %r') % (name,))
+    return name
+
+
+def validate_domain(name):
+    """Return ``name`` if it is a plausible libvirt domain name."""
+    if not isinstance(name, str) or not _DOMAIN_RE.match(name):
+        raise InvalidName(_('refusing libvirt domain name %r: only letters, '
+                            'digits and "_.:+-" are allowed') % (name,))
+    return name
+
+
+def validate_nic(name):
+    """Return ``name`` if it is a plausible Linux interface name."""
+    if (not isinstance(name, str) or not _NIC_RE.match(name)
+            or name in ('.', '..')):
+        raise InvalidName(_('refusing interface name %r') % (name,))
+    return name
+
+
+def validate_pci(address):
+    """Return a PCI address (lower case) if it looks like dddd:bb:ss.f."""
+    text = address.lower() if isinstance(address, str) else address
+    if not isinstance(text, str) or not _PCI_RE.match(text):
+        raise InvalidName(_('refusing PCI address %r') % (address,))
+    return text
+
+
+@dataclasses.dataclass(frozen=True)
+class RemoteCommand:
+    """One remote command: a label for messages and an argument vector.
+
+    ``shell`` marks the few templates that are a fixed shell program
+    (``sh -c '<fixed text>' sh <args>``); their variable arguments are
+    still passed as positional parameters, never pasted into the text.
+    """
+
+    label: str
+    argv: tuple
+    needs_root: bool = True
+
+    @property
+    def program(self):
+        """The program whose absence means "command missing"."""
+        if self.argv[0] == 'sh':
+            return self.label.split()[0]
+        return self.argv[0]
+
+    def render(self, sudo=False, container=None, engine='podman'):
+        """The command line sent to the remote shell, every word quoted.
+
+        ``container`` runs virsh inside that container (TripleO runs
+        libvirt in ``nova_libvirt``) with ``<engine> exec``.
+        """
+        if container and self.argv[0] == 'virsh':
+            if engine not in CONTAINER_ENGINES:
+                raise InvalidName(_('unknown container engine %r') % engine)
+            argv = (engine, 'exec', '--env', 'LC_ALL=C',
+                    validate_container(container)) + tuple(self.argv)
+        else:
+            argv = ('env', 'LC_ALL=C') + tuple(self.argv)
+        if sudo and self.needs_root:
+            argv = ('sudo', '-n') + argv
+        return ' '.join(shlex.quote(word) for word in argv)
+
+
+def _virsh(label, *args):
+    return RemoteCommand(label, ('virsh',) + args)
+
+
+# Host-wide templates.
+CAPABILITIES = _virsh('virsh capabilities', 'capabilities')
+FREEPAGES = _virsh('virsh freepages --all', 'freepages', '--all')
+NODEINFO = _virsh('virsh nodeinfo', 'nodeinfo')
+LIST_RUNNING = _virsh('virsh list --name', 'list', '--name')
+LSCPU = RemoteCommand('lscpu',
+                      ('lscpu', '-J', '-e=CPU,NODE,SOCKET,CORE,ONLINE'),
+                      needs_root=False)
+NUMACTL = RemoteCommand('numactl --hardware', ('numactl', '--hardware'),
+                        needs_root=False)
+
+# Every network interface backed by a device, with its NUMA node and PCI
+# address: "<name> <numa_node> <pci-address-or-dash>" per line.
+_NET_SCRIPT = (
+    'for d in /sys/class/net/*/device; do '
+    '[ -e "$d/numa_node" ] || continue; '
+    'n=${d%/device}; n=${n##*/}; '
+    'a=$(readlink "$d"); a=${a##*/}; '
+    'printf "%s %s %s\\n" "$n" "$(cat "$d/numa_node")" "${a:--}"; '
+    'done')
+NET_NUMA = RemoteCommand('sysfs net numa_node', ('sh', '-c', _NET_SCRIPT),
+                         needs_root=False)
+
+# NUMA node of given PCI devices (SR-IOV VFs and passthrough devices are
+# often not network interfaces on the host): "<address> <node>" per line.
+_PCI_SCRIPT = (
+    'for a in "$@"; do '
+    'f=/sys/bus/pci/devices/$a/numa_node; '
+    'if [ -e "$f" ]; then printf "%s %s\\n" "$a" "$(cat "$f")"; '
+    'else printf "%s missing\\n" "$a"; fi; '
+    'done')
+
+
+def pci_numa(addresses):
+    """``sysfs pci numa_node`` for the given (validated) PCI addresses."""
+    checked = tuple(validate_pci(a) for a in addresses)
+    return RemoteCommand('sysfs pci numa_node',
+                         ('sh', '-c', _PCI_SCRIPT, 'sh') + checked,
+                         needs_root=False)
+
+
+# Per-guest templates: the domain name is the only variable.
+_GUEST_TEMPLATES = {
+    'dumpxml': ('dumpxml',),
+    'vcpupin': ('vcpupin',),
+    'vcpuinfo': ('vcpuinfo',),
+    'numatune': ('numatune',),
+    'emulatorpin': ('emulatorpin',),
+}
+
+
+def guest_command(kind, domain):
+    """``virsh <kind> --domain <domain>`` for one of the fixed kinds."""
+    try:
+        template = _GUEST_TEMPLATES[kind]
+    except KeyError:
+        raise InvalidName(_('no remote command template %r') % (kind,))
+    name = validate_domain(domain)
+    return _virsh('virsh %s %s' % (template[0], name),
+                  *(template + ('--domain', name)))

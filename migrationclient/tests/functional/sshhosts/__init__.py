@@ -1,0 +1,407 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Fake compute hosts: one real sshd per host, real virsh (test driver).
+
+Each host is an ``sshd`` listening on its own loopback address
+(127.0.0.x, a free port), started under ``unshare --mount --uts`` so that
+it (and every session it spawns) gets its own view of the machine:
+
+* hostname (UTS namespace);
+* ``/usr/bin/virsh``: a shim that runs the real virsh on the host's own
+  libvirt test driver file (``test:///<dir>/state/host.xml``, real
+  domains: dumpxml, vcpupin, vcpuinfo, numatune, emulatorpin, list) and
+  prints recorded-format files for ``capabilities`` / ``freepages`` (the
+  test driver cannot describe host cells in a custom file);
+* ``/usr/bin/lscpu``, ``/usr/bin/numactl``: the host's recorded outputs;
+* ``/sys/class/net`` and ``/sys/bus/pci/devices``: the host's NICs and
+  PCI devices with their ``numa_node``;
+* ``/etc/passwd`` and ``/etc/shadow`` with a test user (``migtest``,
+  shell /bin/sh, password field ``*``), so the machine's user database
+  is never modified.
+
+A host built with ``missing=('numactl',)`` also gets ``SetEnv PATH=`` a
+directory of links to what it does have: the program really is absent
+from that host's PATH (exit status 127).  A host whose state has
+``hang`` set has a virsh that blocks (as with a hung libvirtd).
+
+Teardown stops only the processes this fixture started: the recorded
+listener PIDs and their descendants (found through ``/proc``).  Nothing
+is ever killed by name, pattern, group or namespace.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess  # nosec B404: the test bed starts sshd
+import tempfile
+import time
+
+import fixtures
+
+from migrationclient.tests.functional.sshhosts import render
+
+USER = 'migtest'
+UID = 64321
+PROGRAMS = ('unshare', 'mount', 'ssh-keygen', 'virsh')
+SSHD = '/usr/sbin/sshd'
+APT_PACKAGES = ('libvirt-clients', 'openssh-server', 'openssh-client',
+                'numactl')
+# What a host's minimal PATH holds when some program is "missing".
+BASIC_TOOLS = ('sh', 'env', 'cat', 'printf', 'readlink', 'sleep', 'virsh',
+               'lscpu', 'numactl')
+
+
+def missing_prerequisites():
+    """A skip reason when the test bed cannot run here, else None."""
+    if os.geteuid() != 0:
+        return 'the SSH test hosts need root (mount namespaces)'
+    missing = [p for p in PROGRAMS if shutil.which(p) is None]
+    if not os.path.exists(SSHD):
+        missing.append(SSHD)
+    if missing:
+        return ('missing %s; install: apt-get install -y '
+                '--no-install-recommends %s'
+                % (', '.join(missing), ' '.join(APT_PACKAGES)))
+    return None
+
+
+def _free_port(address):
+    with socket.socket() as sock:
+        sock.bind((address, 0))
+        return sock.getsockname()[1]
+
+
+def _children_of(pids):
+    """Descendants of ``pids`` (from /proc), deepest last."""
+    found, frontier = [], set(pids)
+    while frontier:
+        nxt = set()
+        for entry in os.listdir('/proc'):
+            if not entry.isdigit():
+                continue
+            try:
+                with open('/proc/%s/stat' % entry) as handle:
+                    stat = handle.read()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(')', 1)[1].split()[1])
+            if ppid in frontier and int(entry) not in found:
+                nxt.add(int(entry))
+        found.extend(sorted(nxt))
+        frontier = nxt
+    return found
+
+
+def _mount_namespace(pid):
+    try:
+        return os.readlink('/proc/%d/ns/mnt' % pid)
+    except OSError:
+        return None
+
+
+_VIRSH_SHIM = '''#!/bin/sh
+H=%(dir)s
+echo $$ >> "$H/run/pids"
+if [ -e "$H/state/hang" ]; then sleep 30; fi
+case "$1" in
+  capabilities) exec cat "$H/state/capabilities.xml" ;;
+  freepages) exec cat "$H/state/freepages.txt" ;;
+esac
+exec "$H/bin/virsh.real" -c "test://$H/state/host.xml" "$@"
+'''
+
+_CAT_SHIM = '''#!/bin/sh
+exec cat %(file)s
+'''
+
+
+class FakeHost:
+    """One fake compute host (see the module docstring)."""
+
+    def __init__(self, name, address, root, missing=()):
+        self.name = name
+        self.address = address
+        self.port = _free_port(address)
+        self.dir = os.path.join(root, name)
+        self.missing = tuple(missing)
+        self.process = None
+        self.host_key_pub = None
+
+    # -- files ------------------------------------------------------------
+
+    def _write(self, relative, text, mode=0o644):
+        path = os.path.join(self.dir, relative)
+        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        with open(path, 'w') as handle:
+            handle.write(text)
+        os.chmod(path, mode)
+        return path
+
+    def write_state(self, state, hang=False, corrupt=None):
+        """Make the host show ``state`` from the next command on.
+
+        ``corrupt`` names a recorded output ('capabilities.xml', ...) to
+        truncate in the middle (a malformed output).
+        """
+        files = {'capabilities.xml': render.capabilities(state),
+                 'freepages.txt': render.freepages(state),
+                 'lscpu.json': render.lscpu(state),
+                 'numactl.txt': render.numactl(state),
+                 'host.xml': render.host_xml(state)}
+        if corrupt:
+            files[corrupt] = files[corrupt][:len(files[corrupt]) // 2]
+        for name, text in files.items():
+            self._write(os.path.join('state', name), text)
+        hang_file = os.path.join(self.dir, 'state', 'hang')
+        if hang:
+            self._write(os.path.join('state', 'hang'), '')
+        elif os.path.exists(hang_file):
+            os.unlink(hang_file)
+        # sysfs: rebuild both trees in place (they are bind-mounted)
+        for tree in ('sys/class/net', 'sys/bus/pci/devices'):
+            path = os.path.join(self.dir, tree)
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            for entry in os.listdir(path):
+                full = os.path.join(path, entry)
+                if os.path.isdir(full) and not os.path.islink(full):
+                    shutil.rmtree(full)
+                else:
+                    os.unlink(full)
+        pci = dict(state.pci)
+        for nic, (node, address) in state.nics.items():
+            pci.setdefault(address, node)
+        for address, node in pci.items():
+            self._write(os.path.join('sys/bus/pci/devices', address,
+                                     'numa_node'), '%d\n' % node)
+        for nic, (node, address) in state.nics.items():
+            net = os.path.join(self.dir, 'sys/class/net', nic)
+            os.makedirs(net, mode=0o755)
+            os.symlink('/sys/bus/pci/devices/' + address,
+                       os.path.join(net, 'device'))
+
+    def _prepare(self, authorized_key):
+        os.makedirs(self.dir, mode=0o755)
+        os.chmod(self.dir, 0o755)
+        for sub in ('bin', 'home', 'state', 'etc', 'run'):
+            os.makedirs(os.path.join(self.dir, sub), mode=0o755,
+                        exist_ok=True)
+        # the shims record their PIDs here (as the test user)
+        os.chown(os.path.join(self.dir, 'run'), UID, UID)
+        key = os.path.join(self.dir, 'ssh_host_ed25519_key')
+        subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '',
+                        '-C', self.name, '-f', key], check=True,
+                       stdout=subprocess.DEVNULL)
+        with open(key + '.pub') as handle:
+            self.host_key_pub = ' '.join(handle.read().split()[:2])
+        self._write('authorized_keys', authorized_key)
+        shutil.copy2(shutil.which('virsh'),
+                     os.path.join(self.dir, 'bin', 'virsh.real'))
+        self._write('bin/virsh', _VIRSH_SHIM % {'dir': self.dir}, 0o755)
+        self._write('bin/lscpu', _CAT_SHIM % {
+            'file': os.path.join(self.dir, 'state', 'lscpu.json')}, 0o755)
+        self._write('bin/numactl', _CAT_SHIM % {
+            'file': os.path.join(self.dir, 'state', 'numactl.txt')}, 0o755)
+        with open('/etc/passwd') as handle:
+            passwd = handle.read()
+        self._write('etc/passwd', passwd.rstrip('\n') + '\n%s:x:%d:%d:'
+                    'migrationclient test:%s:/bin/sh\n'
+                    % (USER, UID, UID, os.path.join(self.dir, 'home')))
+        with open('/etc/shadow') as handle:
+            shadow = handle.read()
+        self._write('etc/shadow', shadow.rstrip('\n')
+                    + '\n%s:*:19000:0:99999:7:::\n' % USER, 0o640)
+        path_line = ''
+        if self.missing:
+            minimal = os.path.join(self.dir, 'minbin')
+            os.makedirs(minimal, mode=0o755)
+            for tool in BASIC_TOOLS:
+                if tool in self.missing:
+                    continue
+                os.symlink(shutil.which(tool) if tool not in (
+                    'virsh', 'lscpu', 'numactl') else '/usr/bin/' + tool,
+                    os.path.join(minimal, tool))
+            path_line = 'SetEnv PATH=%s\n' % minimal
+        self._write('sshd_config', (
+            'ListenAddress %(addr)s:%(port)d\n'
+            'HostKey %(key)s\n'
+            'PidFile none\n'
+            'UsePAM no\n'
+            'PasswordAuthentication no\n'
+            'KbdInteractiveAuthentication no\n'
+            'PubkeyAuthentication yes\n'
+            'AuthorizedKeysFile %(auth)s\n'
+            'StrictModes no\n'
+            'PermitRootLogin no\n'
+            'AllowUsers %(user)s\n'
+            'AllowTcpForwarding yes\n'
+            'X11Forwarding no\n'
+            'PrintMotd no\n'
+            'UseDNS no\n'
+            'MaxStartups 50\n'
+            'LogLevel ERROR\n'
+            '%(path)s') % {
+                'addr': self.address, 'port': self.port, 'key': key,
+                'auth': os.path.join(self.dir, 'authorized_keys'),
+                'user': USER, 'path': path_line})
+
+    # -- process ----------------------------------------------------------
+
+    def _namespace_script(self):
+        d = self.dir
+        binds = [('etc/passwd', '/etc/passwd'),
+                 ('etc/shadow', '/etc/shadow'),
+                 ('bin/virsh', '/usr/bin/virsh'),
+                 ('bin/lscpu', '/usr/bin/lscpu'),
+                 ('bin/numactl', '/usr/bin/numactl'),
+                 ('sys/class/net', '/sys/class/net'),
+                 ('sys/bus/pci/devices', '/sys/bus/pci/devices')]
+        lines = ['set -e', 'hostname %s' % self.name,
+                 'mkdir -p /run/sshd', 'chmod 755 /run/sshd']
+        lines += ['mount --bind %s %s' % (os.path.join(d, src), dst)
+                  for src, dst in binds]
+        lines.append('exec %s -D -e -f %s' % (
+            SSHD, os.path.join(d, 'sshd_config')))
+        return '\n'.join(lines)
+
+    def start(self, timeout=15):
+        log = open(os.path.join(self.dir, 'sshd.log'), 'w')
+        self.process = subprocess.Popen(  # nosec B603: fixed argv
+            ['unshare', '--mount', '--uts', '--propagation', 'private',
+             'sh', '-c', self._namespace_script()],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError('sshd for %s exited %s: %s' % (
+                    self.name, self.process.returncode, self.log()))
+            try:
+                with socket.create_connection((self.address, self.port),
+                                              timeout=1) as sock:
+                    if sock.recv(4).startswith(b'SSH-'):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError('sshd for %s not listening after %ss: %s'
+                           % (self.name, timeout, self.log()))
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, 'sshd.log')) as handle:
+                return handle.read()[-2000:]
+        except OSError:
+            return ''
+
+    def stop(self):
+        """Stop the listener and its sessions (recorded PIDs only)."""
+        if self.process is None:
+            return
+        pid = self.process.pid
+        # Commands whose session already ended (a client timeout closes
+        # the channel, sshd does not kill the command) are orphans, no
+        # longer below the listener: the shims recorded their PIDs.  Only
+        # a recorded PID still in this sshd's mount namespace is ours.
+        namespace = _mount_namespace(pid)
+        recorded = []
+        try:
+            with open(os.path.join(self.dir, 'run', 'pids')) as handle:
+                recorded = [int(x) for x in handle.read().split()
+                            if x.isdigit()]
+        except OSError:
+            pass
+        recorded = [p for p in recorded
+                    if namespace and _mount_namespace(p) == namespace]
+        victims = _children_of([pid] + recorded) + recorded
+        for child in reversed(victims):
+            try:
+                os.kill(child, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.process = None
+
+    def known_hosts_line(self, key=None):
+        return '[%s]:%d %s\n' % (self.address, self.port,
+                                 key or self.host_key_pub)
+
+
+class SSHHosts(fixtures.Fixture):
+    """Start fake hosts ``{name: {'missing': (...)}}`` on 127.0.0.x.
+
+    Attributes: ``hosts`` (name -> FakeHost), ``client_key`` (private key
+    file), ``known_hosts`` (file listing every host), ``dir``.
+    """
+
+    def __init__(self, hosts, first_address=2):
+        super().__init__()
+        self.specs = hosts
+        self.first_address = first_address
+
+    def _setUp(self):
+        reason = missing_prerequisites()
+        if reason:
+            raise RuntimeError(reason)
+        self.dir = tempfile.mkdtemp(prefix='migration-sshhosts-')
+        os.chmod(self.dir, 0o755)
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.client_key = os.path.join(self.dir, 'client_key')
+        subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '',
+                        '-C', 'migrationclient-tests', '-f',
+                        self.client_key], check=True,
+                       stdout=subprocess.DEVNULL)
+        with open(self.client_key + '.pub') as handle:
+            public = handle.read()
+        self.hosts = {}
+        base = self.first_address
+        for offset, (name, spec) in enumerate(sorted(self.specs.items())):
+            address = '127.0.0.%d' % (base + offset)
+            host = FakeHost(name, address, self.dir,
+                            missing=(spec or {}).get('missing', ()))
+            host._prepare(public)
+            host.write_state(render.HostState())
+            self.hosts[name] = host
+        for host in self.hosts.values():
+            self.addCleanup(host.stop)
+            host.start()
+        self.known_hosts = self.write_known_hosts('known_hosts')
+
+    def write_known_hosts(self, name, keys=None, skip=()):
+        """Write a known_hosts file; ``keys`` overrides some hosts' keys."""
+        path = os.path.join(self.dir, name)
+        with open(path, 'w') as handle:
+            for host_name, host in sorted(self.hosts.items()):
+                if host_name in skip:
+                    continue
+                handle.write(host.known_hosts_line(
+                    (keys or {}).get(host_name)))
+        return path
+
+    def host_map(self):
+        return {name: host.address for name, host in self.hosts.items()}
+
+    def other_key(self):
+        """A valid public key no host has (a "changed" key)."""
+        path = os.path.join(self.dir, 'other_key')
+        if not os.path.exists(path):
+            subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '',
+                            '-f', path], check=True,
+                           stdout=subprocess.DEVNULL)
+        with open(path + '.pub') as handle:
+            return ' '.join(handle.read().split()[:2])
