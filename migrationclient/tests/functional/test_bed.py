@@ -331,3 +331,137 @@ class TestOlderCloud(base.FunctionalTestCase):
         result = self.osc('--os-compute-api-version', '2.65', 'server',
                           'list', check=False)
         self.assertNotEqual(0, result.returncode)
+
+
+class TestLibvirtBed(base.FunctionalTestCase):
+    """Nova's libvirt driver on fakelibvirt: real NUMA and PCI decisions."""
+
+    BED_DRIVER = 'libvirt'
+
+    def _topology(self, server):
+        resp = self.connection().compute.get(
+            '/servers/%s/topology' % server.id, microversion='2.78')
+        self.assertEqual(200, resp.status_code)
+        return resp.json()
+
+    def test_host_shapes(self):
+        conn = self.connection()
+        cells = {}
+        hypervisors = conn.compute.get(
+            '/os-hypervisors/detail', microversion='2.87').json()
+        for hyp in hypervisors['hypervisors']:
+            cells[hyp['hypervisor_hostname']] = \
+                hyp['cpu_info']['topology']['cells']
+        self.assertEqual({'compute1': 2, 'compute2': 2, 'compute3': 1},
+                         cells)
+        for rp in conn.placement.resource_providers():
+            inv = {i.resource_class: i.total for i in
+                   conn.placement.resource_provider_inventories(rp)}
+            self.assertEqual(4, inv['PCPU'], rp.name)
+            self.assertEqual(4, inv['VCPU'], rp.name)
+            self.assertEqual(16384, inv['MEMORY_MB'], rp.name)
+        described = self.bed.state['libvirt']
+        self.assertEqual(['compute1', 'compute2'],
+                         described['aggregates']['pinned'])
+
+    def test_pinned_guest_live_migrates_to_one_node_host(self):
+        server = self.create_server('pinned', host='compute1')
+        topo = self._topology(server)
+        self.assertEqual(1, len(topo['nodes']))
+        self.assertEqual(2, len(topo['nodes'][0]['cpu_pinning']))
+        self.openstack('server', 'migrate', '--live-migration', '--host',
+                       'compute3', server.id)
+        mig = self.wait_for_migration(server, ('completed', 'error',
+                                               'failed'))
+        self.assertEqual('completed', mig.status)
+        server = self.wait_for_server(server, 'ACTIVE')
+        self.assertEqual('compute3', server.compute_host)
+        pins = set(self._topology(server)['nodes'][0]['cpu_pinning']
+                   .values())
+        self.assertTrue(pins <= {0, 1, 4, 5}, pins)
+
+    def _live_migrate_refused(self, server, *host):
+        # openstacksdk live-migrates with microversion 2.30 (< 2.34): the
+        # scheduler's NoValidHost comes back synchronously as a 400; with
+        # 2.34+ it is a 202 and a migration in 'error'.
+        result = self.osc('server', 'migrate', '--live-migration', *(
+            list(host) + [server.id]), check=False)
+        if result.returncode:
+            self.assertIn('No valid host', result.stderr)
+        else:
+            mig = self.wait_for_migration(server, ('completed', 'error',
+                                                   'failed'))
+            self.assertEqual('error', mig.status)
+        return self.wait_for_server(server, 'ACTIVE')
+
+    def test_two_node_guest_does_not_fit_one_node_host(self):
+        server = self.create_server('numa', host='compute1')
+        self.assertEqual(2, len(self._topology(server)['nodes']))
+        server = self._live_migrate_refused(server, '--host', 'compute3')
+        self.assertEqual('compute1', server.compute_host)
+        # Nova 2.34+: accepted, then the migration fails asynchronously.
+        resp = self.connection().compute.post(
+            '/servers/%s/action' % server.id, microversion='2.104',
+            json={'os-migrateLive': {'host': 'compute3',
+                                     'block_migration': 'auto'}})
+        self.assertEqual(202, resp.status_code)
+        mig = self.wait_for_migration(server, ('completed', 'error',
+                                               'failed'))
+        self.assertEqual('error', mig.status)
+
+    def test_hugepages_only_where_the_host_has_them(self):
+        server = self.create_server('hugepages', host='compute2')
+        self.assertEqual('ACTIVE', server.status)
+        refused = self.create_server('hugepages', host='compute3',
+                                     wait=False)
+        refused = self.wait_for_server(refused, 'ERROR')
+        # nova:HOST forces the host, so the filters are skipped and the
+        # compute's claim refuses it.
+        self.assertIn('NUMA topology cannot fit', refused.fault['message'])
+
+    def test_pci_guest_live_migration_refused(self):
+        server = self.create_server('pci', host='compute1')
+        server = self._live_migrate_refused(server)
+        self.assertEqual('compute1', server.compute_host)
+        # A cold migration goes to the other host with free devices.
+        self.osc('server', 'migrate', server.id)
+        server = self.wait_for_server(server, 'VERIFY_RESIZE')
+        self.assertEqual('compute2', server.compute_host)
+        self.osc('server', 'migration', 'confirm', server.id)
+        self.wait_for_server(server, 'ACTIVE')
+
+    def test_sriov_port_visible_through_neutron_responder(self):
+        server = self.create_server('sriov', host='compute1')
+        ports = self.osc_json('port', 'list', '--device-id', server.id,
+                              '--long')
+        self.assertEqual(1, len(ports))
+        port = self.osc_json('port', 'show', ports[0]['ID'])
+        self.assertEqual('direct', port['binding_vnic_type'])
+        self.assertEqual('compute1', port['binding_host_id'])
+        self.assertEqual('physnet4',
+                         port['binding_profile']['physical_network'])
+
+    def test_held_libvirt_migration_progress_and_abort(self):
+        server = self.create_server(host='compute1', metadata={
+            fakecloud.META_STALL: '40'})
+        compute = self.connection().compute
+        compute.live_migrate_server(server, host=None,
+                                    block_migration='auto')
+        deadline = time.monotonic() + 30
+        mig = None
+        while time.monotonic() < deadline:
+            migs = list(compute.server_migrations(server))
+            if migs and migs[0].memory_processed_bytes:
+                mig = migs[0]
+                break
+            time.sleep(0.5)
+        self.assertIsNotNone(mig)
+        self.assertEqual('running', mig.status)
+        self.assertGreater(mig.memory_remaining_bytes, 0)
+        self.assertIsNone(mig.disk_total_bytes)
+        compute.abort_server_migration(mig.id, server)
+        mig = self.wait_for_migration(server, ('cancelled', 'completed',
+                                               'error', 'failed'))
+        self.assertEqual('cancelled', mig.status)
+        self.assertEqual('compute1',
+                         self.wait_for_server(server, 'ACTIVE').compute_host)
