@@ -171,12 +171,18 @@ class LibvirtMode:
                  {'return_value': True}),
                 ('nova.virt.libvirt.host.Host.get_online_cpus',
                  {'return_value': set(range(16))}),
-                # Cold migration / resize on fakelibvirt, as nova's own
-                # NUMA and PCI functional tests do.
-                ('nova.virt.libvirt.driver.LibvirtDriver'
-                 '.migrate_disk_and_power_off', {'return_value': '{}'}),
         ):
             bed.useFixture(fixtures.MockPatch(target, **kwargs))
+        # Cold migration / resize on fakelibvirt returns '{}', as nova's own
+        # NUMA and PCI functional tests stub it, after fakecloud:cold_hold.
+        bed.useFixture(fixtures.MonkeyPatch(
+            'nova.virt.libvirt.driver.LibvirtDriver'
+            '.migrate_disk_and_power_off', _migrate_disk_and_power_off))
+        from nova.virt.libvirt import driver as libvirt_driver
+        real_pre = libvirt_driver.LibvirtDriver.pre_live_migration
+        bed.useFixture(fixtures.MonkeyPatch(
+            'nova.virt.libvirt.driver.LibvirtDriver.pre_live_migration',
+            _prepare_hold(real_pre)))
         patcher = mock.patch('nova.virt.libvirt.host.Host.get_connection')
         self.mock_conn = patcher.start()
         bed.addCleanup(patcher.stop)
@@ -258,7 +264,8 @@ class LibvirtMode:
         dst_host = urllib.parse.urlparse(destination).netloc
         uuid = etree.fromstring(params['destination_xml']).find('./uuid').text
         md = _metadata(uuid)
-        hold = _number(md, fakecloud.META_HOLD, 0.0)
+        from migrationclient.tests.functional.fakecloud import driver
+        hold = _number(md, fakecloud.META_HOLD, driver.DEFAULTS['hold'])
         stall = _number(md, fakecloud.META_STALL)
         fail = bool(_number(md, fakecloud.META_FAIL, 0))
         total = max(1, int(domain._def['memory']) * 1024)
@@ -290,6 +297,31 @@ class LibvirtMode:
             params['destination_xml'],
             'fake-createXML-doesnt-care-about-flags')
         domain.complete_job()
+
+
+def _hold(instance, key, default=0.0):
+    try:
+        md = dict(instance.metadata or {})
+    except Exception:
+        md = {}
+    seconds = _number(md, key, default)
+    if seconds and seconds > 0:
+        time.sleep(seconds)
+
+
+def _migrate_disk_and_power_off(self, context, instance, dest, flavor,
+                                network_info, block_device_info=None,
+                                timeout=0, retry_interval=0):
+    from migrationclient.tests.functional.fakecloud import driver
+    _hold(instance, fakecloud.META_COLD_HOLD, driver.DEFAULTS['cold_hold'])
+    return '{}'
+
+
+def _prepare_hold(real_pre):
+    def pre_live_migration(self, context, instance, *args, **kwargs):
+        _hold(instance, fakecloud.META_PREPARE_HOLD)
+        return real_pre(self, context, instance, *args, **kwargs)
+    return pre_live_migration
 
 
 def _job_stats(self, flags=0):
