@@ -1,0 +1,231 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Renderers for watched migrations: TTY progress bars, plain lines, JSON.
+
+Pure formatting: each renderer gets the engine's events and states and
+writes text to a stream.  It never talks to the cloud.
+
+* :class:`PlainRenderer` (stdout not a TTY): one line per event::
+
+    2026-11-27T10:12:03Z status migration=12 server=8600d31b-... \
+status=running type=live-migration source=compute1 dest=compute2 \
+queued -> running
+
+* :class:`JsonLinesRenderer` (``-f json``): one JSON object per event and
+  per line (``Event.to_dict()``), keys sorted.
+* :class:`TtyRenderer`: status transitions, stuck reports and actions are
+  printed as plain lines; below them one progress bar per migration is
+  redrawn in place.
+"""
+
+import json
+import shutil
+
+SUFFIXES = ('B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB')
+
+ESC_UP = '\x1b[%dA'
+ESC_CLEAR_DOWN = '\x1b[J'
+
+
+def human_bytes(n):
+    """``1536`` -> ``'1.5 KiB'``; None -> ``'-'``."""
+    if n is None:
+        return '-'
+    value = float(n)
+    for suffix in SUFFIXES:
+        if abs(value) < 1024 or suffix == SUFFIXES[-1]:
+            if suffix == 'B':
+                return '%d B' % value
+            return '%.1f %s' % (value, suffix)
+        value /= 1024.0
+    return '%.1f %s' % (value, SUFFIXES[-1])   # pragma: no cover
+
+
+def human_rate(bps):
+    """Bytes per second as text; None -> ``'-'``."""
+    if bps is None:
+        return '-'
+    return human_bytes(bps) + '/s'
+
+
+def human_duration(seconds):
+    """``65`` -> ``'1m05s'``; None -> ``'-'``."""
+    if seconds is None:
+        return '-'
+    s = int(round(seconds))
+    if s < 60:
+        return '%ds' % s
+    m, s = divmod(s, 60)
+    if m < 60:
+        return '%dm%02ds' % (m, s)
+    h, m = divmod(m, 60)
+    return '%dh%02dm' % (h, m)
+
+
+def bar(percent, width=20):
+    """A text progress bar: ``[#####...............]``."""
+    if percent is None:
+        return '[' + '?' * width + ']'
+    filled = int(round(width * max(0.0, min(100.0, percent)) / 100.0))
+    return '[' + '#' * filled + '.' * (width - filled) + ']'
+
+
+def progress_text(label, est):
+    """``memory 512.0 MiB/1.0 GiB 50.0% 100.0 MiB/s left 512.0 MiB ETA 5s``.
+
+    ``est`` is a progress.Estimate (or None: empty string).
+    """
+    if est is None or est.current is None:
+        return ''
+    cur = est.current
+    pct = cur.percent
+    parts = [
+        '%s %s/%s' % (label, human_bytes(
+            None if cur.remaining is None or cur.total is None
+            else max(0, cur.total - cur.remaining)), human_bytes(cur.total)),
+        '-' if pct is None else '%.1f%%' % pct,
+        human_rate(est.transfer_rate),
+        'left %s' % human_bytes(cur.remaining),
+        'ETA %s' % human_duration(est.eta),
+    ]
+    return ' '.join(parts)
+
+
+def _short_id(server_id):
+    return server_id or '-'
+
+
+def state_fields(state):
+    m = state.migration
+    return ('migration=%s server=%s status=%s type=%s source=%s dest=%s' % (
+        m.id, _short_id(m.server_id), m.status, m.migration_type or '-',
+        m.source_compute or '-', m.dest_compute or '-'))
+
+
+def event_line(event):
+    """The plain one-line form of an engine Event."""
+    state = event.state
+    stamp = event.time.strftime('%Y-%m-%dT%H:%M:%SZ')
+    parts = [stamp, event.kind, state_fields(state)]
+    if event.kind in ('progress', 'stuck', 'new', 'status', 'ended'):
+        for label, est in (('memory', state.memory), ('disk', state.disk)):
+            text = progress_text(label, est)
+            if text:
+                parts.append(text)
+    if event.message:
+        parts.append(event.message)
+    return ' '.join(parts)
+
+
+class PlainRenderer:
+    """One line per event; for pipes, logs and ``grep``."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def render(self, events, states=(), now=None):
+        for ev in events:
+            self.stream.write(event_line(ev) + '\n')
+        if events:
+            self.stream.flush()
+
+    def close(self, states=(), now=None):
+        pass
+
+
+class JsonLinesRenderer:
+    """One JSON object per line and per event (``Event.to_dict()``)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def render(self, events, states=(), now=None):
+        for ev in events:
+            self.stream.write(json.dumps(ev.to_dict(), sort_keys=True,
+                                         default=str) + '\n')
+        if events:
+            self.stream.flush()
+
+    def close(self, states=(), now=None):
+        pass
+
+
+class TtyRenderer:
+    """Progress bars redrawn in place below scrolling event lines.
+
+    One bar per migration; ANSI cursor movement redraws the block.
+    """
+
+    LOGGED = ('new', 'status', 'stuck', 'unstuck', 'action', 'warning',
+              'ended')
+
+    def __init__(self, stream, width=None):
+        self.stream = stream
+        self.width = width
+        self._drawn = 0
+
+    def _columns(self):
+        if self.width:
+            return self.width
+        return shutil.get_terminal_size((100, 24)).columns
+
+    def block_line(self, state, now=None):
+        m = state.migration
+        est = state.memory
+        pct = est.percent if est else None
+        head = '%-8s %-10s %s->%s' % (m.id, m.status, m.source_compute or '?',
+                                      m.dest_compute or '?')
+        if state.ended:
+            done = 100.0 if state.outcome == 'completed' else pct
+            return '%s %s %s' % (head, bar(done), state.outcome)
+        tail = ''
+        if est is not None:
+            tail = ' %s %s ETA %s' % (
+                '-' if pct is None else '%5.1f%%' % pct,
+                human_rate(est.transfer_rate), human_duration(est.eta))
+        if state.disk is not None and state.disk.percent is not None:
+            tail += ' disk %.0f%%' % state.disk.percent
+        if state.stuck:
+            tail += ' STUCK'
+        if est is None and not m.is_live:
+            # cold migration / resize: Nova reports no byte counters
+            return '%s %s%s' % (head, m.migration_type or '', tail)
+        return '%s %s%s' % (head, bar(pct), tail)
+
+    def render(self, events, states=(), now=None):
+        cols = max(20, self._columns() - 1)
+        out = []
+        if self._drawn:
+            out.append(ESC_UP % self._drawn + '\r' + ESC_CLEAR_DOWN)
+        for ev in events:
+            if ev.kind in self.LOGGED:
+                out.append(event_line(ev)[:cols] + '\n')
+        lines = [self.block_line(s, now)[:cols] for s in states]
+        for line in lines:
+            out.append(line + '\n')
+        self._drawn = len(lines)
+        self.stream.write(''.join(out))
+        self.stream.flush()
+
+    def close(self, states=(), now=None):
+        self._drawn = 0
+
+
+def renderer_for(stream, json_lines=False, tty=None):
+    """Pick the renderer: JSON lines, TTY bars or plain lines."""
+    if json_lines:
+        return JsonLinesRenderer(stream)
+    if tty is None:
+        isatty = getattr(stream, 'isatty', None)
+        tty = bool(isatty and isatty())
+    return TtyRenderer(stream) if tty else PlainRenderer(stream)

@@ -1,0 +1,420 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""``openstack migration watch`` against the fake cloud (real Nova 34).
+
+The fake driver is steered by server metadata (see
+``migrationclient.tests.functional.fakecloud``): ``hold`` keeps a live
+migration ``running`` with memory progress every 0.5 s, ``stall`` stops the
+progress until abort / force-complete, ``fail`` rolls it back.  Migrations
+are started through openstacksdk; the command runs in-process (OSC shell,
+real HTTP to the bed); results are checked through openstacksdk.
+"""
+
+import json
+import time
+
+from openstack import exceptions as sdk_exc
+
+from migrationclient.engine import watch
+from migrationclient import exitcodes
+from migrationclient.tests.functional import base
+from migrationclient.tests.functional import fakecloud
+
+SOURCE = 'compute1'
+
+
+class WatchTestCase(base.FunctionalTestCase):
+
+    def live_migrate(self, server, host=None):
+        compute = self.connection().compute
+        compute.live_migrate_server(server, host=host,
+                                    block_migration='auto')
+
+    def wait_status(self, server, statuses, timeout=60):
+        return self.wait_for_migration(server, statuses, timeout=timeout)
+
+    def abort_if_running(self, server):
+        compute = self.connection().compute
+        for m in compute.server_migrations(server):
+            try:
+                compute.abort_server_migration(m.id, server)
+            except sdk_exc.SDKException:
+                pass
+
+    def watch(self, *args, check=False):
+        return self.osc('migration', 'watch', *args, check=check)
+
+    def json_lines(self, result):
+        """Parse every stdout line; events, then the summary (a list)."""
+        docs = [json.loads(line) for line in result.stdout.splitlines()]
+        self.assertIsInstance(docs[-1], list)
+        return docs[:-1], docs[-1]
+
+    def host_of(self, server):
+        return self.connection().compute.get_server(server.id).compute_host
+
+
+class TestWatchLive(WatchTestCase):
+
+    def test_held_migration_running_with_growing_progress(self):
+        server = self.create_server(host=SOURCE,
+                                    metadata={fakecloud.META_HOLD: '6'})
+        self.live_migrate(server)
+        mig = self.wait_status(server, ('running',))
+        res = self.watch(server.id, '--interval', '0.5', '-f', 'json')
+        self.assertEqual(exitcodes.OK, res.returncode, res.stderr)
+        events, summary = self.json_lines(res)
+        progress = [e for e in events if e['event'] == 'progress']
+        self.assertGreaterEqual(len(progress), 3, res.stdout)
+        self.assertTrue(all(e['status'] == 'running' for e in progress))
+        percents = [e['memory']['percent'] for e in progress]
+        self.assertEqual(sorted(percents), percents)
+        self.assertLess(percents[0], percents[-1])
+        self.assertTrue(any(e['memory']['rate'] for e in progress))
+        self.assertTrue(any(e['memory']['eta'] is not None
+                            for e in progress))
+        ended = events[-1]
+        self.assertEqual(('ended', 'completed', mig.id),
+                         (ended['event'], ended['outcome'], ended['id']))
+        self.assertEqual('completed', summary[0]['Status'])
+        self.assertNotEqual(SOURCE, self.host_of(server))
+
+    def test_plain_lines_when_not_a_tty(self):
+        server = self.create_server(host=SOURCE,
+                                    metadata={fakecloud.META_HOLD: '4'})
+        self.live_migrate(server)
+        self.wait_status(server, ('running',))
+        res = self.watch(server.id, '--interval', '0.5', '-f', 'value')
+        self.assertEqual(exitcodes.OK, res.returncode, res.stderr)
+        lines = res.stdout.splitlines()
+        self.assertTrue(any(' progress migration=' in ln and '%' in ln
+                            for ln in lines), res.stdout)
+        self.assertTrue(any(' status migration=' in ln and
+                            'running -> completed' in ln for ln in lines),
+                        res.stdout)
+        self.assertNotIn('\x1b[', res.stdout)
+
+
+class TestWatchCold(WatchTestCase):
+
+    def test_cold_migration_statuses_until_finished(self):
+        server = self.create_server(host=SOURCE, metadata={
+            fakecloud.META_COLD_HOLD: '4'})
+        self.connection().compute.migrate_server(server)
+        self.wait_status(server, ('pre-migrating', 'migrating'))
+        res = self.watch(server.id, '--interval', '0.5', '-f', 'json')
+        self.assertEqual(exitcodes.OK, res.returncode, res.stderr)
+        events, summary = self.json_lines(res)
+        self.assertEqual({'migration'}, {e['type'] for e in events})
+        self.assertTrue(all(e['memory'] is None for e in events))
+        self.assertIn('migrating', [e['status'] for e in events])
+        self.assertEqual('finished', events[-1]['status'])
+        self.assertIn('VERIFY_RESIZE', events[-1]['message'])
+        self.wait_for_server(server, 'VERIFY_RESIZE')
+
+
+class TestWatchStall(WatchTestCase):
+
+    def stalled(self):
+        server = self.create_server(host=SOURCE,
+                                    metadata={fakecloud.META_STALL: '40'})
+        self.addCleanup(self.abort_if_running, server.id)
+        self.live_migrate(server)
+        self.wait_status(server, ('running',))
+        return server
+
+    def test_stuck_is_aborted_server_stays_on_source(self):
+        server = self.stalled()
+        res = self.watch(server.id, '--interval', '0.5', '--stuck-window',
+                         '3', '--on-stuck', 'abort', '-f', 'json')
+        self.assertEqual(exitcodes.WATCH_CANCELLED, res.returncode,
+                         res.stderr)
+        events, summary = self.json_lines(res)
+        stuck = [e for e in events if e['event'] == 'stuck']
+        self.assertEqual(1, len(stuck))
+        self.assertRegex(stuck[0]['message'],
+                         r'^stuck: \S+ \S+ of \S+ \S+ memory remaining, no '
+                         r'progress for \d+s \(')
+        self.assertEqual(40.0, stuck[0]['memory']['percent'])
+        self.assertIn('abort', [e.get('action') for e in events])
+        self.assertEqual('cancelled', summary[0]['Status'])
+        server = self.wait_for_server(server, 'ACTIVE')
+        self.assertEqual(SOURCE, server.compute_host)
+
+    def test_stuck_is_forced_to_complete_server_moves(self):
+        server = self.stalled()
+        res = self.watch(server.id, '--interval', '0.5', '--stuck-window',
+                         '3', '--on-stuck', 'force-complete', '-f', 'json')
+        self.assertEqual(exitcodes.OK, res.returncode, res.stderr)
+        self.assertIn('pauses the guest', res.stderr)
+        events, summary = self.json_lines(res)
+        self.assertEqual(['stuck'], [e['event'] for e in events
+                                     if e['event'] == 'stuck'])
+        self.assertEqual('force-complete', [
+            e for e in events if e['event'] == 'action'][0]['action'])
+        self.assertEqual('completed', summary[0]['Status'])
+        server = self.wait_for_server(server, 'ACTIVE')
+        self.assertNotEqual(SOURCE, server.compute_host)
+
+    def test_stuck_reported_until_timeout(self):
+        server = self.stalled()
+        res = self.watch(server.id, '--interval', '0.5', '--stuck-window',
+                         '2', '--timeout', '4', '-f', 'value')
+        self.assertEqual(exitcodes.WATCH_STUCK, res.returncode, res.stderr)
+        self.assertIn(' stuck migration=', res.stdout)
+        # report only: the migration goes on
+        migs = self.connection().compute.server_migrations(server.id)
+        self.assertEqual(['running'], [m.status for m in migs])
+
+    def test_abort_after(self):
+        server = self.stalled()
+        res = self.watch(server.id, '--interval', '0.5', '--abort-after',
+                         '1', '-f', 'json')
+        self.assertEqual(exitcodes.WATCH_CANCELLED, res.returncode,
+                         res.stderr)
+        events, summary = self.json_lines(res)
+        self.assertIn('--abort-after 1s', [
+            e for e in events if e['event'] == 'action'][0]['message'])
+
+    def test_abort_while_preparing_from_265(self):
+        server = self.create_server(host=SOURCE, metadata={
+            fakecloud.META_PREPARE_HOLD: '8', fakecloud.META_STALL: '30'})
+        self.addCleanup(self.abort_if_running, server.id)
+        self.live_migrate(server)
+        self.wait_status(server, ('preparing',))
+        res = self.watch(server.id, '--interval', '0.5', '--abort-after',
+                         '0', '-f', 'json')
+        self.assertEqual(exitcodes.WATCH_CANCELLED, res.returncode,
+                         res.stderr)
+        events, summary = self.json_lines(res)
+        action = [e for e in events if e['event'] == 'action'][0]
+        self.assertEqual('preparing', action['status'])
+        server = self.wait_for_server(server, 'ACTIVE')
+        self.assertEqual(SOURCE, server.compute_host)
+
+
+class TestWatchOSP10(WatchTestCase):
+    """A cloud capped at compute API 2.38 (OSP 10 / Newton)."""
+
+    BED_MAX_MICROVERSION = '2.38'
+
+    def test_preparing_abort_waits_for_running(self):
+        server = self.create_server(host=SOURCE, metadata={
+            fakecloud.META_PREPARE_HOLD: '6', fakecloud.META_STALL: '30'})
+        self.addCleanup(self.abort_if_running, server.id)
+        self.live_migrate(server)
+        self.wait_status(server, ('preparing',))
+        res = self.watch(server.id, '--interval', '0.5', '--abort-after',
+                         '0', '-f', 'json')
+        self.assertEqual(exitcodes.WATCH_CANCELLED, res.returncode,
+                         res.stderr)
+        events, summary = self.json_lines(res)
+        kinds = [(e['event'], e['status']) for e in events]
+        warning = [e for e in events if e['event'] == 'warning'][0]
+        self.assertEqual('preparing', warning['status'])
+        self.assertIn('needs compute API 2.65', warning['message'])
+        self.assertLess(kinds.index(('warning', 'preparing')),
+                        kinds.index(('action', 'running')))
+        self.assertIsNone(events[0]['uuid'])           # no uuid before 2.59
+        self.assertTrue(any(e['memory'] for e in events))   # 2.23+ bytes
+        server = self.wait_for_server(server, 'ACTIVE')
+        self.assertEqual(SOURCE, server.compute_host)
+
+
+class TestWatchTty(WatchTestCase):
+
+    def test_progress_bars_redrawn_in_place(self):
+        import os
+        import pty
+        import subprocess
+        server = self.create_server(host=SOURCE,
+                                    metadata={fakecloud.META_HOLD: '15'})
+        self.live_migrate(server)
+        self.wait_status(server, ('running',))
+        master, slave = pty.openpty()
+        self.addCleanup(os.close, master)
+        proc = subprocess.Popen(
+            [base._openstack_binary(), '--os-cloud', fakecloud.CLOUD_ADMIN,
+             'migration', 'watch', server.id, '--interval', '0.5'],
+            stdout=slave, stderr=subprocess.PIPE, env=self.bed.env())
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:        # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        proc.wait(timeout=120)     # the one process this test started
+        out = b''.join(chunks).decode()
+        self.assertEqual(exitcodes.OK, proc.returncode, proc.stderr.read())
+        proc.stderr.close()
+        self.assertIn('\x1b[1A\r\x1b[J', out)         # one bar redrawn
+        self.assertRegex(out, r'\[#+\.*\] +\d+\.\d%')
+        self.assertIn('[####################] completed', out)
+
+
+class TestWatchFailures(WatchTestCase):
+
+    def test_failed_precheck_exits_non_zero_with_event_message(self):
+        # Live migration to the server's own host: Nova's conductor fails
+        # it (NoValidHost); the reason is only in the instance action.
+        server = self.create_server(host=SOURCE)
+        try:
+            self.live_migrate(server, host=SOURCE)
+        except sdk_exc.BadRequestException:
+            pass
+        mig = self.wait_status(server, ('error', 'failed'))
+        res = self.watch(server.id, mig.id, '-f', 'value')
+        self.assertEqual(exitcodes.WATCH_FAILED, res.returncode, res.stderr)
+        self.assertIn('No valid host was found', res.stdout)
+
+    def test_rolled_back_migration_exits_failed(self):
+        server = self.create_server(host=SOURCE, metadata={
+            fakecloud.META_HOLD: '3', fakecloud.META_FAIL: '1'})
+        self.live_migrate(server)
+        self.wait_status(server, ('running',))
+        res = self.watch(server.id, '--interval', '0.5', '-f', 'value')
+        self.assertEqual(exitcodes.WATCH_FAILED, res.returncode, res.stderr)
+        self.assertIn('ended failed', res.stdout)
+        server = self.wait_for_server(server, 'ACTIVE')
+        self.assertEqual(SOURCE, server.compute_host)
+
+    def test_bad_input_is_one_line(self):
+        server = self.create_server(host=SOURCE)
+        other = self.create_server(host=SOURCE)
+        self.live_migrate(other)
+        mig = self.wait_status(other, ('completed',))
+        for args, text in (
+                (('no-such-server',), 'No server with a name or ID'),
+                ((server.id, '99999'), 'No migration 99999'),
+                ((server.id, str(mig.id)), 'belongs to server %s' % other.id),
+                (('--host', 'compute',), 'No nova-compute service on host'),
+                ((server.id,), 'has no migration')):
+            res = self.watch(*args)
+            self.assertEqual(1, res.returncode, args)
+            self.assertIn(text, res.stderr)
+            self.assertNotIn('Traceback', res.stderr)
+            self.assertEqual(1, len(res.stderr.strip().splitlines()),
+                             res.stderr)
+
+    def test_finished_migration_prints_final_state(self):
+        server = self.create_server(host=SOURCE)
+        self.live_migrate(server)
+        mig = self.wait_status(server, ('completed',))
+        res = self.watch(server.id, mig.uuid, '-f', 'json')
+        self.assertEqual(exitcodes.OK, res.returncode, res.stderr)
+        events, summary = self.json_lines(res)
+        self.assertEqual(['new', 'ended'], [e['event'] for e in events])
+        self.assertEqual('completed', summary[0]['Status'])
+
+    def test_not_admin(self):
+        server = self.create_server(cloud=fakecloud.CLOUD_MEMBER)
+        res = self.osc('migration', 'watch', server.id,
+                       cloud=fakecloud.CLOUD_MEMBER, check=False)
+        self.assertEqual(1, res.returncode)
+        self.assertIn('admin', res.stderr)
+        self.assertNotIn('Traceback', res.stderr)
+
+
+class TestWatchHost(WatchTestCase):
+
+    def test_host_watches_several(self):
+        a = self.create_server(host=SOURCE,
+                               metadata={fakecloud.META_HOLD: '3'})
+        b = self.create_server(host=SOURCE,
+                               metadata={fakecloud.META_HOLD: '3'})
+        self.live_migrate(a)
+        self.live_migrate(b)     # queued: one live migration per host
+        self.wait_status(a, ('running',))
+        res = self.watch('--host', SOURCE, '--interval', '0.5', '-f',
+                         'json')
+        self.assertEqual(exitcodes.OK, res.returncode, res.stderr)
+        events, summary = self.json_lines(res)
+        self.assertEqual({a.id, b.id}, {row['Server'] for row in summary})
+        self.assertEqual({'completed'}, {row['Status'] for row in summary})
+        statuses = [(e['server_id'], e['status']) for e in events]
+        self.assertIn((b.id, 'running'), statuses)
+        self.assertNotEqual(SOURCE, self.host_of(a))
+        self.assertNotEqual(SOURCE, self.host_of(b))
+
+    def test_requests_per_poll(self):
+        """Measure the requests of one poll.
+
+        One for a server; for a host, os-migrations plus the server
+        migrations of each running live migration.
+        """
+        conn = self.connection()
+        compute = conn.compute
+        calls = []
+        original = compute.request
+
+        def counting(url, method, *args, **kwargs):
+            calls.append((method, url.split('?')[0]))
+            return original(url, method, *args, **kwargs)
+
+        compute.request = counting
+        self.addCleanup(setattr, compute, 'request', original)
+        a = self.create_server(host=SOURCE,
+                               metadata={fakecloud.META_HOLD: '5'})
+        b = self.create_server(host=SOURCE,
+                               metadata={fakecloud.META_HOLD: '3'})
+        self.live_migrate(a)
+        self.live_migrate(b)
+        self.wait_status(a, ('running',))
+
+        w = watch.Watcher(compute, server_id=a.id)
+        w.start()
+        del calls[:]
+        w.poll()
+        self.assertEqual([('GET', '/servers/%s/migrations' % a.id)], calls)
+
+        h = watch.Watcher(compute, host=SOURCE)
+        h.start()
+        self.assertEqual(2, len(h.active))      # a running, b queued
+        del calls[:]
+        h.poll()
+        self.assertEqual([('GET', '/os-migrations'),
+                          ('GET', '/servers/%s/migrations' % a.id)], calls)
+        while not h.finished:
+            time.sleep(0.5)
+            h.poll()
+        self.assertEqual({'completed'},
+                         {s.status for s in h.states.values()})
+
+
+class TestWatchOldMicroversion(WatchTestCase):
+
+    def test_below_223_statuses_without_progress(self):
+        server = self.create_server(host=SOURCE,
+                                    metadata={fakecloud.META_HOLD: '3'})
+        self.live_migrate(server)
+        self.wait_status(server, ('running',))
+        res = self.osc('--os-compute-api-version', '2.22', 'migration',
+                       'watch', server.id, '--interval', '0.5', '-f', 'json',
+                       check=False)
+        self.assertEqual(exitcodes.OK, res.returncode, res.stderr)
+        self.assertIn('no byte progress', res.stderr)
+        events, summary = self.json_lines(res)
+        self.assertTrue(all(e['memory'] is None for e in events))
+        self.assertEqual('completed', events[-1]['status'])
+
+    def test_abort_needs_224(self):
+        server = self.create_server(host=SOURCE)
+        res = self.osc('--os-compute-api-version', '2.23', 'migration',
+                       'watch', server.id, '--on-stuck', 'abort',
+                       check=False)
+        self.assertEqual(1, res.returncode)
+        self.assertIn('needs compute API 2.24', res.stderr)

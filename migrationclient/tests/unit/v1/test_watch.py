@@ -1,0 +1,168 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""``openstack migration watch``: parser, bad input, output and exit."""
+
+import io
+import json
+from unittest import mock
+
+from openstack.compute.v2 import server as sdk_server
+from osc_lib import exceptions
+import testtools
+
+from migrationclient import exitcodes
+from migrationclient.tests.unit.cloud import test_migrations as fakes
+from migrationclient.v1 import watch as v1watch
+
+SERVER = '8600d31b-d1a1-4632-b2ff-45c2be1a70ff'
+OTHER = '9128d044-7b61-403e-b766-7547076ff6c1'
+
+
+class Stream(io.StringIO):
+    def isatty(self):
+        return False
+
+
+class CommandTestCase(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.compute = fakes.FakeCompute()
+        self.compute.servers[SERVER] = sdk_server.Server.existing(
+            id=SERVER, name='vm1')
+        self.compute.services_list = fakes.sample(
+            'os-services/v2.53/services-list-get-resp.json')['services']
+        self.app = mock.Mock()
+        self.app.client_manager.compute = self.compute
+        self.app.stdout = Stream()
+        self.app.stderr = Stream()
+        self.cmd = v1watch.WatchMigration(self.app, None)
+
+    def parse(self, *argv):
+        parser = self.cmd.get_parser('openstack migration watch')
+        return parser.parse_args(list(argv))
+
+    def error(self, *argv):
+        args = self.parse(*argv)
+        return str(self.assertRaises(exceptions.CommandError,
+                                     self.cmd.take_action, args))
+
+
+class TestBadInput(CommandTestCase):
+
+    def test_nothing_to_watch(self):
+        self.assertIn('Give a <server>', self.error())
+
+    def test_server_and_host(self):
+        self.assertIn('not both', self.error('vm1', '--host', 'host1'))
+
+    def test_host_and_all_exclusive(self):
+        self.assertRaises(SystemExit, self.parse, '--host', 'h', '--all')
+
+    def test_bad_numbers(self):
+        self.assertIn('--interval must be a positive',
+                      self.error('vm1', '--interval', '0'))
+        self.assertIn('not a number', self.error('vm1', '--timeout', 'x'))
+        self.assertIn('--abort-after must be',
+                      self.error('vm1', '--abort-after', '-3'))
+        self.assertRaises(SystemExit, self.parse, 'vm1', '--on-stuck',
+                          'reboot')
+
+    def test_unknown_server(self):
+        self.assertEqual('No server with a name or ID of nosuch exists',
+                         self.error('nosuch'))
+
+    def test_unknown_host_exact_match(self):
+        msg = self.error('--host', 'host')
+        self.assertIn('No nova-compute service on host host', msg)
+
+    def test_abort_not_available_on_old_cloud(self):
+        self.compute._endpoint = fakes.EndpointData('2.23')
+        msg = self.error('vm1', '--on-stuck', 'abort')
+        self.assertIn('needs compute API 2.24', msg)
+        self.assertEqual([], [c for c in self.compute.calls
+                              if c[0] == 'migrations'])
+
+    def test_force_complete_not_available(self):
+        self.compute._endpoint = fakes.EndpointData('2.21')
+        self.assertIn('needs compute API 2.22',
+                      self.error('vm1', '--force-complete-after', '5'))
+
+    def test_unknown_migration(self):
+        self.compute.records = [fakes.os_migration()]
+        self.assertIn('No migration 77 for server %s' % SERVER,
+                      self.error('vm1', '77'))
+
+    def test_migration_of_another_server(self):
+        self.compute.records = [fakes.os_migration(
+            id=4, instance_uuid=OTHER)]
+        self.assertIn('belongs to server %s' % OTHER,
+                      self.error('vm1', '4'))
+
+    def test_no_migration_in_progress_names_the_last(self):
+        self.compute.records = [fakes.os_migration(status='completed')]
+        msg = self.error('vm1')
+        self.assertIn('no migration in progress', msg)
+        self.assertIn('ended completed', msg)
+        self.assertIn('openstack migration watch %s 1' % SERVER, msg)
+
+    def test_not_admin_is_one_line(self):
+        def forbidden(**query):
+            raise fakes.sdk_exc.ForbiddenException(
+                "Policy doesn't allow os_compute_api:os-migrations:index to "
+                "be performed.")
+        self.compute.migrations = forbidden
+        msg = self.error('vm1')
+        self.assertIn('admin', msg)
+        self.assertNotIn('\n', msg)
+
+
+class TestFinished(CommandTestCase):
+
+    def _run(self, *argv):
+        args = self.parse(*argv)
+        columns, rows = self.cmd.take_action(args)
+        return args, columns, list(rows)
+
+    def test_finished_migration_prints_final_state_and_exits_by_it(self):
+        self.compute.records = [fakes.os_migration(status='error')]
+        listed, full = fakes.failed_live_migration_action(
+            SERVER, '2016-01-29T11:42:01.000000')
+        self.compute.actions[SERVER] = listed
+        self.compute.action_details[full['request_id']] = full
+        args, columns, rows = self._run('vm1', '1')
+        self.assertEqual(exitcodes.WATCH_FAILED, self.cmd.exit_status)
+        out = self.app.stdout.getvalue()
+        self.assertIn('ended error: No valid host was found.', out)
+        row = dict(zip(columns, rows[0]))
+        self.assertEqual('failed', row['Outcome'])
+        self.assertEqual('No valid host was found. ', row['Reason'])
+
+    def test_by_uuid_json_lines(self):
+        self.compute.records = [fakes.os_migration(status='completed')]
+        args, columns, rows = self._run(
+            'vm1', '12341d4b-346a-40d0-83c6-5f4f6892b650', '-f', 'json')
+        self.assertTrue(args.noindent)   # the summary is one line too
+        lines = self.app.stdout.getvalue().splitlines()
+        docs = [json.loads(line) for line in lines]
+        self.assertEqual(['new', 'ended'], [d['event'] for d in docs])
+        self.assertEqual(exitcodes.OK, self.cmd.exit_status)
+
+    def test_host_with_nothing_in_progress(self):
+        self.compute.records = [fakes.os_migration(
+            status='completed', source_compute='host1')]
+        args, columns, rows = self._run('--host', 'host1')
+        self.assertEqual([], rows)
+        self.assertIn('No migration in progress to or from host1',
+                      self.app.stderr.getvalue())
+        self.assertEqual(exitcodes.OK, self.cmd.exit_status)

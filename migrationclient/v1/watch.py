@@ -1,0 +1,273 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""``openstack migration watch``: follow migrations until they end."""
+
+import logging
+
+from osc_lib.command import command
+from osc_lib import exceptions
+
+from migrationclient._i18n import _
+from migrationclient.cloud import migrations as cloud
+from migrationclient.cloud import services
+from migrationclient.engine import render
+from migrationclient.engine import watch
+from migrationclient import exitcodes
+from migrationclient import microversions as mv
+
+LOG = logging.getLogger(__name__)
+
+COLUMNS = ('ID', 'Server', 'Type', 'Source', 'Destination', 'Status',
+           'Outcome', 'Elapsed', 'Memory', 'Actions', 'Reason')
+
+
+def _seconds(text):
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise exceptions.CommandError(
+            _('%s is not a number of seconds') % text)
+    return value
+
+
+def positive(name, value, allow_zero=False):
+    if value is None:
+        return None
+    value = _seconds(value)
+    if value < 0 or (value == 0 and not allow_zero):
+        raise exceptions.CommandError(
+            _('%(name)s must be a positive number of seconds, not %(v)s')
+            % {'name': name, 'v': value})
+    return value
+
+
+def summary_row(state):
+    m = state.migration
+    mem = state.memory
+    memory = '-'
+    if mem is not None and mem.percent is not None:
+        memory = '%.1f%%' % mem.percent
+    reason = state.reason.summary if state.reason else None
+    if not reason and state.actions and state.outcome:
+        reason = _('%s requested by the watch') % state.actions[-1]
+    return (m.id, m.server_id, m.migration_type or '-',
+            m.source_compute or '-', m.dest_compute or '-', m.status,
+            state.outcome or ('stuck' if state.stuck else 'in-progress'),
+            render.human_duration(state.elapsed(state.last_seen)),
+            memory, ', '.join(state.actions) or '-', reason or '')
+
+
+class WatchMigration(command.Lister):
+    """Follow migrations until they end: status, progress, stuck, reason.
+
+    Watches the in-progress migration of a server (or the given one), every
+    migration to or from a host (--host) or the whole cloud (--all).  Each
+    status change is printed with a timestamp; live migrations show memory
+    and disk progress, rate and ETA.  Exit status: 0 completed, 6 failed /
+    error, 7 cancelled, 8 stuck and not resolved, 9 --timeout reached.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument(
+            'server', metavar='<server>', nargs='?',
+            help=_('Server (name or ID) whose migration to watch'))
+        parser.add_argument(
+            'migration', metavar='<migration>', nargs='?',
+            help=_('Migration (ID or UUID) of <server> to watch; default: '
+                   'its migration in progress'))
+        scope = parser.add_mutually_exclusive_group()
+        scope.add_argument(
+            '--host', metavar='<host>',
+            help=_('Watch every migration to or from this compute host '
+                   '(exact name)'))
+        scope.add_argument(
+            '--all', dest='all_migrations', action='store_true',
+            help=_('Watch every in-progress migration of the cloud '
+                   '(admin)'))
+        parser.add_argument(
+            '--interval', metavar='<seconds>', default='2',
+            help=_('Seconds between polls (default: 2)'))
+        parser.add_argument(
+            '--timeout', metavar='<seconds>',
+            help=_('Give up after this many seconds (exit status 9, or 8 '
+                   'when a migration is stuck); migrations go on'))
+        parser.add_argument(
+            '--stuck-window', metavar='<seconds>', default='60',
+            help=_('A running live migration whose remaining memory has '
+                   'not shrunk for this long is stuck (default: 60)'))
+        parser.add_argument(
+            '--abort-after', metavar='<seconds>',
+            help=_('Abort a live migration still in progress this many '
+                   'seconds after the watch first saw it (compute API '
+                   '2.24; queued / preparing ones from 2.65)'))
+        parser.add_argument(
+            '--force-complete-after', metavar='<seconds>',
+            help=_('Force a running live migration to complete after this '
+                   'many seconds (compute API 2.22).  This PAUSES the '
+                   'guest until the copy ends: significant downtime is '
+                   'possible'))
+        parser.add_argument(
+            '--on-stuck', choices=watch.ON_STUCK, default='report',
+            help=_('What to do with a stuck live migration: report it '
+                   '(default), abort it, or force it to complete (pauses '
+                   'the guest)'))
+        return parser
+
+    def _validate(self, parsed_args):
+        if parsed_args.host is not None and not parsed_args.host.strip():
+            raise exceptions.CommandError(_('--host needs a host name'))
+        scoped = parsed_args.host or parsed_args.all_migrations
+        if scoped and parsed_args.server:
+            raise exceptions.CommandError(
+                _('Give either <server> or --host / --all, not both'))
+        if not scoped and not parsed_args.server:
+            raise exceptions.CommandError(
+                _('Give a <server>, --host <host> or --all'))
+        interval = positive('--interval', parsed_args.interval)
+        timeout = positive('--timeout', parsed_args.timeout)
+        window = positive('--stuck-window', parsed_args.stuck_window)
+        policy = watch.Policy(
+            abort_after=positive('--abort-after', parsed_args.abort_after,
+                                 allow_zero=True),
+            force_complete_after=positive(
+                '--force-complete-after', parsed_args.force_complete_after,
+                allow_zero=True),
+            on_stuck=parsed_args.on_stuck)
+        return interval, timeout, window, policy
+
+    def _check_policy(self, compute, policy):
+        version = cloud.api_version(compute)
+        wants_abort = (policy.abort_after is not None or
+                       policy.on_stuck == 'abort')
+        wants_force = (policy.force_complete_after is not None or
+                       policy.on_stuck == 'force-complete')
+        if wants_abort and version < mv.ABORT:
+            raise exceptions.CommandError(
+                _('Abort is not available: it needs compute API %(need)s, '
+                  'this cloud / --os-compute-api-version gives %(have)s')
+                % {'need': mv.ABORT, 'have': version})
+        if wants_force and version < mv.FORCE_COMPLETE:
+            raise exceptions.CommandError(
+                _('Force-complete is not available: it needs compute API '
+                  '%(need)s, this cloud / --os-compute-api-version gives '
+                  '%(have)s') % {'need': mv.FORCE_COMPLETE, 'have': version})
+        if wants_force:
+            self.app.stderr.write(
+                _('WARNING: %s\n') % watch.FORCE_COMPLETE_WARNING)
+        if version < mv.SERVER_MIGRATIONS:
+            self.app.stderr.write(
+                _('Note: compute API %(have)s < %(need)s: no byte progress, '
+                  'statuses from os-migrations only\n')
+                % {'have': version, 'need': mv.SERVER_MIGRATIONS})
+
+    def _explicit(self, compute, server, ref):
+        """The migration ``ref`` of ``server``, or one clear error."""
+        records = cloud.list_migrations(compute, server_id=server.id)
+        for m in records:
+            if m.matches(ref):
+                return m
+        # Error path only: is it a migration of another server?
+        for m in cloud.list_migrations(compute):
+            if m.matches(ref):
+                raise exceptions.CommandError(
+                    _('Migration %(ref)s belongs to server %(other)s, not '
+                      'to %(server)s') % {'ref': ref, 'other': m.server_id,
+                                          'server': server.id})
+        raise exceptions.CommandError(
+            _('No migration %(ref)s for server %(server)s') %
+            {'ref': ref, 'server': server.id})
+
+    def take_action(self, parsed_args):
+        interval, timeout, window, policy = self._validate(parsed_args)
+        compute = self.app.client_manager.compute
+        self._check_policy(compute, policy)
+        self.exit_status = exitcodes.OK
+        json_lines = getattr(parsed_args, 'formatter', None) == 'json'
+        if json_lines:
+            # One JSON document per line, the summary too.
+            parsed_args.noindent = True
+        out = render.renderer_for(self.app.stdout, json_lines=json_lines)
+
+        server = None
+        if parsed_args.server:
+            server = cloud.find_server(compute, parsed_args.server)
+        if parsed_args.host:
+            try:
+                services.resolve_exact(
+                    services.list_compute_services(compute),
+                    parsed_args.host)
+            except services.ServiceError as exc:
+                raise exceptions.CommandError(str(exc))
+
+        watcher = watch.Watcher(
+            compute,
+            server_id=server.id if server and not parsed_args.migration
+            else None,
+            host=parsed_args.host,
+            all_migrations=parsed_args.all_migrations,
+            policy=policy, stuck_window=window,
+            adopt_new=not parsed_args.migration)
+
+        if parsed_args.migration:
+            migration = self._explicit(compute, server,
+                                       parsed_args.migration)
+            events = [watcher.track(migration)]
+            if migration.ended:
+                events.extend(watcher._finish(watcher.states[migration.id]))
+            out.render(events, list(watcher.states.values()))
+        else:
+            events = watcher.start()
+            if not watcher.states:
+                if server is not None:
+                    raise exceptions.CommandError(
+                        self._nothing_for_server(compute, server))
+                self.app.stderr.write(
+                    _('No migration in progress%s\n') % (
+                        _(' to or from %s') % parsed_args.host
+                        if parsed_args.host else ''))
+                return COLUMNS, []
+            out.render(events, list(watcher.states.values()))
+
+        def on_events(evs):
+            out.render(evs, list(watcher.states.values()))
+
+        result = watch.FINISHED
+        if not watcher.finished:
+            result = watcher.run(on_events, interval=interval,
+                                 timeout=timeout)
+        out.close(list(watcher.states.values()))
+        states = sorted(watcher.states.values(),
+                        key=lambda s: watch._id_key(s.id))
+        self.exit_status = watch.exit_status(
+            states, timed_out=result == watch.TIMEOUT)
+        LOG.debug('migration watch: %d API requests', watcher.requests)
+        return COLUMNS, [summary_row(s) for s in states]
+
+    def _nothing_for_server(self, compute, server):
+        records = cloud.list_migrations(compute, server_id=server.id)
+        if not records:
+            return _('Server %s has no migration') % server.id
+        last = max(records, key=lambda m: (
+            cloud.parse_time(m.created_at) or cloud.parse_time('1970-01-01'),
+            watch._id_key(m.id)))
+        return _('Server %(server)s has no migration in progress; its last '
+                 'one, %(id)s, ended %(status)s at %(when)s (watch it with: '
+                 'openstack migration watch %(server)s %(id)s)') % {
+                     'server': server.id, 'id': last.id,
+                     'status': last.status,
+                     'when': last.updated_at or last.created_at}
+
+    def run(self, parsed_args):
+        super().run(parsed_args)
+        return getattr(self, 'exit_status', exitcodes.OK)
