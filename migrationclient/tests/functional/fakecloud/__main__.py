@@ -37,6 +37,16 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 
 
+def _host_size(text):
+    host, _, size = text.partition('=')
+    try:
+        vcpus, ram, disk = (int(x) for x in size.split(','))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            'want HOST=VCPUS,RAM_MB,DISK_GB, got %r' % text)
+    return host, (vcpus, ram, disk)
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
         prog='python -m migrationclient.tests.functional.fakecloud',
@@ -60,6 +70,10 @@ def parse_args(argv=None):
     p.add_argument('--compute-vcpus', type=int, default=64)
     p.add_argument('--compute-ram-mb', type=int, default=131072)
     p.add_argument('--compute-disk-gb', type=int, default=2000)
+    p.add_argument('--host-size', action='append', type=_host_size,
+                   metavar='HOST=VCPUS,RAM_MB,DISK_GB',
+                   help='size of one fake-driver host (repeatable), e.g. '
+                        'compute2=8,4096,100')
     p.add_argument('--report-interval', type=int, default=2,
                    help='service heartbeat interval (s)')
     p.add_argument('--service-down-time', type=int, default=12,

@@ -186,6 +186,7 @@ class FakeCloud(test.TestCase):
         opts = self.options
         driver.DEFAULTS['hold'] = opts.live_hold
         driver.DEFAULTS['cold_hold'] = opts.cold_hold
+        driver.DEFAULTS['sizes'] = dict(opts.host_size or ())
         if opts.driver == 'fake':
             driver.register()
             driver.FakeCloudDriver.vcpus = opts.compute_vcpus
@@ -302,6 +303,8 @@ class FakeCloud(test.TestCase):
             'max_concurrent_live_migrations':
                 self.options.max_concurrent_live_migrations,
             'service_down_time': self.options.service_down_time,
+            'host_sizes': {h: list(v) for h, v in
+                           dict(self.options.host_size or ()).items()},
             'endpoints': self.endpoints(),
             'clouds_yaml': os.path.join(self.options.state_dir,
                                         'clouds.yaml'),

@@ -38,10 +38,12 @@ import time
 
 from oslo_log import log as logging
 
+import nova.conf
 from nova.virt import fake
 
 from migrationclient.tests.functional import fakecloud
 
+CONF = nova.conf.CONF
 LOG = logging.getLogger(__name__)
 
 TICK = 0.5
@@ -50,6 +52,7 @@ TICK = 0.5
 DEFAULTS = {
     'hold': 0.0,
     'cold_hold': 1.0,
+    'sizes': {},  # host -> (vcpus, memory_mb, local_gb)
 }
 
 
@@ -98,6 +101,12 @@ class FakeCloudDriver(fake.FakeDriver):
     def __init__(self, virtapi, read_only=False):
         super().__init__(virtapi, read_only)
         self._controls = {}
+        # The bed starts each compute with CONF.host set to its name.
+        size = DEFAULTS['sizes'].get(CONF.host)
+        if size:
+            self.vcpus, self.memory_mb, self.local_gb = size
+            self.resources = fake.Resources(
+                vcpus=size[0], memory_mb=size[1], local_gb=size[2])
 
     # -- live migration ---------------------------------------------------
 
