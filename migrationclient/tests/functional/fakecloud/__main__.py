@@ -81,6 +81,10 @@ def parse_args(argv=None):
     p.add_argument('--periodic-interval', type=int, default=None,
                    help='update_available_resource interval (s); '
                         'libvirt mode default 1')
+    p.add_argument('--strict-response-validation', action='store_true',
+                   help='no "warn" relaxation for GET /servers/detail and '
+                        '/servers/{id} (shows the Nova schema failure of '
+                        'ERROR servers with a fault)')
     p.add_argument('--bind', default='127.0.0.1')
     p.add_argument('--parent-pid', type=int, default=None,
                    help='stop when this process is gone')

@@ -258,7 +258,9 @@ class FakeCloud(test.TestCase):
     def _serve(self):
         opts = self.options
         app = self.api_fixture.app()
-        relaxed = wsgi.ValidationSwitch(app, RELAXED_VALIDATION)
+        relaxed = wsgi.ValidationSwitch(
+            app, [] if opts.strict_response_validation
+            else RELAXED_VALIDATION)
         admin = wsgi.AuthDefaults(
             relaxed, fakecloud.ADMIN_USER, fakecloud.ADMIN_PROJECT,
             ['reader', 'member', 'admin'])
