@@ -12,9 +12,13 @@
 """Functional tests of the test bed itself (real Nova, real CLI)."""
 
 import json
+import os
+import signal
 import time
 import urllib.error
 import urllib.request
+
+import testtools
 
 from migrationclient.tests.functional import base
 from migrationclient.tests.functional import fakecloud
@@ -58,6 +62,23 @@ class TestBedServices(base.FunctionalTestCase):
                      'image', 'network', 'control'):
             self.assertTrue(state['endpoints'][name].startswith(
                 'http://127.0.0.1:'), name)
+
+
+class TestBedLifecycle(testtools.TestCase):
+
+    def test_sigterm_stops_it_cleanly(self):
+        bed = base.Bed(computes=1).start()
+        self.addCleanup(bed.stop)
+        state_file = os.path.join(bed.state_dir, 'state.json')
+        self.assertTrue(os.path.exists(state_file))
+        self.assertEqual(bed.pid, bed.state['pid'])
+        status, _ = _http(bed.endpoints['compute'] + '/flavors')
+        self.assertEqual(200, status)
+        os.kill(bed.pid, signal.SIGTERM)
+        self.assertEqual(0, bed.proc.wait(60))
+        self.assertFalse(os.path.exists(state_file))
+        self.assertRaises(urllib.error.URLError, _http,
+                          bed.endpoints['compute'] + '/flavors')
 
 
 class TestServerKinds(base.FunctionalTestCase):
