@@ -132,7 +132,7 @@ class TestLiveMigration(base.FunctionalTestCase):
 
     def test_held_migration_shows_memory_progress(self):
         server = self.create_server(host='compute1', metadata={
-            fakecloud.META_HOLD: '4'})
+            fakecloud.META_HOLD: '6'})
         compute = self.connection().compute
         compute.live_migrate_server(server, host=None,
                                     block_migration='auto')
