@@ -502,15 +502,30 @@ class Bed:
                     timeout))
             time.sleep(0.2)
 
+    def last_migration(self, server):
+        """The newest os-migrations record of ``server``, or None."""
+        migs = sorted(self.connection().compute.migrations(
+            instance_uuid=getattr(server, 'id', server)), key=lambda m: m.id)
+        return migs[-1] if migs else None
+
     def wait_for_migration(self, server, statuses=('completed',),
-                           migration_type=None, timeout=60):
-        """Wait until the newest migration of ``server`` is in ``statuses``."""
+                           migration_type=None, timeout=60,
+                           newer_than=None):
+        """Wait until the newest migration of ``server`` is in ``statuses``.
+
+        Returns the os-migrations ``Migration`` (use its ``id`` for abort /
+        force-complete).  ``newer_than`` (a migration or its id, e.g.
+        ``last_migration()`` taken before the request) ignores older
+        records: Nova creates the record asynchronously after a 202.
+        """
         compute = self.connection().compute
         server_id = getattr(server, 'id', server)
+        floor = getattr(newer_than, 'id', newer_than) or 0
         deadline = time.monotonic() + timeout
         while True:
             migs = sorted(compute.migrations(instance_uuid=server_id),
                           key=lambda m: m.id)
+            migs = [m for m in migs if m.id > floor]
             if migration_type:
                 migs = [m for m in migs if m.migration_type == migration_type]
             if migs and migs[-1].status in statuses:
@@ -604,3 +619,6 @@ class FunctionalTestCase(testtools.TestCase):
 
     def wait_for_migration(self, server, statuses=('completed',), **kwargs):
         return self.bed.wait_for_migration(server, statuses, **kwargs)
+
+    def last_migration(self, server):
+        return self.bed.last_migration(server)

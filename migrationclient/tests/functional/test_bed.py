@@ -421,13 +421,14 @@ class TestLibvirtBed(base.FunctionalTestCase):
         server = self._live_migrate_refused(server, '--host', 'compute3')
         self.assertEqual('compute1', server.compute_host)
         # Nova 2.34+: accepted, then the migration fails asynchronously.
+        before = self.last_migration(server)
         resp = self.connection().compute.post(
             '/servers/%s/action' % server.id, microversion='2.104',
             json={'os-migrateLive': {'host': 'compute3',
                                      'block_migration': 'auto'}})
         self.assertEqual(202, resp.status_code)
         mig = self.wait_for_migration(server, ('completed', 'error',
-                                               'failed'))
+                                               'failed'), newer_than=before)
         self.assertEqual('error', mig.status)
 
     def test_hugepages_only_where_the_host_has_them(self):
