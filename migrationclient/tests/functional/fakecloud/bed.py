@@ -17,7 +17,6 @@ SIGTERM, then runs the cleanups.  RPC casts stay asynchronous (no
 ``CastAsCall``), so a migrate request returns while the migration runs.
 """
 
-import glob
 import json
 import logging as std_logging
 import os
@@ -97,8 +96,6 @@ def _api_paste_ini():
     import nova
     site = os.path.dirname(os.path.dirname(nova.__file__))
     candidates.append(os.path.join(site, 'etc', 'nova', 'api-paste.ini'))
-    candidates += glob.glob(os.path.join(
-        os.path.dirname(site), '..', '..', 'etc', 'nova', 'api-paste.ini'))
     for path in candidates:
         if os.path.exists(path):
             return os.path.abspath(path)
@@ -436,8 +433,3 @@ def _to_yaml(data, indent=0):
         else:
             lines.append('%s%s: %s' % (pad, key, json.dumps(value)))
     return '\n'.join(lines) + ('\n' if indent == 0 else '')
-
-
-def wait_forever(stop_event):
-    while not stop_event.is_set():
-        stop_event.wait(1.0)
