@@ -12,4 +12,5 @@
 
 import pbr.version
 
-__version__ = pbr.version.VersionInfo('python-migrationclient').version_string()
+__version__ = pbr.version.VersionInfo(
+    'python-migrationclient').version_string()

@@ -69,7 +69,7 @@ class Release:
 
 
 # Highest compute microversion per Nova release.
-RELEASES = tuple(Release(n, name, Version.parse(v), osp) for n, name, v, osp in (
+_RELEASE_TABLE = (
     (14, 'Newton', '2.38', 'OSP 10'),
     (15, 'Ocata', '2.42', 'OSP 11'),
     (16, 'Pike', '2.53', 'OSP 12'),
@@ -91,7 +91,9 @@ RELEASES = tuple(Release(n, name, Version.parse(v), osp) for n, name, v, osp in 
     (32, '2025.2 Flamingo', '2.100', ''),
     (33, '2026.1', '2.103', ''),
     (34, '2026.2', '2.104', ''),
-))
+)
+RELEASES = tuple(Release(n, name, Version.parse(v), osp)
+                 for n, name, v, osp in _RELEASE_TABLE)
 
 # Nova releases by major version, for constraint rules ("since Train").
 NEWTON, OCATA, PIKE, QUEENS, ROCKY, STEIN, TRAIN, USSURI = range(14, 22)
