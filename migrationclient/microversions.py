@@ -124,6 +124,7 @@ NO_HYPERVISOR_STATS = Version(2, 88)
 MINIMUM = Version(2, 38)
 
 
+@functools.lru_cache(maxsize=64)
 def release_for(max_version):
     """Return the oldest :class:`Release` whose maximum is ``max_version``.
 
