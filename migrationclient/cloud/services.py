@@ -1,0 +1,159 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""nova-compute services: resolve a host exactly, disable, enable.
+
+Seed 8.3 / 8.7: ``openstack compute service set <host> nova-compute
+--disable`` before a maintenance, ``--enable`` after it.  Host names are
+matched exactly, never as a substring (novaclient's ``host-evacuate-live``
+drained the wrong hosts that way).  Disabling and enabling go through the
+SDK proxy, which picks ``PUT /os-services/{id}`` from 2.53 and the
+2.38-era ``PUT /os-services/disable-log-reason`` (host + binary) below it,
+following the microversion the caller's proxy speaks
+(``--os-compute-api-version``).
+
+Every function takes the compute proxy (``client_manager.compute``) and
+raises :class:`ServiceError` (a ``ValueError``) with one clear line; the
+command layer turns it into ``CommandError``.
+"""
+
+import dataclasses
+import datetime
+
+from openstack import exceptions as sdk_exc
+
+from migrationclient._i18n import _
+
+BINARY = 'nova-compute'
+
+
+class ServiceError(ValueError):
+    """A compute service problem worth one clear line to the user."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ComputeService:
+    """What the drain needs to know about one nova-compute service."""
+
+    id: object            # int below 2.53, UUID string from 2.53
+    host: str
+    status: str           # 'enabled' / 'disabled'
+    state: str            # 'up' / 'down' ('UNKNOWN' for down cells)
+    forced_down: bool
+    disabled_reason: str | None
+    zone: str | None
+
+    @property
+    def is_up(self):
+        return self.state == 'up' and not self.forced_down
+
+    @property
+    def is_enabled(self):
+        return self.status == 'enabled'
+
+    @classmethod
+    def from_sdk(cls, svc):
+        return cls(id=svc.id, host=svc.host, status=svc.status,
+                   state=svc.state, forced_down=bool(svc.is_forced_down),
+                   disabled_reason=svc.disabled_reason,
+                   zone=svc.availability_zone)
+
+
+def list_compute_services(compute):
+    """Every nova-compute service of the cloud, as :class:`ComputeService`."""
+    try:
+        services = list(compute.services(binary=BINARY))
+    except sdk_exc.ForbiddenException:
+        raise ServiceError(_('Listing compute services is not allowed: '
+                             'the drain needs an admin role.'))
+    # The binary filter is a query parameter; keep only exact matches in
+    # case a cloud ignores it.
+    return [ComputeService.from_sdk(s) for s in services
+            if s.binary == BINARY]
+
+
+def resolve_exact(services, host):
+    """The nova-compute service of ``host``, matched exactly.
+
+    :param services: list of :class:`ComputeService`
+    :raises ServiceError: no service has exactly that host name; the
+        message names close candidates (substring matches) without ever
+        picking one.
+    """
+    for svc in services:
+        if svc.host == host:
+            return svc
+    similar = sorted(s.host for s in services
+                     if host.lower() in s.host.lower()
+                     or s.host.lower() in host.lower())
+    if similar:
+        raise ServiceError(
+            _('No nova-compute service on host %(host)s (exact match; '
+              'similar: %(similar)s).')
+            % {'host': host, 'similar': ', '.join(similar)})
+    raise ServiceError(
+        _('No nova-compute service on host %(host)s; known compute hosts: '
+          '%(known)s.')
+        % {'host': host,
+           'known': ', '.join(sorted(s.host for s in services)) or '-'})
+
+
+def default_reason(now=None):
+    """The disable reason the drain writes when none is given."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return 'migrationclient drain %s' % now.strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def disable(compute, service, reason):
+    """Disable ``service`` with ``reason``; return the updated service.
+
+    From 2.53 the SDK sends ``PUT /os-services/{uuid}`` with ``status`` and
+    ``disabled_reason``; below it ``PUT /os-services/disable-log-reason``
+    with host and binary (the OSP 10 API).
+    """
+    try:
+        updated = compute.disable_service(
+            service.id, host=service.host, binary=BINARY,
+            disabled_reason=reason)
+    except sdk_exc.SDKException as exc:
+        raise ServiceError(
+            _('Could not disable nova-compute on %(host)s: %(err)s')
+            % {'host': service.host, 'err': _one_line(exc)})
+    return _after(updated, service, status='disabled',
+                  disabled_reason=reason)
+
+
+def enable(compute, service):
+    """Enable ``service``; return the updated service."""
+    try:
+        updated = compute.enable_service(
+            service.id, host=service.host, binary=BINARY)
+    except sdk_exc.SDKException as exc:
+        raise ServiceError(
+            _('Could not enable nova-compute on %(host)s: %(err)s')
+            % {'host': service.host, 'err': _one_line(exc)})
+    return _after(updated, service, status='enabled', disabled_reason=None)
+
+
+def _after(updated, before, **changes):
+    # Below 2.53 the SDK's Service.disable()/enable() return the resource
+    # built from the PUT response, which carries host/binary/status only.
+    if updated is not None and getattr(updated, 'status', None):
+        changes['status'] = updated.status
+        if getattr(updated, 'disabled_reason', None) is not None:
+            changes['disabled_reason'] = updated.disabled_reason
+    return dataclasses.replace(before, **changes)
+
+
+def _one_line(exc):
+    text = str(getattr(exc, 'details', None) or exc)
+    return ' '.join(text.split())
