@@ -16,6 +16,11 @@
 
 When ready it writes ``DIR/clouds.yaml`` (clouds ``fakecloud`` and
 ``fakecloud-member``) and then ``DIR/state.json`` (endpoints, pid).
+With ``--keystone`` a real Keystone runs beside the bed (its own process,
+``DIR/keystone/``), Nova and Placement validate tokens against it, the
+clouds use password auth and the catalog (``overcloud`` and
+``overcloud-member`` too), and ``DIR/overcloudrc`` /
+``DIR/overcloudrc-member`` are written in TripleO's shape.
 """
 
 import os
@@ -90,6 +95,11 @@ def parse_args(argv=None):
                    help='stop when this process is gone')
     p.add_argument('--debug', action='store_true',
                    help='DEBUG logging into bed.log')
+    p.add_argument('--keystone', action=argparse.BooleanOptionalAction,
+                   default=False,
+                   help='real Keystone (password auth, catalog, '
+                        'DIR/overcloudrc); --no-keystone: trusted '
+                        'headers, auth_type none (faster)')
     args = p.parse_args(argv)
     if args.periodic_interval is None and args.driver == 'libvirt':
         args.periodic_interval = 1
@@ -114,7 +124,8 @@ def main(argv=None):
     os.makedirs(tmp, exist_ok=True)
     tempfile.tempdir = tmp
     os.environ['TMPDIR'] = tmp
-    for name in ('state.json', 'clouds.yaml'):
+    for name in ('state.json', 'clouds.yaml', 'overcloudrc',
+                 'overcloudrc-member'):
         try:
             os.unlink(os.path.join(args.state_dir, name))
         except FileNotFoundError:

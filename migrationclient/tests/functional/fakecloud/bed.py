@@ -140,6 +140,14 @@ class FakeCloud(test.TestCase):
         self.flags(instances_path=instances)
         self.flags(api_paste_config=_api_paste_ini(), group='wsgi')
         opts = self.options
+        self.keystone = None
+        if getattr(opts, 'keystone', False):
+            # Started first: it sets itself up while Nova starts.
+            from migrationclient.tests.functional import keystone
+            self.keystone = keystone.Keystone(
+                os.path.join(opts.state_dir, 'keystone'),
+                debug=opts.debug).start()
+            self.addCleanup(self.keystone.stop)
         if opts.max_microversion:
             cap_microversion(opts.max_microversion)
         self._configure()
@@ -172,9 +180,18 @@ class FakeCloud(test.TestCase):
         for host in self.compute_hosts:
             self._start_one_compute(host)
 
+        if self.keystone:
+            from migrationclient.tests.functional.keystone import middleware
+            self.keystone.wait_ready()
+            self.keystone.provision()
+            # Nova's own api-paste pipeline (authtoken, keystonecontext)
+            # with auth_token configured against the bed's Keystone.
+            self.useFixture(fixtures.MonkeyPatch(
+                'keystonemiddleware.auth_token.filter_factory',
+                middleware.nova_filter_factory(self.keystone.info())))
         with nova_fixtures.ConfPatcher(host='controller'):
             self.api_fixture = self.useFixture(nova_fixtures.OSAPIFixture(
-                api_version='v2.1', stub_keystone=True))
+                api_version='v2.1', stub_keystone=not self.keystone))
         wsgi.install_validation_switch()
         self._post_start()
         self._serve()
@@ -265,8 +282,9 @@ class FakeCloud(test.TestCase):
             relaxed, fakecloud.MEMBER_USER, fakecloud.MEMBER_PROJECT,
             ['reader', 'member'])
         from placement import deploy
+        placement_conf = self.placement_fixture.conf_fixture.conf
         placement_app = wsgi.AuthDefaults(
-            deploy.loadapp(self.placement_fixture.conf_fixture.conf),
+            deploy.loadapp(placement_conf),
             'admin', fakecloud.ADMIN_PROJECT, ['admin'], token='admin')
         apps = {
             'compute': admin,
@@ -277,10 +295,35 @@ class FakeCloud(test.TestCase):
             'network': wsgi.NetworkResponder(self.neutron),
             'control': wsgi.ControlResponder(self),
         }
+        if self.keystone:
+            from migrationclient.tests.functional.keystone import middleware
+            # Identity comes from tokens: no default identity, no
+            # trusted-headers member listener; the real Keystone replaces
+            # the identity responder.  Public and internal interfaces are
+            # separate listeners of the same app.
+            placement_app = middleware.placement_app(
+                placement_conf, self.keystone.info())
+            del apps['compute_member'], apps['identity']
+            apps.update({
+                'compute': relaxed,
+                'compute_internal': relaxed,
+                'placement': placement_app,
+                'placement_internal': placement_app,
+            })
         for name, wsgi_app in apps.items():
             self.listeners[name] = wsgi.Listener(
                 name, wsgi_app, host=opts.bind).start()
         self.addCleanup(self._stop_listeners)
+        if self.keystone:
+            urls = self.endpoints()
+            self.keystone.register_services({
+                'compute': {'public': urls['compute'],
+                            'internal': urls['compute_internal']},
+                'placement': {'public': urls['placement'],
+                              'internal': urls['placement_internal']},
+                'network': urls['network'],
+                'image': urls['image'],
+            })
 
     def _stop_listeners(self):
         for listener in self.listeners.values():
@@ -288,8 +331,9 @@ class FakeCloud(test.TestCase):
 
     def endpoints(self):
         urls = {name: lst.url for name, lst in self.listeners.items()}
-        urls['compute'] += '/v2.1'
-        urls['compute_member'] += '/v2.1'
+        for name in ('compute', 'compute_member', 'compute_internal'):
+            if name in urls:
+                urls[name] += '/v2.1'
         return urls
 
     def state(self):
@@ -317,6 +361,23 @@ class FakeCloud(test.TestCase):
             'sriov_network': self._sriov_network(),
             'libvirt': (self.libvirt_mode.describe()
                         if self.libvirt_mode else None),
+            'keystone': self._keystone_state(),
+        }
+
+    def _keystone_state(self):
+        if not self.keystone:
+            return None
+        d = self.options.state_dir
+        return {
+            'pid': self.keystone.pid,
+            'auth_url': self.keystone.public_url,
+            'internal_auth_url': self.keystone.internal_url,
+            'region': 'regionOne',
+            'overcloudrc': os.path.join(d, 'overcloudrc'),
+            'overcloudrc_member': os.path.join(d, 'overcloudrc-member'),
+            'info': self.keystone.info_path,
+            'access_log': self.keystone.access_log_path,
+            'ready_seconds': self.keystone.ready_seconds,
         }
 
     def _sriov_network(self):
@@ -345,6 +406,16 @@ class FakeCloud(test.TestCase):
                 'network_endpoint_override': urls['network'],
                 'compute_api_version': '2',
             }
+        if self.keystone:
+            # Same cloud names, real password auth and the catalog.
+            from migrationclient.tests.functional import keystone
+            clouds = self.keystone.clouds()
+            return {'clouds': dict(clouds, **{
+                fakecloud.CLOUD_ADMIN: dict(clouds[keystone.CLOUD_ADMIN],
+                                            compute_api_version='2'),
+                fakecloud.CLOUD_MEMBER: dict(clouds[keystone.CLOUD_MEMBER],
+                                             compute_api_version='2'),
+            })}
         return {'clouds': {
             fakecloud.CLOUD_ADMIN: cloud(urls['compute']),
             fakecloud.CLOUD_MEMBER: cloud(urls['compute_member']),
@@ -352,6 +423,8 @@ class FakeCloud(test.TestCase):
 
     def write_state(self):
         d = self.options.state_dir
+        if self.keystone:
+            self.keystone.write_rc_files(d)
         _write_atomic(os.path.join(d, 'clouds.yaml'),
                       _to_yaml(self.clouds_yaml()))
         _write_atomic(os.path.join(d, 'state.json'),
