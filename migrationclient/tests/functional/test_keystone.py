@@ -9,18 +9,28 @@
 #    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 #    License for the specific language governing permissions and limitations
 #    under the License.
-"""The bed's Keystone components, proven on their own.
+"""Keystone in the test bed: the overcloudrc workflow end to end.
 
-One real Keystone (``keystone.Keystone``) and one real Placement behind
-``keystone.middleware.placement_app`` (``keystone.standin``) are started
-once for the class.  The ``openstack`` CLI runs in a clean environment
-(``env -i`` style: PATH, HOME, LANG only) after ``source overcloudrc``.
+``KeystoneTest``: the bed's Keystone components proven on their own: one
+real Keystone (``keystone.Keystone``) and one real Placement behind
+``keystone.middleware.placement_app`` (``keystone.standin``), started
+once for the class.  ``KeystoneBedTest`` and ``KeystonePluginTest`` share
+one bed started with ``--keystone`` (real Nova and Placement, real
+tokens); ``KeystonePluginTest`` runs every command of the plugin after
+``source overcloudrc`` (admin) or ``overcloudrc-member``.
+
+The ``openstack`` CLI always runs in a clean environment (``env -i``
+style: PATH, HOME, LANG only) after ``source`` of the rc file.
+``FAKECLOUD_KEYSTONE_STATE_DIR=DIR`` uses a ``--keystone`` bed started by
+hand in DIR instead of starting one.
 """
 
+import concurrent.futures
 import datetime
 import importlib.util
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -46,6 +56,37 @@ HTTP.trust_env = False
 UNAUTHORIZED = 'The request you have made requires authentication. (HTTP 401)'
 #: What keystoneauth's token plugin gets for a revoked or expired token.
 TOKEN_REFUSED = 'Failed to validate token (HTTP 404)'
+#: ``--debug``: one request line, with its URL and compute microversion.
+REQ_LINE = re.compile(r'^REQ: curl -g -i -X (?P<method>[A-Z]+) '
+                      r'"?(?P<url>[^" ]+)"?(?P<rest>.*)$')
+COMPUTE_VERSION = re.compile(r'OpenStack-API-Version: compute '
+                             r'(?P<version>[0-9.]+)')
+
+
+def keystone_bed():
+    """The ``--keystone`` bed of this test process (one for all classes)."""
+    from migrationclient.tests.functional import base
+    external = os.environ.get('FAKECLOUD_KEYSTONE_STATE_DIR')
+    if external:
+        return base.Bed(state_dir=external).attach()
+    return base.Bed.get(extra_args=('--keystone',))
+
+
+def debug_requests(stderr):
+    """``(method, url, compute microversion or None)`` of ``--debug``."""
+    found = []
+    for line in stderr.splitlines():
+        match = REQ_LINE.match(line)
+        if match:
+            version = COMPUTE_VERSION.search(match.group('rest'))
+            found.append((match.group('method'), match.group('url'),
+                          version.group('version') if version else None))
+    return found
+
+
+def version_tuple(text):
+    major, minor = text.split('.')
+    return int(major), int(minor)
 
 
 @testtools.skipUnless(HAVE_KEYSTONE, 'keystone is not installed (see '
@@ -346,8 +387,7 @@ class KeystoneBedTest(testtools.TestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        from migrationclient.tests.functional import base
-        cls.bed = base.Bed.get(extra_args=('--keystone',))
+        cls.bed = keystone_bed()
         cls.ks_state = cls.bed.state['keystone']
         cls.home = tempfile.mkdtemp(prefix='mc-keystone-home-')
 
@@ -455,3 +495,364 @@ class KeystoneBedTest(testtools.TestCase):
                                  'compute', 'service', 'list'],
                                 unset=('OS_REGION_NAME',))
         self.assertOneCleanError(result, 'regionTwo')
+
+
+@testtools.skipUnless(HAVE_KEYSTONE and BED_HAS_KEYSTONE,
+                      'needs keystone installed and the bed\'s --keystone')
+class KeystonePluginTest(testtools.TestCase):
+    """Each plugin command after ``source overcloudrc`` on the bed.
+
+    Two servers of the admin project, made once: ``web`` (ACTIVE on the
+    second host) and ``stall`` (live migration from the first host stalled
+    at 40 %, aborted at the end).  Exit statuses: 1 for every error here
+    (``migrationclient.exitcodes.ERROR``: cliff's status for a
+    ``CommandError``), 9 for a watch that reached ``--timeout``.
+    """
+
+    #: Seconds an application credential (and so its tokens) lives.
+    SHORT_LIVED = 20
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.bed = keystone_bed()
+        cls.home = tempfile.mkdtemp(prefix='mc-keystone-plugin-')
+        cls.conn = cls.bed.connection()
+        cls.servers = []
+        try:
+            cls._make_servers()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def _make_servers(cls):
+        hosts = cls.bed.hosts
+        cls.web = cls.bed.create_server(
+            'image', host=hosts[1], name='ks-web-%d' % os.getpid())
+        cls.servers.append(cls.web)
+        cls.stall = cls.bed.create_server(
+            'image', host=hosts[0], name='ks-stall-%d' % os.getpid(),
+            metadata={'fakecloud:stall': '40'})
+        cls.servers.append(cls.stall)
+        compute = cls.conn.compute
+        compute.live_migrate_server(cls.stall, host=None,
+                                    block_migration='auto')
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            running = [m for m in compute.server_migrations(cls.stall)
+                       if m.status == 'running']
+            if running:
+                cls.stall_migration = running[0]
+                return
+            time.sleep(1)
+        raise AssertionError('live migration of %s not running after '
+                             '120 s' % cls.stall.id)
+
+    @classmethod
+    def tearDownClass(cls):
+        import openstack.exceptions
+        compute = cls.conn.compute
+        migration = getattr(cls, 'stall_migration', None)
+        if migration is not None:
+            try:
+                compute.abort_server_migration(migration, cls.stall)
+            except openstack.exceptions.SDKException:
+                pass
+        for server in cls.servers:
+            try:
+                compute.delete_server(server)
+            except openstack.exceptions.SDKException:
+                pass
+        shutil.rmtree(cls.home, ignore_errors=True)
+        super().tearDownClass()
+
+    # -- helpers -----------------------------------------------------------
+
+    def openstack(self, args, rc='overcloudrc', unset=(), extra_env=None,
+                  timeout=240):
+        """``source RC; openstack ARGS`` in a clean environment."""
+        env = {'PATH': os.path.dirname(sys.executable) + ':/usr/bin:/bin',
+               'HOME': self.home, 'LANG': 'C.UTF-8'}
+        cmd = 'source %s && %s%s%s %s' % (
+            shlex.quote(os.path.join(self.bed.state_dir, rc)),
+            ''.join('unset %s; ' % name for name in unset),
+            ''.join('export %s=%s; ' % (k, shlex.quote(v))
+                    for k, v in (extra_env or {}).items()),
+            shlex.quote(OPENSTACK), ' '.join(shlex.quote(a) for a in args))
+        return subprocess.run(['bash', '-c', cmd], env=env, timeout=timeout,
+                              capture_output=True, text=True)
+
+    def openstack_parallel(self, runs):
+        """Several ``openstack`` runs at once: ``{key: (args, kwargs)}``."""
+        with concurrent.futures.ThreadPoolExecutor(len(runs)) as pool:
+            futures = {key: pool.submit(self.openstack, args, **kwargs)
+                       for key, (args, kwargs) in runs.items()}
+            return {key: f.result() for key, f in futures.items()}
+
+    def assertOneLineError(self, result, *texts):
+        """Exit status 1, one stderr line holding ``texts``, no traceback."""
+        detail = 'exit %s\nstdout: %s\nstderr: %s' % (
+            result.returncode, result.stdout, result.stderr)
+        self.assertEqual(1, result.returncode, detail)
+        self.assertNotIn('Traceback', result.stderr, detail)
+        self.assertEqual(1, len(result.stderr.strip().splitlines()), detail)
+        for text in texts:
+            self.assertIn(text, result.stderr, detail)
+
+    def expected_compute_version(self, resource):
+        """The microversion a request for ``resource`` should carry.
+
+        The lower of the cloud's maximum and openstacksdk's maximum for
+        that resource.
+        """
+        cloud_max = version_tuple(self.bed.state['max_microversion'])
+        return '%d.%d' % min(cloud_max,
+                             version_tuple(resource._max_microversion))
+
+    def compute_requests(self, stderr, endpoint='compute'):
+        base = self.bed.endpoints[endpoint]
+        return [r for r in debug_requests(stderr) if r[1].startswith(base)]
+
+    # -- admin: each command -----------------------------------------------
+
+    def test_precheck_admin_negotiates_cloud_maximum(self):
+        # The rc exports COMPUTE_API_VERSION=1.1 and NOVA_VERSION=1.1
+        # (legacy novaclient variables): they must not pin the plugin.
+        from openstack.compute.v2 import server
+        with open(os.path.join(self.bed.state_dir, 'overcloudrc')) as f:
+            rc_lines = f.read().splitlines()
+        self.assertIn('export COMPUTE_API_VERSION=1.1', rc_lines)
+        self.assertIn('export NOVA_VERSION=1.1', rc_lines)
+        result = self.openstack(['--debug', '--os-region-name', 'regionOne',
+                                 'migration', 'precheck', self.web.id,
+                                 '-f', 'json'])
+        self.assertEqual(0, result.returncode, result.stderr[-3000:])
+        self.assertNotIn('Traceback', result.stderr)
+        rows = json.loads(result.stdout)
+        self.assertEqual({self.web.id}, {r['Server'] for r in rows})
+        self.assertEqual({'yes'}, {r['Live'] for r in rows})
+        self.assertNotIn(self.bed.hosts[1], {r['Destination'] for r in rows})
+        versions = {url.split('?')[0][len(self.bed.endpoints['compute']):]:
+                    version for _, url, version in
+                    self.compute_requests(result.stderr) if version}
+        server_versions = {version for path, version in versions.items()
+                           if path in ('/servers/detail',
+                                       '/servers/' + self.web.id)}
+        self.assertEqual({self.expected_compute_version(server.Server)},
+                         server_versions, versions)
+        for path, version in versions.items():
+            self.assertGreater(version_tuple(version), (2, 1),
+                               (path, versions))
+
+    def test_watch_admin_negotiates_cloud_maximum(self):
+        from openstack.compute.v2 import server_migration
+        result = self.openstack(['--debug', 'migration', 'watch',
+                                 self.stall.id, '--timeout', '4',
+                                 '--interval', '1'])
+        # 9: --timeout reached (exitcodes.TIMEOUT); the migration goes on.
+        self.assertEqual(9, result.returncode, result.stderr[-3000:])
+        self.assertNotIn('Traceback', result.stderr)
+        self.assertIn('running', result.stdout)
+        self.assertIn('40.0%', result.stdout)
+        # Below 2.23 the watch would say so: no byte progress.
+        self.assertNotIn('Note: compute API', result.stderr)
+        path = '/servers/%s/migrations' % self.stall.id
+        versions = {version for _, url, version in
+                    self.compute_requests(result.stderr)
+                    if url.endswith(path)}
+        self.assertEqual(
+            {self.expected_compute_version(server_migration.ServerMigration)},
+            versions)
+
+    def test_watch_pinned_to_2_1_would_show(self):
+        # Control for the two tests above: a real 2.1 pin is visible.
+        result = self.openstack(['migration', 'watch', self.stall.id,
+                                 '--timeout', '2', '--interval', '1'],
+                                extra_env={'OS_COMPUTE_API_VERSION': '2.1'})
+        self.assertEqual(9, result.returncode, result.stderr)
+        self.assertIn('Note: compute API 2.1 < 2.23', result.stderr)
+
+    def test_drain_dry_run_admin(self):
+        host = self.bed.hosts[1]
+        result = self.openstack(['compute', 'drain', host, '--dry-run',
+                                 '-f', 'json'])
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertNotIn('Traceback', result.stderr)
+        plan = {row['Server']: row for row in json.loads(result.stdout)}
+        self.assertIn(self.web.id, plan)
+        self.assertEqual(host, plan[self.web.id]['Host'])
+        self.assertEqual('live', plan[self.web.id]['Action'])
+        # --dry-run changes nothing: the service stays enabled.
+        services = [s for s in self.conn.compute.services()
+                    if s.binary == 'nova-compute' and s.host == host]
+        self.assertEqual(['enabled'], [s.status for s in services])
+
+    def test_numa_compare_admin_reaches_ssh(self):
+        # No sshd on the bed's hosts: authenticated, the server found,
+        # then one clear SSH error for the address given.
+        closed_port = str(free_closed_port())
+        snapshot = os.path.join(self.home, 'numa-%s.json' % self.web.id)
+        result = self.openstack([
+            'numa', 'compare', self.web.id, '--save', snapshot,
+            '--ssh-host', '%s=127.0.0.1:%s' % (self.bed.hosts[1],
+                                               closed_port),
+            '--ssh-timeout', '10'])
+        self.assertOneLineError(result, 'host %s' % self.bed.hosts[1],
+                                '127.0.0.1', 'cannot connect')
+        self.assertFalse(os.path.exists(snapshot))
+
+    # -- member: each admin-only command -----------------------------------
+
+    def test_member_admin_only_commands_need_admin(self):
+        host = self.bed.hosts[1]
+        member = {'rc': 'overcloudrc-member'}
+        results = self.openstack_parallel({
+            'precheck': (['migration', 'precheck', '--source-host', host],
+                         member),
+            'drain': (['compute', 'drain', host, '--dry-run'], member),
+            'watch-all': (['migration', 'watch', '--all', '--timeout', '2'],
+                          member),
+            'watch-host': (['migration', 'watch', '--host', host,
+                            '--timeout', '2'], member),
+        })
+        self.assertOneLineError(results['precheck'], 'needs admin')
+        self.assertOneLineError(results['drain'], 'needs an admin role')
+        self.assertOneLineError(results['watch-all'],
+                                'admin rights are needed')
+        self.assertOneLineError(results['watch-host'], 'admin')
+
+    def test_member_watch_host_error_names_the_watch(self):
+        # Known: the watch reuses the drain's message ("the drain needs an
+        # admin role").  Expected to fail until that message is fixed.
+        result = self.openstack(['migration', 'watch', '--host',
+                                 self.bed.hosts[1], '--timeout', '2'],
+                                rc='overcloudrc-member')
+        self.assertOneLineError(result, 'admin')
+        self.expectFailure('watch --host says "the drain needs an admin '
+                           'role"', self.assertNotIn, 'drain',
+                           result.stderr)
+
+    def test_member_numa_compare_hosts_says_admin(self):
+        # Known: the member cannot read host addresses (os-hypervisors is
+        # admin-only); the command then tries the bare host name.
+        result = self.openstack(['numa', 'compare', '--hosts',
+                                 self.bed.hosts[0], self.bed.hosts[1],
+                                 '--ssh-timeout', '10'],
+                                rc='overcloudrc-member')
+        self.assertOneLineError(result, self.bed.hosts[0])
+        self.expectFailure('numa compare --hosts as a member: "cannot '
+                           'resolve address", not "needs admin"',
+                           self.assertIn, 'admin', result.stderr)
+
+    def test_member_cannot_see_admin_server(self):
+        result = self.openstack(['migration', 'precheck', self.web.id],
+                                rc='overcloudrc-member')
+        self.assertOneLineError(result)
+
+    # -- tokens ------------------------------------------------------------
+
+    def _short_lived_token(self):
+        from keystoneauth1.identity import v3
+        from keystoneauth1 import session as ks_session
+
+        auth_url = self.bed.state['keystone']['auth_url']
+        expires = (datetime.datetime.now(datetime.timezone.utc) +
+                   datetime.timedelta(seconds=self.SHORT_LIVED))
+        resp = self.conn.session.post(
+            auth_url + '/v3/users/%s/application_credentials' %
+            self.conn.current_user_id,
+            json={'application_credential': {
+                'name': 'ks-plugin-%d-%d' % (os.getpid(), time.time()),
+                'expires_at': expires.strftime('%Y-%m-%dT%H:%M:%S')}})
+        cred = resp.json()['application_credential']
+        auth = v3.ApplicationCredential(
+            auth_url=auth_url, application_credential_id=cred['id'],
+            application_credential_secret=cred['secret'])
+        access = auth.get_access(ks_session.Session(auth=auth,
+                                                    session=HTTP))
+        self.assertLessEqual(access.expires, expires)
+        return access
+
+    def openstack_token_to_nova(self, token, args):
+        """The plugin with a bare token sent straight to Nova.
+
+        ``admin_token`` skips Keystone (``v3token`` would have Keystone
+        refuse the token first): Nova's auth_token middleware decides.
+        """
+        return self.openstack(
+            ['--os-auth-type', 'admin_token', '--os-endpoint',
+             self.bed.endpoints['compute'], '--os-token', token] + args,
+            unset=('OS_USERNAME', 'OS_PASSWORD', 'OS_USER_DOMAIN_NAME',
+                   'OS_PROJECT_NAME', 'OS_PROJECT_DOMAIN_NAME',
+                   'OS_AUTH_URL', 'OS_AUTH_TYPE'))
+
+    def test_expired_token_refused_by_nova(self):
+        access = self._short_lived_token()
+        token = access.auth_token
+        servers = self.bed.endpoints['compute'] + '/servers'
+        headers = {'X-Auth-Token': token}
+        self.assertEqual(200, HTTP.get(servers, headers=headers,
+                                       timeout=60).status_code)
+        time.sleep(max(0.0, (access.expires - datetime.datetime.now(
+            datetime.timezone.utc)).total_seconds()) + 1.5)
+        self.assertEqual(401, HTTP.get(servers, headers=headers,
+                                       timeout=60).status_code)
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            futures = {key: pool.submit(self.openstack_token_to_nova,
+                                        token, args)
+                       for key, args in (
+                           ('precheck', ['migration', 'precheck',
+                                         '--source-host',
+                                         self.bed.hosts[1]]),
+                           ('watch', ['migration', 'watch', '--all',
+                                      '--timeout', '2']),
+                           ('drain', ['compute', 'drain', self.bed.hosts[1],
+                                      '--dry-run']))}
+            results = {key: f.result() for key, f in futures.items()}
+        for result in results.values():
+            self.assertOneLineError(result, 'requires authentication')
+        self.assertIn('cannot list compute services',
+                      results['precheck'].stderr)
+        self.assertIn('Cannot list migrations', results['watch'].stderr)
+
+    # -- region and interface ----------------------------------------------
+
+    def test_interface_internal_precheck(self):
+        result = self.openstack(['--debug', '--os-interface', 'internal',
+                                 'migration', 'precheck', self.web.id])
+        self.assertEqual(0, result.returncode, result.stderr[-3000:])
+        made = debug_requests(result.stderr)
+        internal = [u for _, u, _ in made if
+                    u.startswith(self.bed.endpoints['compute_internal'])]
+        placement = [u for _, u, _ in made if
+                     u.startswith(self.bed.endpoints['placement_internal'])]
+        self.assertIn(self.bed.endpoints['compute_internal'] +
+                      '/os-services?binary=nova-compute', internal)
+        self.assertTrue(placement, made)
+        public = [u for _, u, _ in made if
+                  u.startswith(self.bed.endpoints['compute']) or
+                  u.startswith(self.bed.endpoints['placement'] + '/')]
+        self.assertEqual([], public)
+
+    def test_region_precheck(self):
+        results = self.openstack_parallel({
+            'one': (['--os-region-name', 'regionOne', 'migration',
+                     'precheck', self.web.id, '-f', 'value', '-c',
+                     'Server'], {}),
+            'two': (['--os-region-name', 'regionTwo', 'migration',
+                     'precheck', self.web.id],
+                    {'unset': ('OS_REGION_NAME',)}),
+        })
+        self.assertEqual(0, results['one'].returncode,
+                         results['one'].stderr)
+        self.assertIn(self.web.id, results['one'].stdout.split())
+        self.assertOneLineError(results['two'], 'regionTwo')
+
+
+def free_closed_port():
+    """A loopback TCP port nothing listens on (bound, then released)."""
+    import socket
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
