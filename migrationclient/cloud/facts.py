@@ -1,0 +1,518 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Cloud facts for the constraint rules, read through openstacksdk.
+
+:func:`gather` is the single entry point (and the single place to count
+HTTP requests).  For N servers and M destinations it issues a number of
+requests that does not grow with N on clouds >= 2.47:
+
+* compute version discovery, services (nova-compute), hypervisors detail
+  (with their servers, for server group peers), aggregates, server groups,
+  servers detail (one list for ``source_host``; a lookup per named server);
+* placement: inventories + usages per destination and source host
+  (2M + 2 for a whole host); traits per host
+  only when the hypervisors carry no ``cpu_info`` (compute >= 2.88 asked);
+  the provider list once when hypervisor ids are not provider UUIDs;
+* network: ports per source host (one for a whole-host check);
+* below 2.47 (no embedded flavor): flavors detail, and below 2.61 one
+  ``os-extra_specs`` request per distinct flavor.
+
+Hypervisors are read at compute 2.87 when the user did not ask for a
+microversion: the last one that shows ``cpu_info`` (Nova never drops old
+microversions).  The ``*_from_sdk`` functions are pure: they turn
+openstacksdk resources into :mod:`migrationclient.constraints.facts`.
+"""
+
+import json
+import logging
+import warnings
+
+from openstack import exceptions as sdk_exc
+from osc_lib import exceptions
+
+from migrationclient._i18n import _
+from migrationclient.cloud import sdkfix
+from migrationclient.constraints import facts as f
+from migrationclient import microversions as mv
+
+LOG = logging.getLogger(__name__)
+
+#: Last compute microversion whose hypervisors show cpu_info and memory.
+HYPERVISOR_CPU_INFO = mv.Version(2, 87)
+HYPERVISOR_WITH_SERVERS = mv.Version(2, 53)
+
+
+# ---------------------------------------------------------------- parsing
+
+def _get(res, name, default=None):
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        value = getattr(res, name, default)
+    return default if value is None else value
+
+
+def cpu_from_cpu_info(cpu_info):
+    """CpuFacts from a hypervisor ``cpu_info``, None when unreadable.
+
+    ``cpu_info`` is an object from compute 2.28, a JSON string below.
+    """
+    if not cpu_info:
+        return None
+    if isinstance(cpu_info, str):
+        try:
+            cpu_info = json.loads(cpu_info)
+        except ValueError:
+            return None
+    if not isinstance(cpu_info, dict):
+        return None
+    topology = cpu_info.get('topology') or {}
+    cells = topology.get('cells')
+    return f.CpuFacts(
+        source='cpu_info', arch=cpu_info.get('arch'),
+        model=cpu_info.get('model'), vendor=cpu_info.get('vendor'),
+        features=frozenset(cpu_info.get('features') or ()),
+        numa_cells=int(cells) if cells else None)
+
+
+def cpu_from_traits(traits):
+    """CpuFacts from placement traits (``HW_CPU_*``, ``HW_ARCH_*``)."""
+    if traits is None:
+        return None
+    arch = None
+    for trait in traits:
+        if trait.startswith('HW_ARCH_'):
+            arch = trait[len('HW_ARCH_'):].lower()
+    return f.CpuFacts(
+        source='traits', arch=arch,
+        features=frozenset(t for t in traits if t.startswith('HW_CPU_')))
+
+
+def inventory_from_sdk(inventories, usages):
+    """{resource class: Capacity} from placement inventories and usages."""
+    usages = usages or {}
+    result = {}
+    for inv in inventories:
+        rc = inv.resource_class
+        result[rc] = f.Capacity(
+            total=int(inv.total or 0), reserved=int(inv.reserved or 0),
+            allocation_ratio=float(inv.allocation_ratio or 1.0),
+            used=int(usages.get(rc, 0)),
+            max_unit=int(inv.max_unit) if inv.max_unit else None)
+    return result
+
+
+def host_from_sdk(service, hypervisor=None, aggregates=(), inventory=None,
+                  traits=None):
+    """HostFacts from a compute service, its hypervisor and placement."""
+    cpu = None
+    if hypervisor is not None:
+        cpu = cpu_from_cpu_info(_get(hypervisor, 'cpu_info'))
+    if cpu is None and traits is not None:
+        cpu = cpu_from_traits(traits)
+    host = service.host
+    aggs = tuple((a.name, dict(a.metadata or {})) for a in aggregates
+                 if host in (a.hosts or ()))
+    hv = hypervisor
+    return f.HostFacts(
+        name=host,
+        nodename=_get(hv, 'name') if hv is not None else None,
+        service_id=str(service.id) if service.id is not None else None,
+        state=service.state, status=service.status,
+        forced_down=bool(_get(service, 'is_forced_down', False)),
+        disabled_reason=service.disabled_reason,
+        availability_zone=service.availability_zone,
+        hypervisor_type=_get(hv, 'hypervisor_type') if hv is not None
+        else None,
+        hypervisor_version=_get(hv, 'hypervisor_version') if hv is not None
+        else None,
+        host_ip=_get(hv, 'host_ip') if hv is not None else None,
+        provider_id=_provider_id(hv),
+        cpu=cpu,
+        traits=frozenset(traits) if traits is not None else None,
+        inventory=inventory,
+        memory_mb=_get(hv, 'memory_size') if hv is not None else None,
+        free_ram_mb=_get(hv, 'memory_free') if hv is not None else None,
+        running_vms=_get(hv, 'running_vms') if hv is not None else None,
+        vcpus_used=_get(hv, 'vcpus_used') if hv is not None else None,
+        aggregates=aggs)
+
+
+def _provider_id(hypervisor):
+    """The compute node UUID (= placement provider) from 2.53, else None."""
+    if hypervisor is None:
+        return None
+    hid = str(hypervisor.id)
+    return hid if len(hid) == 36 and hid.count('-') == 4 else None
+
+
+def flavor_from_sdk(flavor, extra_specs=None):
+    return f.FlavorFacts(
+        name=_get(flavor, 'original_name') or _get(flavor, 'name'),
+        vcpus=int(_get(flavor, 'vcpus', 0)), ram=int(_get(flavor, 'ram', 0)),
+        disk=int(_get(flavor, 'disk', 0)),
+        ephemeral=int(_get(flavor, 'ephemeral', 0)),
+        swap=int(_get(flavor, 'swap', 0) or 0),
+        extra_specs=dict(extra_specs if extra_specs is not None
+                         else _get(flavor, 'extra_specs', {})))
+
+
+def embeds_flavor(server):
+    """True when the server shows its flavor (compute >= 2.47)."""
+    return bool(server.flavor) and _get(server.flavor, 'original_name') \
+        is not None
+
+
+def port_from_sdk(port):
+    profile = _get(port, 'binding_profile', {}) or {}
+    return f.PortFacts(
+        id=port.id, vnic_type=_get(port, 'binding_vnic_type', 'normal'),
+        vif_type=_get(port, 'binding_vif_type'),
+        physical_network=profile.get('physical_network'))
+
+
+def server_from_sdk(server, flavor=None, ports=(), config_drive=None):
+    """ServerFacts from an openstacksdk Server (admin view).
+
+    ``flavor`` is a FlavorFacts for servers that do not embed their flavor
+    (compute < 2.47); ``ports`` a tuple of PortFacts or None (unknown).
+    """
+    if flavor is None:
+        flavor = flavor_from_sdk(server.flavor) if server.flavor \
+            else f.FlavorFacts()
+    image = server.image
+    image_id = _get(image, 'id') if image else None
+    props = {}
+    if image:
+        props = {k: v for k, v in (_get(image, 'properties', {}) or
+                                   {}).items() if k.startswith('hw_')}
+    cd = server.config_drive
+    return f.ServerFacts(
+        id=server.id, name=server.name or '', status=server.status or '',
+        vm_state=server.vm_state, task_state=server.task_state,
+        locked=bool(server.is_locked), host=server.compute_host,
+        nodename=server.hypervisor_hostname,
+        instance_name=_get(server, 'instance_name'),
+        availability_zone=server.availability_zone,
+        pinned_availability_zone=_get(server, 'pinned_availability_zone'),
+        flavor=flavor, image_properties=props,
+        volume_backed=not image_id,
+        volumes=tuple(v.get('id') for v in (server.attached_volumes or ())),
+        config_drive=str(cd).lower() in ('true', '1', 'yes'),
+        ports=ports)
+
+
+def group_from_sdk(group, member_hosts):
+    policy = _get(group, 'policy') or ((_get(group, 'policies') or [''])[0])
+    members = tuple(group.member_ids or ())
+    return f.GroupFacts(
+        id=group.id, name=group.name or '', policy=policy or '',
+        rules=dict(_get(group, 'rules', {}) or {}), members=members,
+        member_hosts={m: member_hosts[m] for m in members
+                      if m in member_hosts})
+
+
+# -------------------------------------------------------------- gathering
+
+def _admin_error(what, exc):
+    if isinstance(exc, sdk_exc.ForbiddenException):
+        return exceptions.CommandError(
+            _('listing %s needs admin rights (%s)') % (what, exc))
+    return exceptions.CommandError(_('cannot list %(what)s: %(exc)s')
+                                   % {'what': what, 'exc': exc})
+
+
+def cloud_versions(compute):
+    """(cloud maximum, requested) compute microversions."""
+    try:
+        data = compute.get_endpoint_data()
+    except Exception as exc:   # keystoneauth: unreachable, no endpoint
+        raise exceptions.CommandError(
+            _('compute service unreachable: %s') % exc)
+    if data is None or not data.max_microversion:
+        raise exceptions.CommandError(
+            _('compute service reports no microversions (needs >= %s)')
+            % mv.MINIMUM)
+    max_version = mv.Version.parse('%d.%d' % tuple(
+        data.max_microversion[:2]))
+    requested = compute.default_microversion
+    requested = mv.Version.parse(requested) if requested else None
+    if max_version < mv.MINIMUM:
+        raise exceptions.CommandError(
+            _('compute API %(max)s is older than the oldest supported '
+              '%(min)s') % {'max': max_version, 'min': mv.MINIMUM})
+    if requested is not None and requested > max_version:
+        raise exceptions.CommandError(
+            _('--os-compute-api-version %(req)s: the cloud supports up to '
+              '%(max)s') % {'req': requested, 'max': max_version})
+    return max_version, requested
+
+
+def find_servers(compute, refs):
+    """Look up servers by name or ID (exact, all projects)."""
+    result = []
+    for ref in refs:
+        try:
+            server = compute.find_server(ref, ignore_missing=False,
+                                         details=True, all_projects=True)
+        except sdk_exc.DuplicateResource:
+            raise exceptions.CommandError(
+                _('more than one server is named %s: use its ID') % ref)
+        except sdk_exc.NotFoundException:
+            raise exceptions.CommandError(
+                _('no server with a name or ID of %s') % ref)
+        except sdk_exc.SDKException as exc:
+            raise exceptions.CommandError(
+                _('cannot look up server %(ref)s: %(exc)s')
+                % {'ref': ref, 'exc': exc})
+        if server.id not in [s.id for s in result]:
+            result.append(server)
+    return result
+
+
+class Gathered:
+    """What :func:`gather` returns: the snapshot and the ids to check."""
+
+    def __init__(self, snapshot, server_ids, destinations):
+        self.snapshot = snapshot
+        self.server_ids = server_ids
+        #: explicit destinations (None: the default candidates)
+        self.destinations = destinations
+
+
+def gather(compute, conn, servers=(), source_host=None, destinations=None,
+           pci_live_migratable=False):
+    """Read every fact a precheck of ``servers`` / ``source_host`` needs.
+
+    ``compute`` is the compute proxy OSC gives (honours
+    ``--os-compute-api-version``); ``conn`` the openstacksdk connection
+    (placement, network).  ``destinations`` are exact host names (None:
+    every enabled nova-compute host but the source).  Raises
+    ``osc_lib.exceptions.CommandError`` on bad input or missing rights;
+    placement and network failures degrade to notes.
+    """
+    max_version, requested = cloud_versions(compute)
+    notes = []
+    by_host = _services(compute)
+    for name in ([source_host] if source_host else []) + list(
+            destinations or ()):
+        if name not in by_host:
+            raise exceptions.CommandError(
+                _('unknown host %(name)s (nova-compute hosts: %(known)s)')
+                % {'name': name, 'known': ', '.join(sorted(by_host))})
+    found = _servers(compute, servers, source_host)
+    hv_by_host, member_hosts = _hypervisors(compute, max_version, requested)
+    for srv in found:
+        member_hosts[srv.id] = srv.compute_host
+
+    # Hosts that need placement data.
+    sources = {s.compute_host for s in found if s.compute_host}
+    if destinations is not None:
+        dest_names = set(destinations)
+    else:
+        # a host is a default candidate of a server on any other host
+        dest_names = {h for h, s in by_host.items()
+                      if s.status == 'enabled' and sources - {h}}
+    need_traits = {h for h in dest_names | sources
+                   if h in by_host and (h not in hv_by_host or not _get(
+                       hv_by_host[h], 'cpu_info'))}
+    # sources too: the numa rule compares a destination with its source
+    inventories, traits = _placement(conn, hv_by_host, dest_names | sources,
+                                     need_traits, notes)
+    try:
+        aggregates = list(compute.aggregates())
+    except sdk_exc.SDKException as exc:
+        notes.append(_('aggregates not read: %s') % exc)
+        aggregates = []
+    hosts = {}
+    for name, service in by_host.items():
+        hosts[name] = host_from_sdk(
+            service, hv_by_host.get(name), aggregates,
+            inventories.get(name), traits.get(name))
+
+    flavors = _flavors(compute, found)
+    ports = _ports(conn, sources, notes)
+    server_facts = {}
+    for srv in found:
+        srv_ports = None if ports is None else tuple(ports.get(srv.id, ()))
+        server_facts[srv.id] = server_from_sdk(
+            srv, flavors.get(srv.id), srv_ports)
+    groups = _groups(compute, server_facts, member_hosts, notes)
+    cloud = f.CloudFacts(max_version=max_version,
+                         requested_version=requested, notes=tuple(notes),
+                         pci_live_migratable=pci_live_migratable)
+    snapshot = f.Snapshot(cloud=cloud, hosts=hosts, servers=server_facts,
+                          groups=groups)
+    return Gathered(snapshot, [s.id for s in found],
+                    sorted(destinations) if destinations else None)
+
+
+def _services(compute):
+    """{host: nova-compute service}."""
+    try:
+        services = list(compute.services(binary='nova-compute'))
+    except sdk_exc.SDKException as exc:
+        raise _admin_error(_('compute services'), exc)
+    by_host = {}
+    for service in services:
+        by_host.setdefault(service.host, service)
+    if not by_host:
+        raise exceptions.CommandError(
+            _('the cloud has no nova-compute service'))
+    return by_host
+
+
+def _servers(compute, refs, source_host):
+    found = list(find_servers(compute, refs)) if refs else []
+    if source_host:
+        try:
+            on_host = list(sdkfix.servers_on_host(compute, source_host))
+        except sdk_exc.SDKException as exc:
+            raise _admin_error(_('servers'), exc)
+        known = {s.id for s in found}
+        found += [s for s in on_host if s.id not in known]
+    return found
+
+
+def _hypervisors(compute, max_version, requested):
+    """({host: hypervisor}, {server id: host}) from hypervisors detail."""
+    hv_version = requested
+    if hv_version is None:
+        hv_version = min(max_version, HYPERVISOR_CPU_INFO)
+    query = {'microversion': str(hv_version)}
+    if hv_version >= HYPERVISOR_WITH_SERVERS:
+        query['with_servers'] = True
+    try:
+        hypervisors = list(compute.hypervisors(details=True, **query))
+    except sdk_exc.SDKException as exc:
+        raise _admin_error(_('hypervisors'), exc)
+    hv_by_host = {}
+    member_hosts = {}
+    for hv in hypervisors:
+        details = _get(hv, 'service_details', {}) or {}
+        hv_host = details.get('host')
+        if hv_host:
+            hv_by_host.setdefault(hv_host, hv)
+            for srv in _get(hv, 'servers', []) or []:
+                member_hosts[srv.get('uuid')] = hv_host
+    return hv_by_host, member_hosts
+
+
+def _groups(compute, server_facts, member_hosts, notes):
+    """{server id: (GroupFacts, ...)} for the servers being checked."""
+    try:
+        all_groups = list(compute.server_groups(all_projects=True))
+    except sdk_exc.SDKException as exc:
+        notes.append(_('server groups not read: %s') % exc)
+        return {}
+    groups = {}
+    for group in all_groups:
+        facts = group_from_sdk(group, member_hosts)
+        for member in facts.members:
+            if member in server_facts:
+                groups[member] = groups.get(member, ()) + (facts,)
+    return groups
+
+
+def _placement(conn, hv_by_host, need_inventory, need_traits, notes):
+    """Inventories (with usage) and traits per host; notes on failure."""
+    inventories, traits = {}, {}
+    if not need_inventory and not need_traits:
+        return inventories, traits
+    try:
+        placement = conn.placement
+        providers = {}
+        need_inventory = {h for h in need_inventory if h in hv_by_host}
+        missing = [h for h in need_inventory | need_traits
+                   if _provider_id(hv_by_host.get(h)) is None]
+        if missing:
+            names = {_get(hv_by_host[h], 'name'): h for h in missing
+                     if h in hv_by_host}
+            for rp in placement.resource_providers():
+                if rp.name in names:
+                    providers[names[rp.name]] = rp.id
+        for host in need_inventory | need_traits:
+            rp = _provider_id(hv_by_host.get(host)) or providers.get(host)
+            if rp is None:
+                notes.append(_('no placement resource provider for %s')
+                             % host)
+                continue
+            if host in need_inventory:
+                invs = list(placement.resource_provider_inventories(rp))
+                usage = placement.fetch_resource_provider_usages(rp).usages
+                inventories[host] = inventory_from_sdk(invs, usage)
+            if host in need_traits:
+                traits[host] = list(
+                    placement.get_resource_provider_trait(rp).traits or ())
+    except (sdk_exc.SDKException, Exception) as exc:   # noqa: B902
+        # keystoneauth raises its own errors for an unreachable service
+        LOG.debug('placement failed', exc_info=True)
+        notes.append(_('placement not read (%s): capacity not checked')
+                     % (str(exc).splitlines() or [type(exc).__name__])[0])
+        return {}, {}
+    return inventories, traits
+
+
+def _flavors(compute, servers):
+    """FlavorFacts for servers that do not embed their flavor (< 2.47)."""
+    old = [s for s in servers if not embeds_flavor(s)]
+    if not old:
+        return {}
+    try:
+        flavors = {fl.id: fl for fl in compute.flavors(details=True,
+                                                       is_public=None)}
+    except sdk_exc.SDKException as exc:
+        raise exceptions.CommandError(_('cannot list flavors: %s') % exc)
+    specs_cache = {}
+    result = {}
+    for srv in old:
+        fid = srv.flavor.id if srv.flavor else None
+        flavor = flavors.get(fid)
+        if flavor is None:
+            raise exceptions.CommandError(
+                _('flavor %(flavor)s of server %(server)s not found')
+                % {'flavor': fid, 'server': srv.id})
+        specs = _get(flavor, 'extra_specs', None)
+        if not specs:
+            if fid not in specs_cache:
+                specs_cache[fid] = dict(
+                    compute.fetch_flavor_extra_specs(fid).extra_specs or {})
+            specs = specs_cache[fid]
+        result[srv.id] = flavor_from_sdk(flavor, specs)
+    return result
+
+
+def _ports(conn, hosts, notes):
+    """{server id: [PortFacts]} for ports bound to ``hosts``.
+
+    None when the network service cannot be read.
+    """
+    if not hosts:
+        return {}
+    try:
+        if not conn.has_service('network'):
+            notes.append(_('no network service: SR-IOV / DPDK ports not '
+                           'checked'))
+            return None
+        result = {}
+        for host in sorted(hosts):
+            for port in conn.network.ports(**{'binding:host_id': host}):
+                if port.device_id:
+                    result.setdefault(port.device_id, []).append(
+                        port_from_sdk(port))
+        return result
+    except Exception as exc:   # noqa: B902  keystoneauth / SDK errors
+        LOG.debug('network failed', exc_info=True)
+        notes.append(_('network service not read (%s): SR-IOV / DPDK ports '
+                       'not checked')
+                     % (str(exc).splitlines() or [type(exc).__name__])[0])
+        return None

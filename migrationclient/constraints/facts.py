@@ -1,0 +1,353 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Facts the constraint rules read: plain, immutable data, no I/O.
+
+Three kinds of facts, gathered elsewhere and passed in:
+
+* :class:`ServerFacts`: one server (state, flavor, image properties, ports,
+  server groups) from the compute API (``migrationclient.cloud.facts``).
+* :class:`HostFacts`: one compute host (service, hypervisor, CPU, placement
+  capacity, aggregates) from the compute and placement APIs.
+* :class:`CloudFacts`: the cloud (maximum compute microversion, hence the
+  Nova release) and what could not be read (``notes``).
+
+Host-side facts read over SSH are optional inputs: ``HostFacts.host_side``
+(:class:`HostSideFacts`, per NUMA cell free CPUs, memory and hugepages, the
+host CPU model) and ``ServerFacts.guest_side`` (:class:`GuestSideFacts`,
+the guest CPU mode and its read-only drives).  ``None`` means "not
+gathered"; rules that need them then report :data:`NOT_CHECKED`.
+
+Everything is bundled in a :class:`Snapshot`, the single input of
+:mod:`migrationclient.constraints.engine`.
+"""
+
+import dataclasses
+
+from migrationclient import microversions
+
+#: Finding severities, from worst to best.  ``unknown``: a fact that could
+#: make Nova refuse was not readable (the verdict becomes "maybe");
+#: ``not-checked``: a fact was not read but cannot make Nova refuse.
+BLOCKER = 'blocker'
+UNKNOWN = 'unknown'
+WARNING = 'warning'
+NOT_CHECKED = 'not-checked'
+OK = 'ok'
+SEVERITIES = (BLOCKER, UNKNOWN, WARNING, NOT_CHECKED, OK)
+
+#: Migration types a finding applies to.
+LIVE = 'live'
+COLD = 'cold'
+BOTH = (LIVE, COLD)
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """The result of one rule for one server and destination.
+
+    ``applies_to`` is a tuple of :data:`LIVE` / :data:`COLD`: a blocker that
+    applies to ``(LIVE,)`` only blocks the live migration.
+    """
+
+    rule: str
+    severity: str
+    message: str
+    remedy: str = ''
+    applies_to: tuple = BOTH
+
+    def blocks(self, kind):
+        return self.severity == BLOCKER and kind in self.applies_to
+
+    def leaves_open(self, kind):
+        return self.severity == UNKNOWN and kind in self.applies_to
+
+    def as_text(self):
+        kinds = '/'.join(self.applies_to)
+        text = '%s [%s, %s]: %s' % (self.rule, self.severity, kinds,
+                                    self.message)
+        if self.remedy and self.severity in (BLOCKER, UNKNOWN, WARNING):
+            text += ' (%s)' % self.remedy
+        return text
+
+
+@dataclasses.dataclass(frozen=True)
+class Capacity:
+    """One placement inventory of a resource class, with its usage."""
+
+    total: int
+    reserved: int = 0
+    allocation_ratio: float = 1.0
+    used: int = 0
+    max_unit: int | None = None
+
+    @property
+    def capacity(self):
+        return int((self.total - self.reserved) * self.allocation_ratio)
+
+    @property
+    def free(self):
+        return self.capacity - self.used
+
+    def fits(self, amount):
+        if self.max_unit is not None and amount > self.max_unit:
+            return False
+        return amount <= self.free
+
+    def consume(self, amount):
+        return dataclasses.replace(self, used=self.used + amount)
+
+
+@dataclasses.dataclass(frozen=True)
+class CpuFacts:
+    """A host CPU as the API shows it.
+
+    ``source`` is ``'cpu_info'`` (hypervisor, below compute 2.88) or
+    ``'traits'`` (placement ``HW_CPU_*`` traits); ``features`` are libvirt
+    feature names for the former and trait names for the latter, so only
+    facts of the same source are compared.
+    """
+
+    source: str
+    arch: str | None = None
+    model: str | None = None
+    vendor: str | None = None
+    features: frozenset = frozenset()
+    numa_cells: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class NumaCell:
+    """One host NUMA cell, read on the host (``virsh``, sysfs)."""
+
+    id: int
+    free_cpus: int | None = None            # free dedicated (pinnable) CPUs
+    free_memory_mb: int | None = None
+    #: free hugepages per page size in KiB, e.g. ``{2048: 512}``
+    free_hugepages: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class HostSideFacts:
+    """Facts only the host itself has (optional, ``--ssh``)."""
+
+    cpu_model: str | None = None
+    numa_cells: tuple = ()                  # of NumaCell
+
+
+@dataclasses.dataclass(frozen=True)
+class GuestSideFacts:
+    """Facts only the source host's libvirt has about a guest (``--ssh``).
+
+    ``config_drive_format`` is ``'iso9660'``, ``'vfat'`` or ``None``
+    (unknown, or no config drive device); ``cdroms`` counts CD-ROM devices
+    other than the config drive, ``None`` when not read.
+    """
+
+    cpu_mode: str | None = None             # host-passthrough, host-model, ..
+    cdroms: int | None = None
+    config_drive_format: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class HostFacts:
+    """One compute host (a ``nova-compute`` service and its node)."""
+
+    name: str                               # service host
+    nodename: str | None = None             # hypervisor_hostname
+    service_id: str | None = None
+    state: str | None = None                # 'up' / 'down'
+    status: str | None = None               # 'enabled' / 'disabled'
+    forced_down: bool = False
+    disabled_reason: str | None = None
+    availability_zone: str | None = None
+    hypervisor_type: str | None = None
+    hypervisor_version: int | None = None
+    host_ip: str | None = None              # hypervisor host_ip (for SSH)
+    provider_id: str | None = None          # placement resource provider
+    cpu: CpuFacts | None = None
+    traits: frozenset | None = None
+    #: placement inventories with usage by resource class, None if unread
+    inventory: dict | None = None
+    #: hypervisor memory fields (compute API below 2.88), None if absent
+    memory_mb: int | None = None
+    free_ram_mb: int | None = None
+    #: hypervisor running_vms / vcpus_used (compute node record, < 2.88)
+    running_vms: int | None = None
+    vcpus_used: int | None = None
+    #: aggregates the host is in: tuple of (name, metadata dict)
+    aggregates: tuple = ()
+    host_side: HostSideFacts | None = None
+
+    @property
+    def is_up(self):
+        return self.state == 'up' and not self.forced_down
+
+    @property
+    def is_enabled(self):
+        return self.status == 'enabled'
+
+
+@dataclasses.dataclass(frozen=True)
+class PortFacts:
+    """One Neutron port of a server."""
+
+    id: str
+    vnic_type: str = 'normal'
+    vif_type: str | None = None
+    physical_network: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupFacts:
+    """A server group: policy, rules and its members' hosts."""
+
+    id: str
+    name: str = ''
+    policy: str = ''
+    rules: dict = dataclasses.field(default_factory=dict)
+    members: tuple = ()
+    #: host of each member whose host is known: member id -> host
+    member_hosts: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class FlavorFacts:
+    name: str | None = None
+    vcpus: int = 0
+    ram: int = 0
+    disk: int = 0
+    ephemeral: int = 0
+    swap: int = 0
+    extra_specs: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerFacts:
+    """One server as the compute API shows it to an admin."""
+
+    id: str
+    name: str = ''
+    status: str = ''
+    vm_state: str | None = None
+    task_state: str | None = None
+    locked: bool = False
+    host: str | None = None
+    nodename: str | None = None
+    instance_name: str | None = None        # libvirt domain name
+    availability_zone: str | None = None
+    #: AZ the server is pinned to (compute 2.96+); None when unknown
+    pinned_availability_zone: str | None = None
+    flavor: FlavorFacts = FlavorFacts()
+    #: image properties (compute 2.100+ shows them), {} when unknown
+    image_properties: dict = dataclasses.field(default_factory=dict)
+    volume_backed: bool = False
+    volumes: tuple = ()
+    config_drive: bool = False
+    #: Neutron ports, None when the network service could not be read
+    ports: tuple | None = ()
+    guest_side: GuestSideFacts | None = None
+
+    def spec(self, name):
+        """A flavor extra spec ``hw:name`` or image property ``hw_name``."""
+        value = self.flavor.extra_specs.get('hw:' + name)
+        if value is None:
+            value = self.image_properties.get('hw_' + name)
+        return value
+
+    @property
+    def dedicated_cpus(self):
+        return (self.spec('cpu_policy') == 'dedicated'
+                or str(self.flavor.extra_specs.get(
+                    'aggregate_instance_extra_specs:pinned', '')).lower()
+                == 'true')
+
+    @property
+    def numa_nodes(self):
+        """Guest NUMA node count, 0 when the guest has no NUMA topology."""
+        value = self.spec('numa_nodes')
+        if value is not None:
+            try:
+                return max(int(value), 1)
+            except ValueError:
+                return 1
+        if (self.spec('mem_page_size') is not None
+                or self.spec('cpu_policy') in ('dedicated', 'mixed')):
+            return 1
+        return 0
+
+    @property
+    def local_disk_gb(self):
+        root = 0 if self.volume_backed else self.flavor.disk
+        return root + self.flavor.ephemeral + (self.flavor.swap + 1023) // 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class CloudFacts:
+    """The cloud as a whole."""
+
+    max_version: microversions.Version
+    #: microversion the user asked for (--os-compute-api-version), if any
+    requested_version: microversions.Version | None = None
+    #: what could not be read, one line each (shown as warnings)
+    notes: tuple = ()
+    #: PCI aliases the operator declares live-migratable (Epoxy+)
+    pci_live_migratable: bool = False
+
+    @property
+    def release(self):
+        return microversions.release_for(self.max_version)
+
+    @property
+    def nova(self):
+        return self.release.nova
+
+    def supports(self, version):
+        return microversions.supports(self.max_version, version)
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """Everything the rules read: the cloud, its hosts, servers, groups.
+
+    ``hosts`` maps a service host name to :class:`HostFacts` (every
+    nova-compute host); ``servers`` maps a server id to
+    :class:`ServerFacts` (at least the servers being checked); ``groups``
+    maps a server id to the :class:`GroupFacts` it belongs to.
+    """
+
+    cloud: CloudFacts
+    hosts: dict
+    servers: dict
+    groups: dict = dataclasses.field(default_factory=dict)
+
+    def groups_of(self, server_id):
+        return self.groups.get(server_id, ())
+
+    def with_side_facts(self, hosts=None, guests=None):
+        """A copy with host-side facts plugged in.
+
+        ``hosts`` maps a host name to :class:`HostSideFacts`, ``guests`` a
+        server id to :class:`GuestSideFacts` (read over SSH).
+        """
+        new_hosts = dict(self.hosts)
+        for name, side in (hosts or {}).items():
+            if name in new_hosts:
+                new_hosts[name] = dataclasses.replace(new_hosts[name],
+                                                      host_side=side)
+        new_servers = dict(self.servers)
+        for sid, side in (guests or {}).items():
+            if sid in new_servers:
+                new_servers[sid] = dataclasses.replace(new_servers[sid],
+                                                       guest_side=side)
+        return dataclasses.replace(self, hosts=new_hosts,
+                                   servers=new_servers)

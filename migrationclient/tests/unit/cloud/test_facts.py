@@ -1,0 +1,162 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Parsers of migrationclient.cloud.facts on SDK resources from samples."""
+
+import copy
+
+from openstack.compute.v2 import flavor as sdk_flavor
+from openstack.compute.v2 import hypervisor as sdk_hypervisor
+from openstack.compute.v2 import server_group as sdk_group
+import testtools
+
+from migrationclient.cloud import facts as cloud_facts
+from migrationclient.tests.unit.constraints import base
+
+
+class TestCpu(testtools.TestCase):
+
+    def test_cpu_info_object(self):
+        hv = base.sample('nova/os-hypervisors/v2.28/hypervisors-detail-resp'
+                         '.json')['hypervisors'][0]
+        cpu = cloud_facts.cpu_from_cpu_info(hv['cpu_info'])
+        self.assertEqual('x86_64', cpu.arch)
+        self.assertEqual('Nehalem', cpu.model)
+        self.assertEqual(frozenset({'pge', 'clflush'}), cpu.features)
+        self.assertIsNone(cpu.numa_cells)
+
+    def test_cpu_info_string_below_228(self):
+        hv = base.sample('nova/os-hypervisors/hypervisors-detail-resp.json'
+                         )['hypervisors'][0]
+        self.assertIsInstance(hv['cpu_info'], str)
+        cpu = cloud_facts.cpu_from_cpu_info(hv['cpu_info'])
+        self.assertEqual('x86_64', cpu.arch)
+        self.assertEqual('cpu_info', cpu.source)
+
+    def test_cells_and_garbage(self):
+        cpu = cloud_facts.cpu_from_cpu_info(
+            {'arch': 'x86_64', 'topology': {'cells': 2}})
+        self.assertEqual(2, cpu.numa_cells)
+        self.assertIsNone(cloud_facts.cpu_from_cpu_info('not json'))
+        self.assertIsNone(cloud_facts.cpu_from_cpu_info(None))
+
+    def test_traits(self):
+        traits = base.sample('placement/resource_provider_traits/'
+                             'get-resource_provider-traits.json')['traits']
+        cpu = cloud_facts.cpu_from_traits(
+            traits + ['HW_CPU_X86_AVX2', 'HW_ARCH_X86_64'])
+        self.assertEqual('x86_64', cpu.arch)
+        self.assertEqual(frozenset({'HW_CPU_X86_AVX2'}), cpu.features)
+        self.assertEqual('traits', cpu.source)
+
+
+class TestHost(testtools.TestCase):
+
+    def test_v253(self):
+        host = base.host('host2')
+        self.assertEqual('1bb62a04-c576-402c-8147-9e89757a09e3',
+                         host.provider_id)
+        self.assertEqual(7680, host.free_ram_mb)
+        self.assertTrue(host.is_up and host.is_enabled)
+        self.assertEqual(7457, host.inventory['MEMORY_MB'].free)
+
+    def test_v288_without_cpu_info_uses_traits(self):
+        body = base.sample('nova/os-hypervisors/v2.88/hypervisors-detail-'
+                           'resp.json')['hypervisors'][0]
+        hv = sdk_hypervisor.Hypervisor(_synchronized=True, **body)
+        host = cloud_facts.host_from_sdk(
+            base.service('host2'), hv, traits=['HW_CPU_X86_SSE'])
+        self.assertEqual('traits', host.cpu.source)
+        self.assertIsNone(host.free_ram_mb)
+        self.assertEqual('f6d28711-9c10-470e-8b31-c03f498b0032',
+                         host.provider_id)
+
+    def test_integer_ids_have_no_provider(self):
+        body = base.sample('nova/os-hypervisors/v2.28/hypervisors-detail-'
+                           'resp.json')['hypervisors'][0]
+        hv = sdk_hypervisor.Hypervisor(_synchronized=True, **body)
+        self.assertIsNone(cloud_facts.host_from_sdk(
+            base.service('host1'), hv).provider_id)
+
+    def test_forced_down_and_aggregates(self):
+        aggs = [base.aggregate('a', ['host1'], {'pinned': 'true'}),
+                base.aggregate('b', ['host9'], {})]
+        host = base.host('host1', forced_down=True, aggregates=aggs)
+        self.assertFalse(host.is_up)
+        self.assertEqual((('a', {'pinned': 'true'}),), host.aggregates)
+
+
+class TestServer(testtools.TestCase):
+
+    def test_embedded_flavor(self):
+        srv = base.server(flavor={'extra_specs': {'hw:numa_nodes': '2'}})
+        self.assertEqual('m1.tiny', srv.flavor.name)
+        self.assertEqual(512, srv.flavor.ram)
+        self.assertEqual(2, srv.numa_nodes)
+        self.assertFalse(srv.volume_backed)
+        self.assertEqual(1, srv.local_disk_gb)
+
+    def test_old_server_flavor_from_list(self):
+        body = copy.deepcopy(base.sample(
+            'nova/servers/servers-details-resp.json')['servers'][0])
+        server = base.sdk_server_from(body)
+        self.assertFalse(cloud_facts.embeds_flavor(server))
+        flavors = base.sample('nova/flavors/flavors-detail-resp.json')
+        flavor = [fl for fl in flavors['flavors']
+                  if fl['id'] == server.flavor.id][0]
+        specs = base.sample('nova/flavor-extra-specs/'
+                            'flavor-extra-specs-list-resp.json')
+        facts = cloud_facts.server_from_sdk(
+            server, cloud_facts.flavor_from_sdk(
+                sdk_flavor.Flavor(_synchronized=True, **flavor),
+                specs['extra_specs']))
+        self.assertEqual('m1.tiny', facts.flavor.name)
+        self.assertEqual(specs['extra_specs'], facts.flavor.extra_specs)
+        self.assertEqual(body['OS-EXT-SRV-ATTR:host'], facts.host)
+
+    def test_volume_backed_and_config_drive(self):
+        srv = base.server(image='', config_drive='True')
+        self.assertTrue(srv.volume_backed)
+        self.assertTrue(srv.config_drive)
+        self.assertEqual(0, srv.local_disk_gb)
+
+    def test_image_properties(self):
+        body = base.server_body()
+        body['image']['properties']['hw_cpu_policy'] = 'dedicated'
+        srv = cloud_facts.server_from_sdk(base.sdk_server_from(body))
+        self.assertEqual({'hw_cpu_policy': 'dedicated'},
+                         srv.image_properties)
+        self.assertTrue(srv.dedicated_cpus)
+        self.assertEqual(1, srv.numa_nodes)
+
+    def test_ports(self):
+        port = base.port()
+        self.assertEqual('direct', port.vnic_type)
+        self.assertEqual('physnet2', port.physical_network)
+
+
+class TestGroup(testtools.TestCase):
+
+    def test_v21_policies(self):
+        body = base.sample('nova/os-server-groups/server-groups-list-resp'
+                           '.json')['server_groups'][0]
+        body = dict(body, members=['a', 'b'])
+        grp = cloud_facts.group_from_sdk(
+            sdk_group.ServerGroup(_synchronized=True, **body), {'a': 'h1'})
+        self.assertEqual(body['policies'][0], grp.policy)
+        self.assertEqual({'a': 'h1'}, grp.member_hosts)
+
+    def test_v264_policy(self):
+        grp = base.group('anti-affinity', ['a'], {},
+                         {'max_server_per_host': 3})
+        self.assertEqual('anti-affinity', grp.policy)
+        self.assertEqual({'max_server_per_host': 3}, grp.rules)

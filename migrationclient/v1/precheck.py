@@ -1,0 +1,235 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""``openstack migration precheck``: can these servers move, where, how."""
+
+import dataclasses
+import logging
+
+from cliff import columns
+from osc_lib.command import command
+from osc_lib import exceptions
+
+from migrationclient._i18n import _
+from migrationclient.cloud import facts as cloud_facts
+from migrationclient.constraints import engine
+from migrationclient.constraints import facts as cf
+from migrationclient import exitcodes
+from migrationclient.host import facts as host_facts
+from migrationclient.host import ssh
+
+LOG = logging.getLogger(__name__)
+
+COLUMNS = ('Server', 'Name', 'Source', 'Destination', 'Live', 'Cold',
+           'Block Migration', 'Blockers', 'Warnings', 'Command')
+LONG_COLUMNS = COLUMNS + ('Findings',)
+
+
+class LinesColumn(columns.FormattableColumn):
+    """A list shown one item per line in tables, a list in json/yaml."""
+
+    def human_readable(self):
+        return '\n'.join(self._value)
+
+    def machine_readable(self):
+        return list(self._value)
+
+
+def rows(evaluations, server_ids, snapshot, long=False):
+    """Table rows (one per server x destination) and the blocked ids."""
+    result = []
+    blocked = []
+    for server_id in server_ids:
+        server = snapshot.servers[server_id]
+        evs = [e for e in evaluations if e.server.id == server_id]
+        if not any(e.allowed for e in evs):
+            blocked.append(server_id)
+        if not evs:
+            row = (server.id, server.name, server.host, '', 'no', 'no', '',
+                   LinesColumn([_('no candidate destination')]),
+                   LinesColumn([]), '')
+            if long:
+                row += (LinesColumn([]),)
+            result.append(row)
+            continue
+        for ev in evs:
+            row = (
+                server.id, server.name, ev.source, ev.destination,
+                ev.live.label, ev.cold.label, ev.block_migration,
+                LinesColumn([b.as_text() for b in ev.blockers
+                             if any(ev.verdict(k).checked
+                                    for k in b.applies_to)]),
+                LinesColumn([w.as_text() for w in ev.relevant_warnings()]),
+                ev.command())
+            if long:
+                row += (LinesColumn([x.as_text() for x in ev.findings]),)
+            result.append(row)
+    return result, blocked
+
+
+def host_side_from_topology(topology):
+    """HostSideFacts from a ``migrationclient.host`` HostTopology.
+
+    Free dedicated CPUs per cell are not known on the host alone (they
+    depend on Nova's ``cpu_dedicated_set``): left unknown.
+    """
+    cells = []
+    for cell in topology.cells:
+        free_kib = cell.free_memory_kib
+        cells.append(cf.NumaCell(
+            id=cell.id, free_cpus=None,
+            free_memory_mb=None if free_kib is None else free_kib // 1024,
+            free_hugepages={size: free for size, free in
+                            cell.pages_free.items()
+                            if size > 4 and free is not None}))
+    return cf.HostSideFacts(cpu_model=None, numa_cells=tuple(cells))
+
+
+def guest_side_from_placement(placement):
+    """GuestSideFacts from a ``migrationclient.host`` GuestPlacement."""
+    return cf.GuestSideFacts(cpu_mode=placement.cpu_mode or None)
+
+
+def read_side_facts(snapshot, server_ids, destinations, options):
+    """Host-side facts over SSH: (hosts, guests, notes).
+
+    A host that cannot be read is a note (its rules stay unknown).
+    """
+    hosts, guests, notes = {}, {}, []
+    sources = {snapshot.servers[s].host for s in server_ids
+               if snapshot.servers[s].host in snapshot.hosts}
+    names = sorted(set(destinations) | sources)
+    addresses = {n: snapshot.hosts[n].host_ip for n in names
+                 if snapshot.hosts[n].host_ip}
+    topologies = {}
+    with ssh.HostPool(options, addresses) as pool:
+        for name in names:
+            try:
+                topologies[name] = host_facts.gather_host_facts(pool, name)
+            except ssh.SSHError as exc:
+                notes.append(_('SSH: %s') % exc)
+                continue
+            hosts[name] = host_side_from_topology(topologies[name])
+        for sid in server_ids:
+            server = snapshot.servers[sid]
+            if server.host not in topologies or not server.instance_name:
+                continue
+            try:
+                placement = host_facts.guest_facts(
+                    pool, server.host, server.instance_name,
+                    topo=topologies[server.host])
+            except ssh.SSHError as exc:
+                notes.append(_('SSH: %s') % exc)
+                continue
+            guests[sid] = guest_side_from_placement(placement)
+    return hosts, guests, notes
+
+
+class PrecheckMigration(command.Lister):
+    """Check whether servers can be live / cold migrated, and where to.
+
+    One row per server and candidate destination: the live and cold
+    verdicts, what blocks them, warnings, and the exact
+    ``openstack server migrate`` command to run.  Exits 0 when every server
+    has at least one allowed migration, 3 when some server cannot move.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument(
+            'servers', metavar='<server>', nargs='*',
+            help=_('Server(s) to check (name or ID)'))
+        parser.add_argument(
+            '--source-host', metavar='<host>',
+            help=_('Check every server on this compute host (all projects, '
+                   'any state)'))
+        parser.add_argument(
+            '--host', metavar='<dest>', action='append', dest='hosts',
+            help=_('Only check this destination host (exact name; '
+                   'repeatable). Default: every enabled compute host other '
+                   'than the source'))
+        kind = parser.add_mutually_exclusive_group()
+        kind.add_argument(
+            '--live', action='store_const', const=(engine.LIVE,),
+            dest='kinds', help=_('Check live migration only'))
+        kind.add_argument(
+            '--cold', action='store_const', const=(engine.COLD,),
+            dest='kinds', help=_('Check cold migration only'))
+        parser.add_argument(
+            '--long', action='store_true', default=False,
+            help=_('Also list every rule\'s finding'))
+        parser.add_argument(
+            '--ssh', action='store_true', default=False,
+            help=_('Also read host-side facts over SSH: free memory and '
+                   'huge pages per NUMA cell of the destinations, the '
+                   'guest CPU mode (see the --ssh-* options)'))
+        ssh.add_ssh_options(parser)
+        parser.add_argument(
+            '--pci-live-migratable', action='store_true', default=False,
+            help=_('The PCI aliases and devices are declared '
+                   'live_migratable (Nova 2025.1 Epoxy and later): PCI '
+                   'passthrough then only warns for live migration'))
+        return parser
+
+    def take_action(self, parsed_args):
+        if not parsed_args.servers and not parsed_args.source_host:
+            raise exceptions.CommandError(
+                _('give at least one server or --source-host'))
+        kinds = parsed_args.kinds or (engine.LIVE, engine.COLD)
+        client_manager = self.app.client_manager
+        gathered = cloud_facts.gather(
+            client_manager.compute, client_manager.sdk_connection,
+            servers=parsed_args.servers,
+            source_host=parsed_args.source_host,
+            destinations=parsed_args.hosts,
+            pci_live_migratable=parsed_args.pci_live_migratable)
+        snapshot = gathered.snapshot
+        if parsed_args.ssh:
+            snapshot = self._with_ssh(snapshot, gathered, parsed_args)
+        evaluations = engine.precheck(snapshot, gathered.server_ids,
+                                      gathered.destinations, kinds)
+        data, blocked = rows(evaluations, gathered.server_ids, snapshot,
+                             parsed_args.long)
+        self._blocked = blocked
+        for note in snapshot.cloud.notes:
+            LOG.warning(note)
+        if blocked:
+            LOG.warning(_('%d server(s) cannot move: %s'), len(blocked),
+                        ', '.join(snapshot.servers[s].name or s
+                                  for s in blocked))
+        return (LONG_COLUMNS if parsed_args.long else COLUMNS), data
+
+    @staticmethod
+    def _with_ssh(snapshot, gathered, parsed_args):
+        try:
+            options = ssh.SSHOptions.from_parsed_args(parsed_args)
+        except ValueError as exc:
+            raise exceptions.CommandError(str(exc))
+        dests = set(gathered.destinations or ())
+        if gathered.destinations is None:
+            for sid in gathered.server_ids:
+                dests.update(engine.destinations_for(snapshot, sid))
+        hosts, guests, notes = read_side_facts(
+            snapshot, gathered.server_ids, dests, options)
+        snapshot = snapshot.with_side_facts(hosts, guests)
+        if notes:
+            cloud = dataclasses.replace(
+                snapshot.cloud, notes=snapshot.cloud.notes + tuple(notes))
+            snapshot = dataclasses.replace(snapshot, cloud=cloud)
+        return snapshot
+
+    def run(self, parsed_args):
+        self._blocked = []
+        result = super().run(parsed_args)
+        if self._blocked:
+            return exitcodes.PRECHECK_BLOCKED
+        return result
