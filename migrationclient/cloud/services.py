@@ -74,7 +74,7 @@ def list_compute_services(compute):
         services = list(compute.services(binary=BINARY))
     except sdk_exc.ForbiddenException:
         raise ServiceError(_('Listing compute services is not allowed: '
-                             'the drain needs an admin role.'))
+                             'this command needs an admin role.'))
     # The binary filter is a query parameter; keep only exact matches in
     # case a cloud ignores it.
     return [ComputeService.from_sdk(s) for s in services

@@ -1,0 +1,267 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""``openstack compute drain``: move every server off compute hosts."""
+
+import logging
+import math
+import sys
+
+from osc_lib.command import command
+from osc_lib import exceptions
+
+from migrationclient._i18n import _
+from migrationclient.engine import drain
+from migrationclient.engine import report as report_mod
+from migrationclient import exitcodes
+
+LOG = logging.getLogger(__name__)
+
+PLAN_COLUMNS = ('Server', 'Name', 'Project', 'Host', 'Action',
+                'Destination', 'Reason')
+RESULT_COLUMNS = ('Server', 'Name', 'Host', 'Action', 'Destination',
+                  'State', 'Migration', 'Reason')
+
+
+def _number(name, value, kind=float, minimum=0, positive=False):
+    if value is None:
+        return None
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise exceptions.CommandError(_('%(name)s: %(value)r is not a '
+                                        'number') % {'name': name,
+                                                     'value': value})
+    if not math.isfinite(number):
+        raise exceptions.CommandError(_('%(name)s: %(value)r is not a '
+                                        'finite number') % {'name': name,
+                                                            'value': value})
+    if positive and number <= 0:
+        raise exceptions.CommandError(_('%s must be more than 0') % name)
+    if number < minimum:
+        raise exceptions.CommandError(_('%(name)s must be at least '
+                                        '%(min)s') % {'name': name,
+                                                      'min': minimum})
+    return number
+
+
+class DrainCompute(command.Lister):
+    """Move every server off compute hosts, then leave them disabled.
+
+    Disables each host's nova-compute service, plans each server with the
+    precheck rules (ACTIVE / PAUSED live, SHUTOFF or cannot-go-live cold,
+    ERROR or busy servers skipped with the reason), runs the migrations
+    with bounded concurrency, confirms cold migrations once the server is
+    healthy on its destination, and writes a JSON report after every
+    change.  Exit status: 0 when the hosts hold no server that should have
+    moved, 4 when some remain, 5 when interrupted (resumable), 9 when only
+    --timeout left servers behind.  --restore REPORT moves the servers of
+    a finished drain back.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument(
+            'hosts', metavar='<host>', nargs='*',
+            help=_('Compute host to drain (exact nova-compute host name; '
+                   'repeat for several)'))
+        parser.add_argument(
+            '--dry-run', action='store_true',
+            help=_('Print the plan (server, project, action, destination, '
+                   'reason) and change nothing'))
+        parser.add_argument(
+            '--disable-reason', metavar='<text>',
+            help=_('Reason recorded on the disabled service (default: '
+                   '"migrationclient drain <UTC time>")'))
+        parser.add_argument(
+            '--enable-when-done', action='store_true',
+            help=_('Enable the service again when the host is empty '
+                   '(default: it stays disabled for the maintenance)'))
+        dest = parser.add_mutually_exclusive_group()
+        dest.add_argument(
+            '--target-host', metavar='<host>', action='append', default=[],
+            help=_('Destination host (repeat for several; default: any '
+                   'enabled host, checked by the scheduler)'))
+        dest.add_argument(
+            '--target-aggregate', metavar='<aggregate>',
+            help=_('Move servers to the hosts of this aggregate'))
+        parser.add_argument(
+            '--no-live', action='store_true',
+            help=_('Cold migrate every server (ACTIVE guests restart)'))
+        parser.add_argument(
+            '--max-parallel', metavar='<n>', default=2,
+            help=_('Migrations in flight per source host (default 2)'))
+        parser.add_argument(
+            '--max-per-target', metavar='<n>', default=1,
+            help=_('Migrations in flight per destination host, across the '
+                   'whole drain (default 1, like Nova\'s '
+                   'max_concurrent_live_migrations); 0: no limit, the '
+                   'scheduler places every server'))
+        parser.add_argument(
+            '--no-confirm', action='store_true',
+            help=_('Leave cold-migrated servers in VERIFY_RESIZE for the '
+                   'operator to confirm'))
+        parser.add_argument(
+            '--stuck-after', metavar='<seconds>', default=300,
+            help=_('A live migration whose remaining memory has not '
+                   'shrunk for this long is stuck (default 300; 0: never)'))
+        parser.add_argument(
+            '--on-stuck', choices=drain.ON_STUCK, default='abort',
+            help=_('What to do with a stuck live migration: abort (default, '
+                   'the guest keeps running on the source), force-complete '
+                   '(pauses the guest until the copy ends) or wait'))
+        parser.add_argument(
+            '--timeout', metavar='<seconds>',
+            help=_('Give up on a server after this many seconds (more '
+                   'than 0): its live migration is aborted (default: no '
+                   'limit)'))
+        parser.add_argument(
+            '--max-failures', metavar='<n>', default=1,
+            help=_('Stop starting migrations after this many failures '
+                   '(default 1; 0: never stop)'))
+        parser.add_argument(
+            '--retry', action='store_true',
+            help=_('Retry a server once on another host when Nova finds '
+                   'no valid host'))
+        parser.add_argument(
+            '--on-interrupt', choices=drain.ON_INTERRUPT, default='abort',
+            help=_('On SIGINT / SIGTERM: abort the live migrations in '
+                   'flight (default) or wait for them, for at most '
+                   '--grace-period; a second signal stops at once'))
+        parser.add_argument(
+            '--grace-period', metavar='<seconds>', default=60,
+            help=_('Seconds to keep watching after an interruption '
+                   '(default 60)'))
+        parser.add_argument(
+            '--poll-interval', metavar='<seconds>', default=2,
+            help=_('Seconds between polls (default 2)'))
+        parser.add_argument(
+            '--allow-partial', action='store_true',
+            help=_('Start even when some servers have no destination '
+                   '(they are skipped and reported)'))
+        parser.add_argument(
+            '--report', metavar='<file>',
+            help=_('JSON report file (default: '
+                   '$XDG_STATE_HOME/migrationclient/drain-<hosts>.json); '
+                   'running the same drain again continues from it'))
+        parser.add_argument(
+            '--resume', metavar='<report>',
+            help=_('Continue the drain recorded in this report'))
+        parser.add_argument(
+            '--restore', metavar='<report>',
+            help=_('Move the servers of this drain report back to their '
+                   'original hosts (no <host> argument)'))
+        parser.add_argument(
+            '--enable-service', action='store_true',
+            help=_('With --restore: enable the original hosts\' '
+                   'nova-compute service first'))
+        return parser
+
+    def _options(self, args):
+        options = drain.Options(
+            max_parallel=_number('--max-parallel', args.max_parallel, int),
+            max_per_target=_number('--max-per-target', args.max_per_target,
+                                   int),
+            target_hosts=tuple(args.target_host),
+            no_live=args.no_live,
+            confirm=not args.no_confirm,
+            stuck_after=_number('--stuck-after', args.stuck_after) or None,
+            on_stuck=args.on_stuck,
+            timeout=_number('--timeout', args.timeout, positive=True),
+            max_failures=_number('--max-failures', args.max_failures, int),
+            retry=args.retry,
+            on_interrupt=args.on_interrupt,
+            grace_period=_number('--grace-period', args.grace_period),
+            poll_interval=_number('--poll-interval', args.poll_interval,
+                                  minimum=0.1),
+            allow_partial=args.allow_partial)
+        if options.max_parallel < 1:
+            raise exceptions.CommandError(_('--max-parallel must be at '
+                                            'least 1'))
+        return options
+
+    def _job(self, args, options, log):
+        compute = self.app.client_manager.compute
+        conn = self.app.client_manager.sdk_connection
+        if args.restore:
+            if args.hosts or args.resume:
+                raise exceptions.CommandError(
+                    _('--restore takes no <host> and no --resume'))
+            if args.target_host or args.target_aggregate:
+                raise exceptions.CommandError(
+                    _('--restore moves servers to their original hosts: '
+                      'no --target-host / --target-aggregate'))
+            return drain.RestoreJob(compute, conn, args.restore, options,
+                                    report_path=args.report,
+                                    enable_service=args.enable_service,
+                                    on_event=log)
+        if args.enable_service:
+            raise exceptions.CommandError(
+                _('--enable-service is for --restore'))
+        hosts = list(args.hosts)
+        if args.resume and not hosts:
+            try:
+                hosts = report_mod.load(args.resume)['hosts']
+            except report_mod.ReportError as exc:
+                raise exceptions.CommandError(str(exc))
+        if not hosts:
+            raise exceptions.CommandError(
+                _('Name the compute host(s) to drain, or use --resume / '
+                  '--restore'))
+        return drain.Job(compute, conn, hosts, options,
+                         report_path=args.report,
+                         disable_reason=args.disable_reason,
+                         enable_when_done=args.enable_when_done,
+                         target_aggregate=args.target_aggregate,
+                         resume=args.resume, on_event=log)
+
+    def take_action(self, parsed_args):
+        options = self._options(parsed_args)
+        log = drain.ProgressLog(sys.stderr)
+        job = self._job(parsed_args, options, log)
+        try:
+            items = job.prepare(explicit_report=bool(parsed_args.report))
+        except drain.DrainError as exc:
+            raise exceptions.CommandError(str(exc))
+        for note in job.notes:
+            LOG.warning(note)
+        self.exit_status = exitcodes.OK
+        if parsed_args.dry_run:
+            rows = [(i.id, i.name, i.project_id or '-', i.original_host,
+                     i.action, job.label(i), i.reason) for i in items
+                    if i.state not in drain.MOVED]
+            return PLAN_COLUMNS, rows
+        log.items = items
+        try:
+            self.exit_status = job.execute()
+        except drain.DrainError as exc:
+            raise exceptions.CommandError(str(exc))
+        finally:
+            log.close()
+        sys.stderr.write(_('%(summary)s; report: %(path)s\n') % {
+            'summary': drain.summary(items), 'path': job.report_path})
+        left = drain.remaining(items)
+        if left:
+            sys.stderr.write(_('Still to move (%d):\n') % len(left))
+            for i in left:
+                sys.stderr.write('  %s (%s) on %s: %s: %s\n' % (
+                    i.name or '-', i.id, i.original_host, i.state,
+                    i.error or i.reason))
+        rows = [(i.id, i.name, i.original_host, i.action,
+                 i.final_host or i.destination or '-', i.state,
+                 i.migration_id if i.migration_id is not None else '-',
+                 i.error or i.reason) for i in items]
+        return RESULT_COLUMNS, rows
+
+    def run(self, parsed_args):
+        super().run(parsed_args)
+        return getattr(self, 'exit_status', exitcodes.OK)
