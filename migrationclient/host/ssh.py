@@ -36,6 +36,7 @@ import time
 from osc_lib import utils
 
 from migrationclient._i18n import _
+from migrationclient import arguments
 from migrationclient.host import commands
 
 LOG = logging.getLogger(__name__)
@@ -101,17 +102,6 @@ class OutputUnparsable(SSHError):
 # Options
 
 
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1
-    if value <= 0:
-        raise argparse.ArgumentTypeError(
-            _('expected a positive number of seconds, got %r') % text)
-    return value
-
-
 def _port(text):
     if not text.isdigit() or not 0 < int(text) < 65536:
         raise argparse.ArgumentTypeError(_('bad port %r') % text)
@@ -154,7 +144,7 @@ def add_ssh_options(parser):
         help=_('Engine of --ssh-virsh-container: podman (OSP 15 and '
                'later, default) or docker (OSP 13)'))
     group.add_argument(
-        '--ssh-timeout', metavar='<seconds>', type=_positive_float,
+        '--ssh-timeout', metavar='<seconds>', type=arguments.positive_seconds,
         default=DEFAULT_TIMEOUT,
         help=_('Timeout for connecting and for each remote command '
                '(default: %s)') % DEFAULT_TIMEOUT)

@@ -13,13 +13,13 @@
 """``openstack compute drain``: move every server off compute hosts."""
 
 import logging
-import math
 import sys
 
 from osc_lib.command import command
 from osc_lib import exceptions
 
 from migrationclient._i18n import _
+from migrationclient import arguments
 from migrationclient.engine import drain
 from migrationclient.engine import report as report_mod
 from migrationclient import exitcodes
@@ -30,28 +30,6 @@ PLAN_COLUMNS = ('Server', 'Name', 'Project', 'Host', 'Action',
                 'Destination', 'Reason')
 RESULT_COLUMNS = ('Server', 'Name', 'Host', 'Action', 'Destination',
                   'State', 'Migration', 'Reason')
-
-
-def _number(name, value, kind=float, minimum=0, positive=False):
-    if value is None:
-        return None
-    try:
-        number = kind(value)
-    except (TypeError, ValueError):
-        raise exceptions.CommandError(_('%(name)s: %(value)r is not a '
-                                        'number') % {'name': name,
-                                                     'value': value})
-    if not math.isfinite(number):
-        raise exceptions.CommandError(_('%(name)s: %(value)r is not a '
-                                        'finite number') % {'name': name,
-                                                            'value': value})
-    if positive and number <= 0:
-        raise exceptions.CommandError(_('%s must be more than 0') % name)
-    if number < minimum:
-        raise exceptions.CommandError(_('%(name)s must be at least '
-                                        '%(min)s') % {'name': name,
-                                                      'min': minimum})
-    return number
 
 
 class DrainCompute(command.Lister):
@@ -167,22 +145,23 @@ class DrainCompute(command.Lister):
         return parser
 
     def _options(self, args):
+        number = arguments.number
         options = drain.Options(
-            max_parallel=_number('--max-parallel', args.max_parallel, int),
-            max_per_target=_number('--max-per-target', args.max_per_target,
-                                   int),
+            max_parallel=number('--max-parallel', args.max_parallel, int),
+            max_per_target=number('--max-per-target', args.max_per_target,
+                                  int),
             target_hosts=tuple(args.target_host),
             no_live=args.no_live,
             confirm=not args.no_confirm,
-            stuck_after=_number('--stuck-after', args.stuck_after) or None,
+            stuck_after=number('--stuck-after', args.stuck_after) or None,
             on_stuck=args.on_stuck,
-            timeout=_number('--timeout', args.timeout, positive=True),
-            max_failures=_number('--max-failures', args.max_failures, int),
+            timeout=number('--timeout', args.timeout, positive=True),
+            max_failures=number('--max-failures', args.max_failures, int),
             retry=args.retry,
             on_interrupt=args.on_interrupt,
-            grace_period=_number('--grace-period', args.grace_period),
-            poll_interval=_number('--poll-interval', args.poll_interval,
-                                  minimum=0.1),
+            grace_period=number('--grace-period', args.grace_period),
+            poll_interval=number('--poll-interval', args.poll_interval,
+                                 minimum=0.1),
             allow_partial=args.allow_partial)
         if options.max_parallel < 1:
             raise exceptions.CommandError(_('--max-parallel must be at '

@@ -18,6 +18,7 @@ from osc_lib.command import command
 from osc_lib import exceptions
 
 from migrationclient._i18n import _
+from migrationclient import arguments
 from migrationclient.cloud import migrations as cloud
 from migrationclient.cloud import services
 from migrationclient.engine import render
@@ -29,26 +30,6 @@ LOG = logging.getLogger(__name__)
 
 COLUMNS = ('ID', 'Server', 'Type', 'Source', 'Destination', 'Status',
            'Outcome', 'Elapsed', 'Memory', 'Actions', 'Reason')
-
-
-def _seconds(text):
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        raise exceptions.CommandError(
-            _('%s is not a number of seconds') % text)
-    return value
-
-
-def positive(name, value, allow_zero=False):
-    if value is None:
-        return None
-    value = _seconds(value)
-    if value < 0 or (value == 0 and not allow_zero):
-        raise exceptions.CommandError(
-            _('%(name)s must be a positive number of seconds, not %(v)s')
-            % {'name': name, 'v': value})
-    return value
 
 
 def summary_row(state):
@@ -134,13 +115,13 @@ class WatchMigration(command.Lister):
         if not scoped and not parsed_args.server:
             raise exceptions.CommandError(
                 _('Give a <server>, --host <host> or --all'))
-        interval = positive('--interval', parsed_args.interval)
-        timeout = positive('--timeout', parsed_args.timeout)
-        window = positive('--stuck-window', parsed_args.stuck_window)
+        interval = arguments.seconds('--interval', parsed_args.interval)
+        timeout = arguments.seconds('--timeout', parsed_args.timeout)
+        window = arguments.seconds('--stuck-window', parsed_args.stuck_window)
         policy = watch.Policy(
-            abort_after=positive('--abort-after', parsed_args.abort_after,
-                                 allow_zero=True),
-            force_complete_after=positive(
+            abort_after=arguments.seconds(
+                '--abort-after', parsed_args.abort_after, allow_zero=True),
+            force_complete_after=arguments.seconds(
                 '--force-complete-after', parsed_args.force_complete_after,
                 allow_zero=True),
             on_stuck=parsed_args.on_stuck)

@@ -70,9 +70,12 @@ class TestBadInput(CommandTestCase):
         self.assertRaises(SystemExit, self.parse, '--host', 'h', '--all')
 
     def test_bad_numbers(self):
-        self.assertIn('--interval must be a positive',
+        self.assertIn('--interval must be more than 0',
                       self.error('vm1', '--interval', '0'))
-        self.assertIn('not a number', self.error('vm1', '--timeout', 'x'))
+        self.assertIn('not a finite number',
+                      self.error('vm1', '--timeout', 'x'))
+        self.assertIn('--stuck-window', self.error('vm1', '--stuck-window',
+                                                   'nan'))
         self.assertIn('--abort-after must be',
                       self.error('vm1', '--abort-after', '-3'))
         self.assertRaises(SystemExit, self.parse, 'vm1', '--on-stuck',
