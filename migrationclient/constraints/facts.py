@@ -150,12 +150,19 @@ class GuestSideFacts:
 
     ``config_drive_format`` is ``'iso9660'``, ``'vfat'`` or ``None``
     (unknown, or no config drive device); ``cdroms`` counts CD-ROM devices
-    other than the config drive, ``None`` when not read.
+    other than the config drive, ``None`` when the disks were not read
+    (then the other drive fields say nothing either).
+    ``config_drive_device`` and ``cdrom_devices`` describe the devices
+    (target, bus, source) for the messages; ``config_drive_shared`` is
+    true when the config drive is on shared block storage (RBD).
     """
 
     cpu_mode: str | None = None             # host-passthrough, host-model, ..
     cdroms: int | None = None
     config_drive_format: str | None = None
+    config_drive_device: str | None = None  # e.g. 'cdrom sda (sata)'
+    config_drive_shared: bool = False
+    cdrom_devices: tuple = ()               # e.g. ('cdrom sdb (sata) /..',)
 
 
 @dataclasses.dataclass(frozen=True)

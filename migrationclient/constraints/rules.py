@@ -564,36 +564,57 @@ def pci(server, source, dest, snapshot):
 def readonly_drives(server, source, dest, snapshot):
     """readonly-drives: CD-ROM and config drive.
 
-    Seed 8.2 "read-only drives": only read-write drives migrate; a vfat
-    config drive does, an iso9660 one needs block migration (Newton+).
-    Devices and the config drive format are only visible on the host.
+    Seed 8.2 "read-only drives": only read-write drives migrate.  Nova
+    makes the config drive (``disk.config``) a read-write disk when vfat
+    and a read-only CD-ROM when iso9660; libvirt copies no read-only
+    device, so an iso9660 one needs block migration (allowed since Newton,
+    the oldest release supported here) or shared instance storage, unless
+    it lives in RBD.  Devices and the format are only visible on the
+    host (``--ssh``); the host's view wins over the API's ``config_drive``.
     """
     rule = 'readonly-drives'
     live = (f.LIVE,)
     guest = server.guest_side
+    read = guest is not None and guest.cdroms is not None
     findings = []
-    if guest is not None and guest.cdroms:
+    if read and guest.cdroms:
         findings.append(_finding(
             rule, f.WARNING,
-            _('%d CD-ROM drive(s): their content is not migrated')
-            % guest.cdroms,
-            _('detach the CD-ROM before a live migration'), live))
-    if server.config_drive:
-        fmt = guest.config_drive_format if guest else None
-        if fmt == 'vfat':
-            findings.extend(_ok(rule, _('vfat config drive migrates'), live))
-        elif fmt == 'iso9660':
-            findings.append(_finding(
-                rule, f.WARNING,
-                _('iso9660 config drive: copied only by block migration or '
-                  'on shared instance storage'),
-                _('let Nova choose the block migration (auto)'), live))
-        else:
-            findings.extend(_not_checked(
-                rule, _('config drive of unknown format'), live,
-                _('use --ssh')))
+            _('%(n)d CD-ROM drive(s) (%(what)s): read-only, their content '
+              'is not copied by the migration')
+            % {'n': guest.cdroms,
+               'what': '; '.join(guest.cdrom_devices) or '?'},
+            _('detach the CD-ROM before a live migration, or make its '
+              'source available on the destination'), live))
+    fmt = guest.config_drive_format if guest is not None else None
+    where = ''
+    if guest is not None and guest.config_drive_device:
+        where = ' (%s)' % guest.config_drive_device
+    if fmt == 'vfat':
+        findings.extend(_ok(
+            rule, _('vfat config drive%s: read-write disk, migrates '
+                    'like the other local disks') % where, live))
+    elif fmt == 'iso9660' and guest.config_drive_shared:
+        findings.extend(_ok(
+            rule, _('iso9660 config drive%s in shared block storage '
+                    '(RBD): nothing to copy') % where, live))
+    elif fmt == 'iso9660':
+        findings.append(_finding(
+            rule, f.WARNING,
+            _('iso9660 config drive%s: read-only, copied only by block '
+              'migration (Nova Newton+) or found on shared instance '
+              'storage') % where,
+            _('let Nova choose the block migration (auto)'), live))
+    elif server.config_drive and read:
+        findings.extend(_not_checked(
+            rule, _('the API shows a config drive, the guest has no '
+                    'disk.config device'), live))
+    elif server.config_drive:
+        findings.extend(_not_checked(
+            rule, _('config drive of unknown format'), live,
+            _('use --ssh')))
     if not findings:
-        if guest is None or guest.cdroms is None:
+        if not read:
             return _not_checked(rule, _('no config drive; CD-ROM devices '
                                         'not checked'), live, _('use --ssh'))
         return _ok(rule, _('no read-only drive'), live)

@@ -163,7 +163,9 @@ def build_guest_placement(host, domain, topo, domain_xml, vcpupin,
         memory_nodeset=sorted(numatune['nodeset']),
         page_size_kib=domain_xml['hugepages_kib'] or BASE_PAGE_KIB,
         cpu_mode=domain_xml['cpu_mode'], nics=nics, neighbours=found,
-        host_cpus=sorted(all_cpus))
+        host_cpus=sorted(all_cpus),
+        disks=[topology.GuestDisk(**d) for d in domain_xml['disks']]
+        if 'disks' in domain_xml else None)
 
 
 def guest_facts(pool, host, domain, topo=None, extra_nics=()):

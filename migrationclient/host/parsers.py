@@ -253,13 +253,45 @@ def _pci_address(element):
         return ''
 
 
+#: the file name Nova gives a guest's config drive (flat / qcow2 / rbd)
+CONFIG_DRIVE_NAME = 'disk.config'
+
+
+def _disk(element):
+    """One ``<disk>`` element as a dict (see parse_domain_xml)."""
+    source = element.find('source')
+    target = element.find('target')
+    path = ''
+    if source is not None:
+        path = (source.get('file') or source.get('dev')
+                or source.get('name') or '')
+        if not path and source.get('volume'):
+            path = '%s/%s' % (source.get('pool', ''), source.get('volume'))
+    # flat / qcow2: .../<uuid>/disk.config; rbd: pool/<uuid>_disk.config
+    base = path.rsplit('/', 1)[-1]
+    return {
+        'device': element.get('device', 'disk'),
+        'kind': element.get('type', ''),
+        'target': target.get('dev', '') if target is not None else '',
+        'bus': target.get('bus', '') if target is not None else '',
+        'source': path,
+        'readonly': element.find('readonly') is not None,
+        'config_drive': (base == CONFIG_DRIVE_NAME
+                         or base.endswith('_' + CONFIG_DRIVE_NAME)),
+    }
+
+
 def parse_domain_xml(text):
     """``virsh dumpxml`` -> the NUMA-relevant part of the guest config.
 
     Returns ``{'name', 'vcpus', 'vcpupin': {vcpu: set}, 'emulatorpin':
     set|None, 'memory_mode', 'memory_nodeset', 'hugepages_kib': int|None,
     'cpu_mode', 'numa_cells': [...], 'nics': [{'kind','device','mac'}],
-    'hostdevs': [pci]}``.
+    'hostdevs': [pci], 'disks': [{'device', 'kind', 'target', 'bus',
+    'source', 'readonly', 'config_drive'}]}``.  ``device`` is libvirt's
+    (``disk``, ``cdrom``, ``floppy``, ``lun``); ``config_drive`` is true
+    for Nova's ``disk.config`` (a ``cdrom`` when iso9660, a ``disk`` when
+    vfat).
     """
     root = _xml(text, 'virsh dumpxml')
     if root.tag != 'domain' or root.find('name') is None:
@@ -324,6 +356,7 @@ def parse_domain_xml(text):
         'numa_cells': cells,
         'nics': nics,
         'hostdevs': [h for h in hostdevs if h],
+        'disks': [_disk(d) for d in root.findall('devices/disk')],
     }
 
 

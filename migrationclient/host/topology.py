@@ -109,6 +109,31 @@ class GuestNic:
 
 
 @dataclasses.dataclass
+class GuestDisk:
+    """A guest disk device (``<disk>`` in the domain XML)."""
+
+    device: str                     # disk, cdrom, floppy, lun
+    target: str                     # vda, sda, hdd...
+    bus: str = ''                   # virtio, sata, ide, scsi...
+    kind: str = ''                  # file, block, network, volume
+    source: str = ''                # path, rbd name, pool/volume or ''
+    readonly: bool = False
+    config_drive: bool = False      # Nova's disk.config
+
+    @property
+    def config_drive_format(self):
+        """``'iso9660'`` (a CD-ROM) or ``'vfat'`` (a disk), as Nova does."""
+        if not self.config_drive:
+            return None
+        return 'iso9660' if self.device == 'cdrom' else 'vfat'
+
+    @property
+    def label(self):
+        return '%s %s (%s)' % (self.device, self.target or '?',
+                               self.bus or '?')
+
+
+@dataclasses.dataclass
 class Neighbour:
     """Another guest on the same host with CPUs pinned."""
 
@@ -134,6 +159,8 @@ class GuestPlacement:
     nics: list                      # [GuestNic]
     neighbours: list                # [Neighbour]
     host_cpus: list = dataclasses.field(default_factory=list)
+    #: [GuestDisk]; None when not read (snapshots saved before disks were)
+    disks: list | None = None
 
     @property
     def cells(self):
@@ -172,7 +199,15 @@ class GuestPlacement:
                                   cpus=[int(c) for c in n['cpus']],
                                   cells=[int(c) for c in n['cells']])
                         for n in data['neighbours']],
-            host_cpus=[int(c) for c in data.get('host_cpus', [])])
+            host_cpus=[int(c) for c in data.get('host_cpus', [])],
+            disks=None if data.get('disks') is None else [
+                GuestDisk(device=str(d['device']), target=str(d['target']),
+                          bus=str(d.get('bus', '')),
+                          kind=str(d.get('kind', '')),
+                          source=str(d.get('source', '')),
+                          readonly=bool(d.get('readonly', False)),
+                          config_drive=bool(d.get('config_drive', False)))
+                for d in data['disks']])
 
 
 def _int_keys(mapping):

@@ -95,8 +95,25 @@ def host_side_from_topology(topology):
 
 
 def guest_side_from_placement(placement):
-    """GuestSideFacts from a ``migrationclient.host`` GuestPlacement."""
-    return cf.GuestSideFacts(cpu_mode=placement.cpu_mode or None)
+    """GuestSideFacts from a ``migrationclient.host`` GuestPlacement.
+
+    A placement without disks (``None``: not read) leaves the read-only
+    drive facts unknown.  An empty CD-ROM tray has nothing to migrate and
+    is not counted.
+    """
+    cpu_mode = placement.cpu_mode or None
+    disks = placement.disks
+    if disks is None:
+        return cf.GuestSideFacts(cpu_mode=cpu_mode)
+    drive = next((d for d in disks if d.config_drive), None)
+    cdroms = [d for d in disks if d.device == 'cdrom' and d.source
+              and not d.config_drive]
+    return cf.GuestSideFacts(
+        cpu_mode=cpu_mode, cdroms=len(cdroms),
+        config_drive_format=drive.config_drive_format if drive else None,
+        config_drive_device=drive.label if drive else None,
+        config_drive_shared=bool(drive and drive.kind == 'network'),
+        cdrom_devices=tuple('%s %s' % (d.label, d.source) for d in cdroms))
 
 
 def read_side_facts(snapshot, server_ids, destinations, options):
@@ -171,7 +188,8 @@ class PrecheckMigration(command.Lister):
             '--ssh', action='store_true', default=False,
             help=_('Also read host-side facts over SSH: free memory and '
                    'huge pages per NUMA cell of the destinations, the '
-                   'guest CPU mode (see the --ssh-* options)'))
+                   'guest CPU mode, its CD-ROMs and config drive format '
+                   '(see the --ssh-* options)'))
         ssh.add_ssh_options(parser)
         parser.add_argument(
             '--pci-live-migratable', action='store_true', default=False,

@@ -477,11 +477,32 @@ class TestPrecheckSSH(PrecheckMixin, base.FunctionalTestCase):
         self.hosts = sshhosts.SSHHosts({'compute1': {}, 'compute2': {}})
         self.useFixture(self.hosts)
 
+    #: Nova's iso9660 config drive as libvirt shows it (a read-only CD-ROM)
+    CONFIG_DRIVE = (
+        "      <disk type='file' device='cdrom'><driver name='qemu' "
+        "type='raw'/><source file='/var/lib/nova/instances/%s/disk.config'/>"
+        "<target dev='hdd' bus='ide'/><readonly/></disk>")
+
     def test_ssh_facts(self):
         server = self.create_server('image', host='compute1')
         server = self.connection().compute.get_server(server.id)
+        drive = self.create_server('config_drive', host='compute1')
+        drive = self.connection().compute.get_server(drive.id)
+        domain_xml = self.render.domain_xml
+
+        def with_config_drive(guest, number):
+            text = domain_xml(guest, number)
+            if guest.name != drive.instance_name:
+                return text
+            return text.replace('    </devices>', self.CONFIG_DRIVE % drive.id
+                                + '\n    </devices>', 1)
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'migrationclient.tests.functional.sshhosts.render.domain_xml',
+            with_config_drive))
         self.hosts.hosts['compute1'].write_state(self.render.HostState(
-            guests=(self.render.Guest(server.instance_name),)))
+            guests=(self.render.Guest(server.instance_name),
+                    self.render.Guest(drive.instance_name))))
         args = ['--ssh', '--ssh-user', self.sshhosts.USER,
                 '--ssh-key', self.hosts.client_key, '--ssh-no-agent',
                 '--ssh-config', '', '--ssh-known-hosts',
@@ -502,6 +523,25 @@ class TestPrecheckSSH(PrecheckMixin, base.FunctionalTestCase):
         warnings = ' '.join(by_dest['compute3']['Warnings'])
         self.assertIn('SSH', warnings)
         self.assertIn('compute3', warnings)
+        drives = [x for x in findings if x.startswith('readonly-drives')]
+        self.assertEqual(['readonly-drives [ok, live]: no read-only drive'],
+                         drives)
+        # the config drive as the host shows it; without --ssh: not checked
+        rows = self.osc_json('migration', 'precheck', drive.id, '--long',
+                             '--host', 'compute2', *args)
+        drives = [x for x in rows[0]['Findings']
+                  if x.startswith('readonly-drives')]
+        self.assertEqual(1, len(drives), drives)
+        self.assertIn('[warning, live]: iso9660 config drive (cdrom hdd '
+                      '(ide)): read-only', drives[0])
+        self.assertEqual('yes', rows[0]['Live'])
+        rows = self.osc_json('migration', 'precheck', drive.id, '--long',
+                             '--host', 'compute2')
+        drives = [x for x in rows[0]['Findings']
+                  if x.startswith('readonly-drives')]
+        self.assertEqual(
+            ['readonly-drives [not-checked, live]: config drive of unknown '
+             'format'], drives)
 
 
 class TestPrecheckFidelityLibvirt(PrecheckMixin, base.FunctionalTestCase):

@@ -411,6 +411,70 @@ class TestReadonlyDrives(RuleTestCase):
                            base.two_hosts())
         self.assertEqual({f.WARNING}, self.severities(found))
 
+    def test_no_config_drive_not_read(self):
+        found = self.check(self._srv(config_drive=''), base.two_hosts())
+        self.assertEqual({f.NOT_CHECKED}, self.severities(found))
+        self.assertEqual('use --ssh', found[0].remedy)
+        # guest side read for the CPU mode only (an older snapshot)
+        found = self.check(self._srv(f.GuestSideFacts(cpu_mode='custom'),
+                                     ''), base.two_hosts())
+        self.assertEqual({f.NOT_CHECKED}, self.severities(found))
+
+    def test_no_readonly_drive(self):
+        found = self.check(self._srv(f.GuestSideFacts(cdroms=0), ''),
+                           base.two_hosts())
+        self.assertEqual({f.OK}, self.severities(found))
+        self.assertEqual('no read-only drive', found[0].message)
+
+    def test_host_iso9660_device(self):
+        found = self.check(self._srv(f.GuestSideFacts(
+            cdroms=0, config_drive_format='iso9660',
+            config_drive_device='cdrom hdd (ide)')), base.two_hosts())
+        self.assertEqual([f.WARNING], [x.severity for x in found])
+        self.assertEqual((LIVE,), found[0].applies_to)
+        self.assertIn('iso9660 config drive (cdrom hdd (ide)): read-only',
+                      found[0].message)
+        self.assertIn('block migration', found[0].message)
+        self.assertAllows(found, LIVE)
+
+    def test_host_vfat_device(self):
+        found = self.check(self._srv(f.GuestSideFacts(
+            cdroms=0, config_drive_format='vfat',
+            config_drive_device='disk vdz (virtio)')), base.two_hosts())
+        self.assertEqual([f.OK], [x.severity for x in found])
+        self.assertIn('vfat config drive (disk vdz (virtio)): read-write',
+                      found[0].message)
+
+    def test_iso9660_in_rbd_ok(self):
+        found = self.check(self._srv(f.GuestSideFacts(
+            cdroms=0, config_drive_format='iso9660',
+            config_drive_device='cdrom hdd (ide)',
+            config_drive_shared=True)), base.two_hosts())
+        self.assertEqual({f.OK}, self.severities(found))
+        self.assertIn('RBD', found[0].message)
+
+    def test_host_shows_config_drive_the_api_does_not(self):
+        found = self.check(self._srv(f.GuestSideFacts(
+            cdroms=0, config_drive_format='iso9660'), ''), base.two_hosts())
+        self.assertEqual({f.WARNING}, self.severities(found))
+
+    def test_api_config_drive_missing_on_host(self):
+        found = self.check(self._srv(f.GuestSideFacts(cdroms=0)),
+                           base.two_hosts())
+        self.assertEqual({f.NOT_CHECKED}, self.severities(found))
+        self.assertIn('no disk.config device', found[0].message)
+
+    def test_cdrom_from_image_and_config_drive(self):
+        found = self.check(self._srv(f.GuestSideFacts(
+            cdroms=1, cdrom_devices=('cdrom sdb (sata) /images/x.iso',),
+            config_drive_format='vfat')), base.two_hosts())
+        self.assertEqual([f.WARNING, f.OK], [x.severity for x in found])
+        self.assertIn('1 CD-ROM drive(s) (cdrom sdb (sata) /images/x.iso)',
+                      found[0].message)
+        self.assertIn('detach the CD-ROM', found[0].remedy)
+        self.assertAllows(found, LIVE)
+        self.assertAllows(found, COLD)
+
 
 class TestDisk(RuleTestCase):
     rule = staticmethod(rules.disk)

@@ -65,11 +65,12 @@ class TestHostTopology(testtools.TestCase):
 
 class TestGuestPlacement(testtools.TestCase):
 
-    def placement(self, name='pinned', neighbours=None, pci=None):
+    def placement(self, name='pinned', neighbours=None, pci=None,
+                  xml=None):
         topo = host_topology()
         return facts.build_guest_placement(
             'cmp-1', 'instance-00000001', topo,
-            parsers.parse_domain_xml(sample('dumpxml-%s.xml' % name)),
+            parsers.parse_domain_xml(sample(xml or 'dumpxml-%s.xml' % name)),
             parsers.parse_vcpupin(sample('vcpupin-%s.txt' % name)),
             parsers.parse_numatune(sample('numatune-%s.txt' % name)),
             parsers.parse_emulatorpin(sample('emulatorpin-%s.txt' % name)),
@@ -91,6 +92,38 @@ class TestGuestPlacement(testtools.TestCase):
              ('pci', '0000:5e:00.0', None), ('host-nic', 'ens1f1', 1)],
             [(n.kind, n.device, n.cell) for n in p.nics])
         self.assertEqual(p, topology.GuestPlacement.from_dict(p.to_dict()))
+
+    def test_disks(self):
+        p = self.placement('floating', xml='dumpxml-drives.xml')
+        self.assertEqual(
+            [('disk', 'vda', None), ('disk', 'vdb', None),
+             ('cdrom', 'sda', 'iso9660'), ('cdrom', 'sdb', None)],
+            [(d.device, d.target, d.config_drive_format) for d in p.disks])
+        self.assertEqual('cdrom sda (sata)', p.disks[2].label)
+        self.assertTrue(p.disks[2].readonly)
+        self.assertEqual(p, topology.GuestPlacement.from_dict(p.to_dict()))
+        vfat = self.placement('floating', xml='dumpxml-vfat.xml')
+        self.assertEqual('vfat', vfat.disks[1].config_drive_format)
+
+    def test_no_disks_and_old_snapshot(self):
+        p = self.placement()
+        self.assertEqual([], p.disks)
+        self.assertEqual(p, topology.GuestPlacement.from_dict(p.to_dict()))
+        # saved before disks were read: loads, disks unknown (None)
+        old = p.to_dict()
+        del old['disks']
+        loaded = topology.GuestPlacement.from_dict(old)
+        self.assertIsNone(loaded.disks)
+        self.assertEqual(p.nics, loaded.nics)
+        # a parsed XML without 'disks' (older caller): unknown too
+        xml = parsers.parse_domain_xml(sample('dumpxml-pinned.xml'))
+        del xml['disks']
+        p = facts.build_guest_placement(
+            'cmp-1', 'instance-00000001', host_topology(), xml,
+            parsers.parse_vcpupin(sample('vcpupin-pinned.txt')),
+            parsers.parse_numatune(sample('numatune-pinned.txt')),
+            parsers.parse_emulatorpin(sample('emulatorpin-pinned.txt')))
+        self.assertIsNone(p.disks)
 
     def test_floating_guest(self):
         p = self.placement('floating')

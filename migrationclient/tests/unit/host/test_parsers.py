@@ -136,6 +136,48 @@ class TestVirsh(testtools.TestCase):
                          [(n['kind'], n['device']) for n in xml['nics']])
         self.assertEqual(['0000:5e:00.0'], xml['hostdevs'])
         self.assertEqual([{'id': '0', 'cpus': [0, 1]}], xml['numa_cells'])
+        self.assertEqual([], xml['disks'])
+
+    def test_dumpxml_drives(self):
+        xml = parsers.parse_domain_xml(sample('dumpxml-drives.xml'))
+        inst = '/var/lib/nova/instances/5d3c8e0a-2f4b-4c61-9e1a-0c2f5b7d9e11'
+        self.assertEqual([
+            {'device': 'disk', 'kind': 'file', 'target': 'vda',
+             'bus': 'virtio', 'source': inst + '/disk', 'readonly': False,
+             'config_drive': False},
+            {'device': 'disk', 'kind': 'network', 'target': 'vdb',
+             'bus': 'virtio', 'readonly': False, 'config_drive': False,
+             'source': 'volumes/volume-0b1c2d3e-4f50-4617-8a9b-0c1d2e3f4a5b'},
+            {'device': 'cdrom', 'kind': 'file', 'target': 'sda',
+             'bus': 'sata', 'source': inst + '/disk.config',
+             'readonly': True, 'config_drive': True},
+            {'device': 'cdrom', 'kind': 'file', 'target': 'sdb',
+             'bus': 'sata', 'readonly': True, 'config_drive': False,
+             'source': '/var/lib/nova/instances/_base/'
+                       '8f0c9b1e2d3a4b5c6d7e8f90a1b2c3d4e5f60718'},
+        ], xml['disks'])
+
+    def test_dumpxml_vfat_config_drive(self):
+        xml = parsers.parse_domain_xml(sample('dumpxml-vfat.xml'))
+        self.assertEqual([('disk', 'vda', False), ('disk', 'vdz', True)],
+                         [(d['device'], d['target'], d['config_drive'])
+                          for d in xml['disks']])
+
+    def test_dumpxml_rbd_config_drive_and_empty_cdrom(self):
+        xml = parsers.parse_domain_xml(
+            "<domain><name>i</name><devices>"
+            "<disk type='network' device='cdrom'><source protocol='rbd' "
+            "name='vms/5d3c_disk.config'/><target dev='hdd' bus='ide'/>"
+            "</disk><disk type='file' device='cdrom'>"
+            "<target dev='sdc' bus='sata'/><readonly/></disk>"
+            "<disk type='volume' device='disk'><source pool='p' "
+            "volume='v'/><target dev='vdc'/></disk>"
+            "</devices></domain>")
+        self.assertEqual(
+            [('cdrom', 'network', 'vms/5d3c_disk.config', True),
+             ('cdrom', 'file', '', False), ('disk', 'volume', 'p/v', False)],
+            [(d['device'], d['kind'], d['source'], d['config_drive'])
+             for d in xml['disks']])
 
     def test_dumpxml_floating(self):
         xml = parsers.parse_domain_xml(sample('dumpxml-floating.xml'))

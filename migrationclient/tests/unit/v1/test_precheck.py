@@ -131,4 +131,58 @@ class TestSideFacts(testtools.TestCase):
             .placement()
         side = precheck.guest_side_from_placement(placement)
         self.assertEqual(placement.cpu_mode or None, side.cpu_mode)
+        self.assertEqual(0, side.cdroms)          # no disk at all
+        self.assertIsNone(side.config_drive_format)
+        placement.disks = None                    # an older snapshot
+        side = precheck.guest_side_from_placement(placement)
         self.assertIsNone(side.cdroms)
+
+    def _drives_side(self, xml):
+        return precheck.guest_side_from_placement(host_tests_placement(xml))
+
+    def test_guest_side_drives(self):
+        side = self._drives_side('dumpxml-drives.xml')
+        self.assertEqual(1, side.cdroms)
+        self.assertEqual('iso9660', side.config_drive_format)
+        self.assertEqual('cdrom sda (sata)', side.config_drive_device)
+        self.assertFalse(side.config_drive_shared)
+        self.assertEqual(
+            ('cdrom sdb (sata) /var/lib/nova/instances/_base/'
+             '8f0c9b1e2d3a4b5c6d7e8f90a1b2c3d4e5f60718',), side.cdrom_devices)
+        placement = host_tests_placement('dumpxml-drives.xml')
+        placement.disks[3].source = ''           # an empty tray
+        self.assertEqual(0, precheck.guest_side_from_placement(
+            placement).cdroms)
+        side = self._drives_side('dumpxml-vfat.xml')
+        self.assertEqual((0, 'vfat', 'disk vdz (virtio)'),
+                         (side.cdroms, side.config_drive_format,
+                          side.config_drive_device))
+
+    def test_rules_use_guest_drives(self):
+        srv = base.server(config_drive='True')
+        snap = base.snapshot([srv], [base.host('host1'), base.host('host2')])
+
+        def drives(snapshot):
+            ev = engine.evaluate(snapshot, srv.id, 'host2')
+            return [x for x in ev.findings if x.rule == 'readonly-drives']
+
+        found = drives(snap)
+        self.assertEqual(['not-checked'], [x.severity for x in found])
+        side = self._drives_side('dumpxml-drives.xml')
+        found = drives(snap.with_side_facts(guests={srv.id: side}))
+        self.assertEqual(['warning', 'warning'],
+                         [x.severity for x in found])
+        self.assertIn('sdb', found[0].message)
+        self.assertIn('iso9660 config drive (cdrom sda (sata))',
+                      found[1].message)
+        side = self._drives_side('dumpxml-vfat.xml')
+        found = drives(snap.with_side_facts(guests={srv.id: side}))
+        self.assertEqual(['ok'], [x.severity for x in found])
+        self.assertIn('vfat config drive (disk vdz (virtio))',
+                      found[0].message)
+
+
+def host_tests_placement(xml):
+    from migrationclient.tests.unit.host import test_facts as host_tests
+    return host_tests.TestGuestPlacement('test_disks').placement(
+        'floating', xml=xml)
