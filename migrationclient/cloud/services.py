@@ -107,6 +107,10 @@ def resolve_exact(services, host):
            'known': ', '.join(sorted(s.host for s in services)) or '-'})
 
 
+#: Nova's limit on a service's disabled_reason (os-services schema).
+MAX_REASON_LENGTH = 255
+
+
 def default_reason(now=None):
     """The disable reason the drain writes when none is given."""
     now = now or datetime.datetime.now(datetime.timezone.utc)

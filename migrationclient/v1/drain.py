@@ -20,6 +20,7 @@ from osc_lib import exceptions
 
 from migrationclient._i18n import _
 from migrationclient import arguments
+from migrationclient.cloud import services
 from migrationclient.engine import drain
 from migrationclient.engine import report as report_mod
 from migrationclient import exitcodes
@@ -163,6 +164,14 @@ class DrainCompute(command.Lister):
             poll_interval=number('--poll-interval', args.poll_interval,
                                  minimum=0.1),
             allow_partial=args.allow_partial)
+        if (args.disable_reason is not None
+                and not 0 < len(args.disable_reason)
+                <= services.MAX_REASON_LENGTH):
+            # Checked before anything is written or changed: Nova refuses it
+            # only once the drain has started.
+            raise exceptions.CommandError(
+                _('--disable-reason must be 1 to %d characters')
+                % services.MAX_REASON_LENGTH)
         if options.max_parallel < 1:
             raise exceptions.CommandError(_('--max-parallel must be at '
                                             'least 1'))

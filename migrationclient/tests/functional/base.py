@@ -294,10 +294,13 @@ class Bed:
         argv = ['--os-cloud', cloud] + [str(a) for a in args]
         out, err = io.StringIO(), io.StringIO()
         saved = dict(os.environ)
+        # Built before the clear: env() starts from this process's
+        # environment (HOME, XDG_STATE_HOME, ...), as the subprocess CLI's.
+        env = self.env()
         started = time.monotonic()
         try:
             os.environ.clear()
-            os.environ.update(self.env())
+            os.environ.update(env)
             with contextlib.redirect_stdout(out), \
                     contextlib.redirect_stderr(err):
                 try:

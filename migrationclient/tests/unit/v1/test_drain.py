@@ -72,6 +72,16 @@ class TestDrainParser(testtools.TestCase):
             self.assertRaises(exceptions.CommandError, self.cmd._options,
                               self.parse(*argv))
 
+    def test_disable_reason_length_checked_before_anything(self):
+        # Nova refuses a reason over 255 characters only once the drain
+        # has written its report: refuse it up front.
+        for reason in ('', 'r' * 256):
+            exc = self.assertRaises(
+                exceptions.CommandError, self.cmd._options,
+                self.parse('c1', '--disable-reason', reason))
+            self.assertIn('--disable-reason', str(exc))
+        self.cmd._options(self.parse('c1', '--disable-reason', 'r' * 255))
+
     def test_choices(self):
         self.assertEqual(engine.ON_STUCK, ('abort', 'force-complete', 'wait'))
         self.assertRaises(SystemExit, self.parse, 'c1', '--on-stuck',
