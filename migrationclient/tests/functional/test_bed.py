@@ -207,7 +207,8 @@ class TestLiveMigration(base.FunctionalTestCase):
 
     def test_abort_while_preparing(self):
         server = self.create_server(host='compute1', metadata={
-            fakecloud.META_PREPARE_HOLD: '3'})
+            # Long enough for the abort to arrive on a loaded machine.
+            fakecloud.META_PREPARE_HOLD: '15'})
         compute = self.connection().compute
         compute.live_migrate_server(server, host=None,
                                     block_migration='auto')
