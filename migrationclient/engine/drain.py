@@ -765,7 +765,11 @@ class Drain:
                 self.actions.cold_migrate(item.id, target)
         except CloudError as exc:
             # With a named host the SDK's live migration (2.30) gets the
-            # scheduler's NoValidHost back as a synchronous 400.
+            # scheduler's NoValidHost back as a synchronous 400, after
+            # Nova created a migration record (status "error").  Let the
+            # watcher take that record now, while no item is in flight
+            # for this server, so a retry follows its own migration.
+            self._handle(w, w.poll())
             if self._retry(item, str(exc), target):
                 return
             self._settle(item, FAILED, _('refused: %s') % exc,
@@ -1177,10 +1181,17 @@ def _watcher_factory(compute, options):
 
 
 class _Signals:
-    """SIGINT / SIGTERM -> ``drain.request_stop`` while a drain runs."""
+    """SIGINT / SIGTERM -> ``drain.request_stop`` from the first write on.
 
-    def __init__(self, drain):
+    The handlers are installed before the report is first written, so a
+    signal that arrives while the services are being disabled is not lost:
+    it is kept and handed to the drain as soon as it exists, and the drain
+    then starts nothing and ends "interrupted" with its report.
+    """
+
+    def __init__(self, drain=None):
         self.drain = drain
+        self.pending = []
         self.saved = {}
 
     def __enter__(self):
@@ -1191,8 +1202,18 @@ class _Signals:
                 pass
         return self
 
+    def attach(self, drain):
+        self.drain = drain
+        for why in self.pending:
+            drain.request_stop(why)
+        self.pending = []
+
     def _handler(self, signum, frame):
-        self.drain.request_stop(signal.Signals(signum).name)
+        why = signal.Signals(signum).name
+        if self.drain is None:
+            self.pending.append(why)
+        else:
+            self.drain.request_stop(why)
 
     def __exit__(self, *exc):
         for sig, old in self.saved.items():
@@ -1456,22 +1477,24 @@ class Job:
         report['notes'] = list(self.notes)
         report['service'] = report.get('service') or {}
         report['servers'] = [i.to_dict() for i in self.items]
-        # The report must be writable before anything changes.
-        try:
-            report_mod.write_atomic(self.report_path, report)
-        except OSError as exc:
-            raise DrainError(_('Cannot write the report %(path)s: %(err)s')
-                             % {'path': self.report_path,
-                                'err': exc.strerror or exc})
-        self._disable_sources(report)
-        self.drain = Drain(self.actions,
-                           _watcher_factory(self.compute, self.options),
-                           self.items, self.options, report,
-                           report_path=self.report_path,
-                           on_event=self.on_event,
-                           dest_hosts=self.dest_hosts, clock=self.clock,
-                           sleep=self.sleep)
-        with _Signals(self.drain):
+        with _Signals() as signals:
+            # The report must be writable before anything changes.
+            try:
+                report_mod.write_atomic(self.report_path, report)
+            except OSError as exc:
+                raise DrainError(
+                    _('Cannot write the report %(path)s: %(err)s')
+                    % {'path': self.report_path,
+                       'err': exc.strerror or exc})
+            self._disable_sources(report)
+            self.drain = Drain(self.actions,
+                               _watcher_factory(self.compute, self.options),
+                               self.items, self.options, report,
+                               report_path=self.report_path,
+                               on_event=self.on_event,
+                               dest_hosts=self.dest_hosts, clock=self.clock,
+                               sleep=self.sleep)
+            signals.attach(self.drain)
             status = self.drain.run()
         if status == exitcodes.OK and self.enable_when_done:
             self._enable_if_empty(report)

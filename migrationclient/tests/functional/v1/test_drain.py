@@ -417,3 +417,227 @@ class TestDrainLibvirt(DrainTestCase):
                          self.compute.get_server(pci.id).compute_host)
         records = self.migrations_of([pinned, pci, sriov])
         self.assertLessEqual(max_overlap(records, 'dest_compute'), 1)
+
+
+class TestDrainGaps(DrainTestCase):
+    """--target-aggregate, --retry, --on-interrupt abort, a target down.
+
+    Each test drives ``openstack compute drain`` as a child process (its
+    PID is the only one signalled) and acts on the cloud while it runs.
+    """
+
+    OTHERS = ('compute2', 'compute3')
+
+    def start_drain(self, *args):
+        env = dict(self.bed.env(), XDG_STATE_HOME=self.state_home)
+        cmd = [base._openstack_binary(), '--os-cloud',
+               fakecloud.CLOUD_ADMIN, 'compute', 'drain', SOURCE,
+               '-f', 'json'] + list(args)
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        self.addCleanup(_reap, proc)
+        return proc
+
+    def finish(self, proc, expect):
+        out, err = proc.communicate(timeout=300)
+        self.addDetail('drain pid %d' % proc.pid, _text(
+            'rc=%d\n%s\n%s' % (proc.returncode, out, err)))
+        self.addDetail('migrations after pid %d' % proc.pid, _text('\n'.join(
+            '%s %s %s %s->%s %s %s' % (m.id, m.server_id, m.migration_type,
+                                       m.source_compute, m.dest_compute,
+                                       m.status, m.created_at)
+            for m in self.compute.migrations())))
+        self.assertEqual(expect, proc.returncode, err[-3000:])
+        return {r['Server']: r for r in json.loads(out)}, err
+
+    def wait_entry(self, server, states, path=None, timeout=180):
+        """Wait until the report shows ``server`` in one of ``states``."""
+        path = path or self.report_path()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with open(path) as stream:
+                    entries = json.load(stream)['servers']
+            except (OSError, ValueError, KeyError):
+                entries = []
+            for e in entries:
+                if e['id'] == server.id and e['state'] in states:
+                    return e
+            time.sleep(0.3)
+        self.fail('%s never reached %s in %s' % (server.id, states, path))
+
+    def wait_service(self, host, field, value, timeout=90):
+        deadline = time.monotonic() + timeout
+        while getattr(self.service(host), field) != value:
+            self.assertLess(time.monotonic(), deadline,
+                            '%s never %s' % (host, value))
+            time.sleep(1)
+
+    def entries(self):
+        return {e['id']: e for e in self.load_report()['servers']}
+
+    def test_target_aggregate(self):
+        conn = self.connection()
+        agg = conn.compute.create_aggregate(name='drain-gaps-agg')
+        self.addCleanup(conn.compute.delete_aggregate, agg)
+        conn.compute.add_host_to_aggregate(agg, 'compute3')
+        self.addCleanup(conn.compute.remove_host_from_aggregate, agg,
+                        'compute3')
+        servers = [self.server('image', name='agg-%d' % n)
+                   for n in range(2)]
+        servers.append(self.server('shutoff', name='agg-off'))
+
+        res = self.openstack('compute', 'drain', SOURCE,
+                             '--target-aggregate', 'no-such-aggregate',
+                             check=False,
+                             env={'XDG_STATE_HOME': self.state_home})
+        self.assertEqual(1, res.returncode)
+        self.assertNotIn('Traceback', res.stderr)
+        lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+        self.assertEqual(['No aggregate named no-such-aggregate.'], lines)
+        self.assertEqual('enabled', self.service().status)
+
+        plan = self.drain(SOURCE, '--target-aggregate', 'drain-gaps-agg',
+                          '--dry-run').json()
+        self.assertEqual({'compute3'}, {r['Destination'] for r in plan})
+        rows = {r['Server']: r for r in self.drain(
+            SOURCE, '--target-aggregate', 'drain-gaps-agg',
+            '--poll-interval', '1').json()}
+        for s in servers:
+            self.assertEqual(('done', 'compute3'),
+                             (rows[s.id]['State'],
+                              rows[s.id]['Destination']), s.name)
+            self.assertEqual('compute3',
+                             self.compute.get_server(s.id).compute_host)
+        self.assertEqual({'compute3'}, {m.dest_compute for m in
+                                        self.migrations_of(servers)})
+        self.assertEqual(['compute3'],
+                         self.load_report()['options']['target_hosts'])
+
+    def test_interrupt_abort_then_resume(self):
+        held = self.server('image', name='a-held', fakecloud_stall=30)
+        other = self.server('image', name='b-other')
+        proc = self.start_drain('--max-parallel', '1', '--poll-interval',
+                                '1', '--on-interrupt', 'abort',
+                                '--grace-period', '60')
+        self.wait_entry(held, ('migrating',))
+        mig = self.wait_for_migration(held, ('running',))
+        proc.send_signal(signal.SIGINT)     # our child, by its PID
+        rows, err = self.finish(proc, exitcodes.DRAIN_INTERRUPTED)
+        self.assertIn('interrupted: abort requested', err)
+        self.assertEqual('aborted', rows[held.id]['State'])
+        self.assertIn('interrupted (SIGINT), aborted',
+                      rows[held.id]['Reason'])
+        self.assertEqual('not-started', rows[other.id]['State'])
+        report = self.load_report()
+        self.assertEqual('interrupted', report['state'])
+        entry = self.entries()[held.id]
+        self.assertEqual(('aborted', SOURCE), (entry['state'],
+                                               entry['final_host']))
+        for s in (held, other):
+            now = self.compute.get_server(s.id)
+            self.assertEqual((SOURCE, 'ACTIVE'),
+                             (now.compute_host, now.status), s.name)
+        recs = self.migrations_of([held])
+        self.assertEqual([(mig.id, 'cancelled')],
+                         [(m.id, m.status) for m in recs])
+        self.assertEqual([], self.migrations_of([other]))
+
+        # --resume REPORT finishes the drain (no stall this time).
+        self.compute.delete_server_metadata(held, [fakecloud.META_STALL])
+        path = self.report_path()
+        rows = {r['Server']: r for r in self.drain(
+            '--resume', path, '--poll-interval', '1').json()}
+        self.assertEqual({'done'}, {rows[s.id]['State']
+                                    for s in (held, other)})
+        self.assertEqual('complete', self.load_report()['state'])
+        for s in (held, other):
+            now = self.compute.get_server(s.id)
+            self.assertNotEqual(SOURCE, now.compute_host, s.name)
+            self.assertEqual('ACTIVE', now.status, s.name)
+
+    def _refused_second_destination(self, retry, stop=False):
+        """a-first runs; the next target is made unusable meanwhile.
+
+        ``a-first`` goes to the least busy target; ``b-next`` (started
+        when it ends, --max-parallel 1) to the other one, which the test
+        disables (or stops, ``stop``) while ``a-first`` is held.
+        """
+        first = self.server('image', name='a-first', fakecloud_stall=30)
+        nxt = self.server('image', name='b-next')
+        args = ['--max-parallel', '1', '--poll-interval', '1',
+                '--max-failures', '0']
+        if retry:
+            args.append('--retry')
+        proc = self.start_drain(*args)
+        entry = self.wait_entry(first, ('migrating',))
+        mig = self.wait_for_migration(first, ('running',))
+        dest_first = mig.dest_compute or entry['destination']
+        self.assertIn(dest_first, self.OTHERS)
+        blocked = [h for h in self.OTHERS if h != dest_first][0]
+        if stop:
+            self.stop_compute(blocked)
+            self.wait_service(blocked, 'state', 'down')
+        else:
+            self.compute.disable_service(self.service(blocked),
+                                         host=blocked,
+                                         binary='nova-compute',
+                                         disabled_reason='drain test')
+        self.compute.force_complete_server_migration(mig.id, first)
+        expect = exitcodes.OK if retry else exitcodes.DRAIN_INCOMPLETE
+        rows, err = self.finish(proc, expect)
+        self.assertEqual('done', rows[first.id]['State'])
+        self.assertEqual(dest_first,
+                         self.compute.get_server(first.id).compute_host)
+        report = self.load_report()
+        self.assertEqual({first.id, nxt.id},
+                         {e['id'] for e in report['servers']})
+        return first, nxt, blocked, dest_first, rows, err
+
+    def test_no_retry_no_valid_host_fails(self):
+        first, nxt, blocked, dest_first, rows, err = \
+            self._refused_second_destination(retry=False)
+        row = rows[nxt.id]
+        self.assertEqual('failed', row['State'])
+        self.assertIn('no valid host', row['Reason'].lower())
+        entry = self.entries()[nxt.id]
+        self.assertEqual((1, blocked), (entry['attempts'],
+                                        entry['destination']))
+        self.assertIn('no valid host', entry['error'].lower())
+        self.assertNotIn('retrying', err)
+        now = self.compute.get_server(nxt.id)
+        self.assertEqual((SOURCE, 'ACTIVE'), (now.compute_host, now.status))
+        self.assertEqual('incomplete', self.load_report()['state'])
+
+    def test_retry_on_no_valid_host(self):
+        first, nxt, blocked, dest_first, rows, err = \
+            self._refused_second_destination(retry=True)
+        self.assertIn('retrying on another host (once, --retry)', err)
+        row = rows[nxt.id]
+        self.assertEqual(('done', dest_first),
+                         (row['State'], row['Destination']))
+        entry = self.entries()[nxt.id]
+        self.assertEqual((2, dest_first, dest_first),
+                         (entry['attempts'], entry['destination'],
+                          entry['final_host']))
+        # The first attempt's reason stays in the report.
+        self.assertIn('no valid host', entry['error'].lower())
+        now = self.compute.get_server(nxt.id)
+        self.assertEqual((dest_first, 'ACTIVE'),
+                         (now.compute_host, now.status))
+        self.assertEqual('complete', self.load_report()['state'])
+
+    def test_target_down_mid_drain(self):
+        first, nxt, blocked, dest_first, rows, err = \
+            self._refused_second_destination(retry=False, stop=True)
+        self.assertEqual('down', self.service(blocked).state)
+        row = rows[nxt.id]
+        self.assertEqual('failed', row['State'])
+        self.assertIn('no valid host', row['Reason'].lower())
+        now = self.compute.get_server(nxt.id)
+        self.assertEqual((SOURCE, 'ACTIVE'), (now.compute_host, now.status))
+        # Nothing moved to the down host.
+        self.assertNotIn('completed', [
+            m.status for m in self.migrations_of([nxt])
+            if m.dest_compute == blocked])
+        self.assertIn('Still to move (1)', err)

@@ -23,6 +23,7 @@ import datetime
 import io
 import json
 import os
+import signal
 import types
 
 import fixtures
@@ -687,6 +688,25 @@ class TestDrainRun(testtools.TestCase):
         for sid in ('s0', 's1'):
             self.assertEqual('compute1', nova.servers[sid]['host'])
 
+    def test_signal_before_the_drain_exists_is_not_lost(self):
+        # A SIGTERM between the first report write and the start of the
+        # run (services being disabled) must end the drain "interrupted",
+        # starting nothing, not kill it with the service left disabled.
+        nova = FakeNova()
+        for n in range(3):
+            nova.add('s%d' % n, hold=4)
+        items = [item('s%d' % n) for n in range(3)]
+        run = DrainRun(nova, items, opts(max_parallel=2, max_per_target=0))
+        signals = drain._Signals()
+        signals._handler(signal.SIGTERM, None)
+        self.assertEqual(['SIGTERM'], signals.pending)
+        signals.attach(run.drain)
+        self.assertEqual('SIGTERM', run.drain.interrupted)
+        self.assertEqual(exitcodes.DRAIN_INTERRUPTED, run.run())
+        self.assertEqual({drain.NOT_STARTED}, {i.state for i in items})
+        self.assertEqual('interrupted', run.report['state'])
+        self.assertEqual([], nova.intervals)
+
     def test_interrupt_wait_then_resume(self):
         nova = FakeNova()
         for n in range(3):
@@ -898,6 +918,30 @@ class TestSyncNoValidHost(testtools.TestCase):
         self.assertEqual(['compute2', 'compute3'],
                          [c[2] for c in nova.calls if c[0] == 'live'])
         self.assertEqual(drain.DONE, items[0].state)
+
+    def test_retry_after_refusal_that_left_an_error_record(self):
+        # Real Nova 34 at 2.30: the 400 NoValidHost comes after the
+        # conductor created the migration record (status "error").  The
+        # retry must follow its own migration, not that record.
+        nova = FakeNova()
+        nova.add('s', novalid=('compute2',))
+        real = nova.live_migrate_server
+
+        def live(sid, host=None, block_migration=None):
+            real(sid, host=host, block_migration=block_migration)
+            if host == 'compute2':
+                raise sdk_exc.BadRequestException(
+                    'No valid host was found. Unable to move instance')
+        nova.live_migrate_server = live
+        items = [item('s')]
+        run = DrainRun(nova, items, opts(retry=True))
+        self.assertEqual(exitcodes.OK, run.run())
+        self.assertEqual(['error', 'completed'],
+                         [m['status'] for m in nova.migrations_])
+        self.assertEqual((drain.DONE, 'compute3', 2, 2),
+                         (items[0].state, items[0].final_host,
+                          items[0].attempts, items[0].migration_id))
+        self.assertEqual('compute3', nova.servers['s']['host'])
 
 
 class TestNoDestinationAtAll(testtools.TestCase):
