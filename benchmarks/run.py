@@ -32,6 +32,7 @@ import traceback
 from benchmarks import byhand  # noqa: F401
 from benchmarks import commands  # noqa: F401
 from benchmarks import common
+from benchmarks import drain  # noqa: F401
 from benchmarks import rules_engine  # noqa: F401
 from benchmarks import startup  # noqa: F401
 
