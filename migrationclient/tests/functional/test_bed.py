@@ -137,11 +137,17 @@ class TestLiveMigration(base.FunctionalTestCase):
         compute.live_migrate_server(server, host=None,
                                     block_migration='auto')
         seen = []
+        listed = False
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             migs = list(compute.server_migrations(server))
             if not migs:
-                break  # finished: no longer listed as in progress
+                if listed:
+                    break  # finished: no longer listed as in progress
+                # Not listed yet ("accepted" is not in progress).
+                time.sleep(0.3)
+                continue
+            listed = True
             mig = migs[0]
             if mig.status == 'running' and mig.memory_processed_bytes:
                 seen.append((mig.memory_processed_bytes,
