@@ -69,6 +69,10 @@ for env in py3:migrationclient/tests/unit: functional:migrationclient/tests/func
     echo "$name: $p passed, $f failed, $s skipped"
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
 done
+if [ -f .stestr.functional/interrupt-matrix.txt ]; then
+    echo "Drain interrupted at seeded points (signal x point -> outcome):"
+    cat .stestr.functional/interrupt-matrix.txt
+fi
 echo "tox exit status: $rc, $(( $(date +%s) - start )) s"
 echo "$passed passed, $failed failed, $skipped skipped"
 exit $rc
