@@ -320,7 +320,13 @@ class DrainInterruptTest(base.FunctionalTestCase):
         left = [i for i in ids if now[i].compute_host == SOURCE]
         expected_state = {exitcodes.OK: 'complete',
                           exitcodes.DRAIN_INTERRUPTED: 'interrupted'}
-        if rc not in expected_state:
+        double = row['signal'].endswith('x2')
+        if (rc in (-signal.SIGINT, -signal.SIGTERM) and double
+                and data['state'] == 'interrupted'):
+            # The second signal landed after the drain had finished and
+            # written its final report, while the process was exiting.
+            pass
+        elif rc not in expected_state:
             problems.append('exit status %s (expected 5, or 0 when nothing '
                             'was left)' % rc)
         elif data['state'] != expected_state[rc]:
