@@ -30,8 +30,14 @@ API for commands (stable; drain uses the same calls)::
                                        # remaining memory => stuck
         rate_window=10.0,              # seconds of samples for rates
         adopt_new=True,                # track migrations that appear later
-        fetch_reasons=True)            # read instance action events on
+        fetch_reasons=True,            # read instance action events on
                                        # failed / cancelled migrations
+        progress_interval=0.0,         # seconds between two byte-progress
+                                       # reads of one migration (host /
+                                       # all scopes; see "Requests per
+                                       # poll" below)
+        progress_reads=None)           # most sampled progress reads per
+                                       # poll (None: no cap)
     events = w.start()                 # baseline poll: adopts in-progress
                                        # migrations of the scope, remembers
                                        # ended ones as history
@@ -74,15 +80,35 @@ Requests per poll (see doc/source/user/watch.rst, "Cost"):
   final status;
 * otherwise: one ``GET /os-migrations`` filtered by ``instance_uuid`` or
   ``host`` (with ``changes-since`` from 2.59, so the answer holds only what
-  changed), plus one ``GET /servers/{id}/migrations`` per server whose live
-  migration is ``running`` (os-migrations carries no byte counters; only a
-  running live migration has them, and Nova runs
-  ``max_concurrent_live_migrations`` per host, default 1);
+  changed), plus sampled byte-progress reads.  os-migrations carries no
+  byte counters; ``GET /servers/{id}/migrations`` does, one server at a
+  time, for running live migrations only.  Nova saves the counters on the
+  migration record (libvirt: ``save_stats`` every
+  ``live_migration_monitor_interval``), which moves its ``updated_at``,
+  and an UPDATE that changes nothing does not move it.  So:
+
+  - a running live migration whose record did not change since its last
+    progress read (absent from the changes-since answer, or listed with
+    the same ``updated_at``) has the same counters: its trackers get them
+    again at the current time, without a request (stuck detection runs
+    on as if it had been read);
+  - a changed one is read when ``progress_interval`` seconds passed since
+    its last read, oldest read first, at most
+    ``ceil(running x seconds since the last poll / progress_interval)``
+    reads per poll (so they spread over the polls instead of landing on
+    the same one) and at most ``progress_reads`` when given;
+  - never deferred: the first read of a running live migration, and a
+    read that confirms a "stuck" verdict before it is reported (stuck is
+    never declared from counters that may be stale: Nova's timestamps can
+    have a 1 s resolution, so a save in the same second as a read can go
+    unseen until the next one).
+
 * on a failed / cancelled migration, two requests once (instance actions).
 """
 
 import dataclasses
 import datetime
+import math
 import time
 
 from osc_lib import exceptions
@@ -121,6 +147,18 @@ class Policy:
                 raise ValueError('delays must not be negative')
 
 
+def default_progress_interval(poll_interval, stuck_window=None):
+    """The drain's progress sampling period when none is given.
+
+    A sixth of the stuck window (a stuck verdict comes at most that much
+    later than with a read on every poll, never earlier), never below the
+    poll interval; 300 s (the drain's default ``--stuck-after``) when stuck
+    detection is off.
+    """
+    window = stuck_window if stuck_window else 300.0
+    return max(float(poll_interval), float(window) / 6.0)
+
+
 def utcnow():
     return datetime.datetime.now(datetime.timezone.utc)
 
@@ -149,6 +187,11 @@ class MigrationState:
         self.outcome = None
         self.reason = None
         self.ended_at = None
+        # Byte-progress sampling (host / all scopes).
+        self.read_at = None        # clock time of the last progress read
+        self.read_stamp = None     # the record's updated_at at that read
+        self.fresh = False         # counters match the record in Nova
+        self.confirm = False       # stuck: read before saying so
 
     @property
     def id(self):
@@ -259,9 +302,18 @@ class Watcher:
     def __init__(self, compute, server_id=None, host=None,
                  all_migrations=False, policy=None, stuck_window=60.0,
                  rate_window=10.0, adopt_new=True, fetch_reasons=True,
+                 progress_interval=0.0, progress_reads=None,
                  clock=time.monotonic, wallclock=utcnow):
         if sum(bool(x) for x in (server_id, host, all_migrations)) > 1:
             raise ValueError('one scope: server_id, host or all_migrations')
+        progress_interval = float(progress_interval or 0.0)
+        if not math.isfinite(progress_interval) or progress_interval < 0:
+            raise ValueError('progress_interval must be a finite number of '
+                             'seconds, 0 or more')
+        if progress_reads is not None and (
+                isinstance(progress_reads, bool) or
+                not isinstance(progress_reads, int) or progress_reads < 1):
+            raise ValueError('progress_reads must be an integer, 1 or more')
         self.compute = compute
         self.server_id = server_id
         self.host = host
@@ -271,6 +323,8 @@ class Watcher:
         self.rate_window = float(rate_window)
         self.adopt_new = adopt_new
         self.fetch_reasons = fetch_reasons
+        self.progress_interval = progress_interval
+        self.progress_reads = progress_reads
         self.clock = clock
         self.wallclock = wallclock
         self.states = {}
@@ -278,6 +332,8 @@ class Watcher:
         self._known = set()        # ids seen ended at baseline: history
         self._expected = set()     # server ids whose next migration to adopt
         self._mark = None          # changes-since high-water mark
+        self._last_poll = None     # clock time of the previous poll
+        self._since = None         # seconds between the last two polls
         self._started = False
         self.version = cloud.api_version(compute)
 
@@ -349,6 +405,7 @@ class Watcher:
         events = []
         if not self.scoped:
             return self.poll()
+        self._tick()
         records = self._list(**self._scope_filter())
         self._advance_mark(records)
         for m in sorted(records, key=lambda r: _id_key(r.id)):
@@ -358,7 +415,7 @@ class Watcher:
                 events.append(self.track(m))
             else:
                 self._known.add(m.id)
-        events.extend(self._progress_for_running())
+        events.extend(self._read_progress())
         events.extend(self._apply_policy())
         return [e for e in events if e]
 
@@ -367,13 +424,14 @@ class Watcher:
         if not self._started and self.scoped:
             return self.start()
         self._started = True
+        self._tick()
         events = []
         single = self._single_server()
         if single:
             events.extend(self._poll_server_list(single))
         else:
             events.extend(self._poll_os_migrations())
-            events.extend(self._progress_for_running())
+            events.extend(self._read_progress())
         events.extend(self._apply_policy())
         return [e for e in events if e]
 
@@ -399,13 +457,13 @@ class Watcher:
         seen = set()
         for m in records:
             seen.add(m.id)
-            events.extend(self._observe(m))
+            events.extend(self._observe(m, read=True))
         gone = [s for s in self.active if s.id not in seen]
         if gone:
             # Ended: one os-migrations request for the final statuses.
             final = {m.id: m for m in self._list(
                 server_id=server_id, changes_since=self._mark)}
-            self._advance_mark(final.values())
+            listed = list(final.values())
             for s in gone:
                 m = final.get(s.id)
                 if m is None:
@@ -417,6 +475,7 @@ class Watcher:
                     events.append(self._end_vanished(s))
                 else:
                     events.extend(self._observe(m))
+            self._advance_mark(listed)
         return events
 
     def _poll_os_migrations(self):
@@ -431,23 +490,93 @@ class Watcher:
                                           changes_since=self._mark))
         else:
             records = self._list(changes_since=self._mark, **kw)
-        self._advance_mark(records)
+        listed = set()
         for m in sorted(records, key=lambda r: _id_key(r.id)):
+            listed.add(m.id)
             events.extend(self._observe(m))
+        # Only now: should handling a record fail (the cloud failing while
+        # the reason of a failure is read), the next poll lists it again.
+        self._advance_mark(records)
+        events.extend(self._unchanged(listed))
         return events
 
-    def _progress_for_running(self):
-        """Byte progress of running live migrations (2.23+)."""
+    def _covered(self, state):
+        """Would this poll's list have returned ``state`` had it changed?"""
+        if not self.scoped or self.all_migrations or self.server_id:
+            return True
+        m = state.migration
+        return self.host in (m.source_compute, m.dest_compute)
+
+    def _unchanged(self, listed):
+        """Active migrations the list did not return: nothing changed.
+
+        A running live one's byte counters are then those already known
+        (Nova moves ``updated_at`` whenever it saves new ones): its trackers
+        get them again at the current time, with no request, so that the
+        stuck window keeps running exactly as if they had been read.
+        """
+        events = []
+        t, wall = self.clock(), self.wallclock()
+        for state in self.active:
+            if state.id in listed or not self._covered(state):
+                continue
+            state.last_seen = t
+            if state.status == 'running' and state.migration.is_live and (
+                    state.memory_tracker.samples or
+                    state.disk_tracker.samples):
+                state._update_bytes(t)
+                events.extend(self._check_stuck(state, t, wall))
+        return events
+
+    def _tick(self):
+        """Start a poll: remember how long since the previous one."""
+        t = self.clock()
+        self._since = (None if self._last_poll is None
+                       else max(0.0, t - self._last_poll))
+        self._last_poll = t
+
+    def _read_budget(self, running):
+        """How many sampled progress reads this poll may make."""
+        budget = running
+        if self.progress_interval > 0 and self._since is not None:
+            budget = max(1, min(running, math.ceil(
+                running * self._since / self.progress_interval)))
+        if self.progress_reads is not None:
+            budget = min(budget, self.progress_reads)
+        return budget
+
+    def _read_progress(self):
+        """Byte progress of running live migrations (2.23+), sampled.
+
+        See "Requests per poll" in the module docstring.
+        """
         if self.version < mv.SERVER_MIGRATIONS:
             return []
+        running = [s for s in self.active
+                   if s.status == 'running' and s.migration.is_live]
+        if not running:
+            return []
+        t = self.clock()
+        urgent = [s for s in running if s.read_at is None or s.confirm]
+        due = sorted(
+            (s for s in running
+             if s.read_at is not None and not s.confirm and not s.fresh and
+             t - s.read_at >= self.progress_interval),
+            key=lambda s: (s.read_at, _id_key(s.id)))
+        chosen = urgent + due[:self._read_budget(len(running))]
         events = []
-        servers = sorted({s.server_id for s in self.active
-                          if s.status == 'running' and s.migration.is_live})
-        for sid in servers:
+        for sid in sorted({s.server_id for s in chosen}):
             for m in self._server_live(sid):
                 state = self.states.get(m.id)
                 if state is not None and not state.ended:
-                    events.extend(self._observe(m))
+                    events.extend(self._observe(m, read=True))
+        for s in chosen:
+            # Not in its server's list: it left ``running`` since the
+            # os-migrations answer; the next list says how.  Do not read it
+            # again before that.
+            s.confirm = False
+            if s.read_at is None or s.read_at < t:
+                s.read_at = t
         return events
 
     def _adoptable(self, m):
@@ -457,8 +586,13 @@ class Watcher:
             return True
         return self.adopt_new and self.scoped
 
-    def _observe(self, m):
-        """Merge a fresh record into its state; return Events."""
+    def _observe(self, m, read=False):
+        """Merge a fresh record into its state; return Events.
+
+        ``read``: ``m`` comes from ``GET /servers/{id}/migrations``, with
+        the byte counters as of its ``updated_at``; otherwise from
+        os-migrations, without counters.
+        """
         events = []
         state = self.states.get(m.id)
         if state is None:
@@ -468,6 +602,8 @@ class Watcher:
             self._expected.discard(m.server_id)
             events.append(self.track(m))
             state = self.states[m.id]
+            if read:
+                self._mark_read(state, m)
             if m.ended:
                 events.extend(self._finish(state))
             return events
@@ -475,6 +611,10 @@ class Watcher:
             return events
         t, wall = self.clock(), self.wallclock()
         state.last_seen = t
+        if read:
+            self._mark_read(state, m)
+        elif not _not_after(m.changed_at, state.read_stamp):
+            state.fresh = False     # changed since the counters were read
         old = state.migration
         # os-migrations has no byte counters: keep the last known ones.
         if m.memory_total_bytes is None and old.memory_total_bytes:
@@ -497,13 +637,24 @@ class Watcher:
         if m.ended:
             events.extend(self._finish(state))
         else:
-            events.extend(self._check_stuck(state, t, wall))
+            events.extend(self._check_stuck(state, t, wall, read=read))
         return events
 
-    def _check_stuck(self, state, t, wall):
+    def _mark_read(self, state, m):
+        state.read_at = self.clock()
+        state.read_stamp = m.changed_at
+        state.fresh = True
+
+    def _check_stuck(self, state, t, wall, read=False):
         est = state.memory
         stuck = bool(est and est.stuck and state.status == 'running')
         if stuck == state.stuck:
+            return []
+        if (stuck and not read and state.migration.is_live and
+                self.version >= mv.SERVER_MIGRATIONS):
+            # Counters not read in this poll: confirm with a read first
+            # (this poll's progress reads), never report stuck on a guess.
+            state.confirm = True
             return []
         state.stuck = stuck
         if stuck:
@@ -512,21 +663,25 @@ class Watcher:
                       _('remaining memory shrinks again'))]
 
     def _finish(self, state):
+        status = state.status
+        if status in cloud.SUCCEEDED:
+            outcome = 'completed'
+        elif status in cloud.CANCELLED:
+            outcome = 'cancelled'
+        else:
+            outcome = 'failed'
+        if outcome != 'completed' and self.fetch_reasons:
+            # First: should the cloud fail here, the state is unchanged
+            # and the next poll, which lists the record again (the mark
+            # moves only once a list is handled), ends it.
+            self.requests += 2
+            state.reason = cloud.failure_reason(self.compute,
+                                                state.migration)
         t, wall = self.clock(), self.wallclock()
         state.ended_at = t
         state.was_stuck = state.was_stuck or state.stuck
         state.stuck = False
-        status = state.status
-        if status in cloud.SUCCEEDED:
-            state.outcome = 'completed'
-        elif status in cloud.CANCELLED:
-            state.outcome = 'cancelled'
-        else:
-            state.outcome = 'failed'
-        if state.outcome != 'completed' and self.fetch_reasons:
-            self.requests += 2
-            state.reason = cloud.failure_reason(self.compute,
-                                                state.migration)
+        state.outcome = outcome
         msg = _('ended %s') % status
         if status == 'finished':
             msg = _('ended finished: the server waits in VERIFY_RESIZE for '
@@ -654,6 +809,12 @@ class Watcher:
 
 def _num(v):
     return ('%g' % v)
+
+
+def _not_after(stamp, other):
+    """True when Nova time ``stamp`` is known and not later than ``other``."""
+    a, b = cloud.parse_time(stamp), cloud.parse_time(other)
+    return a is not None and b is not None and a <= b
 
 
 def _id_key(ident):

@@ -28,6 +28,10 @@ from migrationclient import microversions as mv
 
 LOG = logging.getLogger(__name__)
 
+#: Sampled byte-progress reads per poll of a --host / --all watch, at most
+#: (first reads and stuck confirmations aside); see watch.rst "Cost".
+PROGRESS_READS = 4
+
 COLUMNS = ('ID', 'Server', 'Type', 'Source', 'Destination', 'Status',
            'Outcome', 'Elapsed', 'Memory', 'Actions', 'Reason')
 
@@ -55,7 +59,8 @@ class WatchMigration(command.Lister):
     migration to or from a host (--host) or the whole cloud (--all).  Each
     status change is printed with a timestamp; live migrations show memory
     and disk progress, rate and ETA.  Exit status: 0 completed, 6 failed /
-    error, 7 cancelled, 8 stuck and not resolved, 9 --timeout reached.
+    error, 7 cancelled, 8 stuck and not resolved, 9 --timeout reached,
+    130 interrupted (Ctrl-C: the migrations go on).
     """
 
     def get_parser(self, prog_name):
@@ -79,6 +84,14 @@ class WatchMigration(command.Lister):
         parser.add_argument(
             '--interval', metavar='<seconds>', default='2',
             help=_('Seconds between polls (default: 2)'))
+        parser.add_argument(
+            '--progress-interval', metavar='<seconds>',
+            help=_('--host / --all: read the byte progress of a running '
+                   'live migration at most once per this many seconds, '
+                   'and only when its record changed (default: the '
+                   '--interval; at most %d such reads per poll).  A single '
+                   'server\'s progress comes with every poll') %
+            PROGRESS_READS)
         parser.add_argument(
             '--timeout', metavar='<seconds>',
             help=_('Give up after this many seconds (exit status 9, or 8 '
@@ -118,6 +131,11 @@ class WatchMigration(command.Lister):
         interval = arguments.seconds('--interval', parsed_args.interval)
         timeout = arguments.seconds('--timeout', parsed_args.timeout)
         window = arguments.seconds('--stuck-window', parsed_args.stuck_window)
+        progress_interval = arguments.seconds(
+            '--progress-interval', parsed_args.progress_interval,
+            allow_zero=True)
+        if progress_interval is None:
+            progress_interval = interval
         policy = watch.Policy(
             abort_after=arguments.seconds(
                 '--abort-after', parsed_args.abort_after, allow_zero=True),
@@ -125,7 +143,7 @@ class WatchMigration(command.Lister):
                 '--force-complete-after', parsed_args.force_complete_after,
                 allow_zero=True),
             on_stuck=parsed_args.on_stuck)
-        return interval, timeout, window, policy
+        return interval, timeout, window, policy, progress_interval
 
     def _check_policy(self, compute, policy):
         version = cloud.api_version(compute)
@@ -170,7 +188,8 @@ class WatchMigration(command.Lister):
             {'ref': ref, 'server': server.id})
 
     def take_action(self, parsed_args):
-        interval, timeout, window, policy = self._validate(parsed_args)
+        interval, timeout, window, policy, progress_interval = (
+            self._validate(parsed_args))
         compute = self.app.client_manager.compute
         self._check_policy(compute, policy)
         self.exit_status = exitcodes.OK
@@ -198,8 +217,38 @@ class WatchMigration(command.Lister):
             host=parsed_args.host,
             all_migrations=parsed_args.all_migrations,
             policy=policy, stuck_window=window,
-            adopt_new=not parsed_args.migration)
+            adopt_new=not parsed_args.migration,
+            progress_interval=progress_interval,
+            progress_reads=PROGRESS_READS)
 
+        result = None
+        interrupted = False
+        try:
+            result = self._follow(compute, server, parsed_args, watcher, out,
+                                  interval, timeout)
+        except KeyboardInterrupt:
+            # Ctrl-C: stop watching, change nothing, say where things are
+            # (the summary) and exit WATCH_INTERRUPTED.
+            interrupted = True
+        if result is None and not interrupted:
+            return COLUMNS, []
+        out.close(list(watcher.states.values()))
+        states = sorted(watcher.states.values(),
+                        key=lambda s: watch._id_key(s.id))
+        self.exit_status = watch.exit_status(
+            states, timed_out=result == watch.TIMEOUT)
+        if interrupted:
+            self.exit_status = exitcodes.WATCH_INTERRUPTED
+            self.app.stderr.write(
+                _('Interrupted: stopped watching; %d migration(s) still in '
+                  'progress go on (the watch changes nothing on Ctrl-C)\n')
+                % len(watcher.active))
+        LOG.debug('migration watch: %d API requests', watcher.requests)
+        return COLUMNS, [summary_row(s) for s in states]
+
+    def _follow(self, compute, server, parsed_args, watcher, out, interval,
+                timeout):
+        """Watch until the end; FINISHED / TIMEOUT, None: nothing to watch."""
         if parsed_args.migration:
             migration = self._explicit(compute, server,
                                        parsed_args.migration)
@@ -217,23 +266,15 @@ class WatchMigration(command.Lister):
                     _('No migration in progress%s\n') % (
                         _(' to or from %s') % parsed_args.host
                         if parsed_args.host else ''))
-                return COLUMNS, []
+                return None
             out.render(events, list(watcher.states.values()))
 
         def on_events(evs):
             out.render(evs, list(watcher.states.values()))
 
-        result = watch.FINISHED
-        if not watcher.finished:
-            result = watcher.run(on_events, interval=interval,
-                                 timeout=timeout)
-        out.close(list(watcher.states.values()))
-        states = sorted(watcher.states.values(),
-                        key=lambda s: watch._id_key(s.id))
-        self.exit_status = watch.exit_status(
-            states, timed_out=result == watch.TIMEOUT)
-        LOG.debug('migration watch: %d API requests', watcher.requests)
-        return COLUMNS, [summary_row(s) for s in states]
+        if watcher.finished:
+            return watch.FINISHED
+        return watcher.run(on_events, interval=interval, timeout=timeout)
 
     def _nothing_for_server(self, compute, server):
         records = cloud.list_migrations(compute, server_id=server.id)

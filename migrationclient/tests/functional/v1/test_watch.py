@@ -21,14 +21,22 @@ real HTTP to the bed); results are checked through openstacksdk.
 """
 
 import json
+import os
+import select
+import signal
+import subprocess
 import time
 
+import fixtures
 from openstack import exceptions as sdk_exc
+from testtools import content
 
 from migrationclient.engine import watch
 from migrationclient import exitcodes
 from migrationclient.tests.functional import base
 from migrationclient.tests.functional import fakecloud
+from migrationclient.tests.functional import httpproxy
+from migrationclient.v1 import watch as v1watch
 
 SOURCE = 'compute1'
 
@@ -386,8 +394,11 @@ class TestWatchHost(WatchTestCase):
         self.assertEqual(2, len(h.active))      # a running, b queued
         del calls[:]
         h.poll()
-        self.assertEqual([('GET', '/os-migrations'),
-                          ('GET', '/servers/%s/migrations' % a.id)], calls)
+        # the list, and a's progress if its record changed since the
+        # baseline read (the bed saves new counters every 0.5 s)
+        self.assertEqual(('GET', '/os-migrations'), calls[0])
+        self.assertIn(calls[1:], ([], [('GET', '/servers/%s/migrations'
+                                        % a.id)]))
         while not h.finished:
             time.sleep(0.5)
             h.poll()
@@ -418,3 +429,185 @@ class TestWatchOldMicroversion(WatchTestCase):
                        check=False)
         self.assertEqual(1, res.returncode)
         self.assertIn('needs compute API 2.24', res.stderr)
+
+
+class TestWatchAll(WatchTestCase):
+
+    def test_all_follows_two_hosts_to_completion(self):
+        # The bed runs one live migration at a time: b waits (queued)
+        # while a runs; both must still be in progress when the watch
+        # starts, on a loaded machine too.
+        a = self.create_server(host='compute1',
+                               metadata={fakecloud.META_HOLD: '6'})
+        b = self.create_server(host='compute2',
+                               metadata={fakecloud.META_HOLD: '2'})
+        self.live_migrate(a, host='compute3')
+        self.live_migrate(b, host='compute3')
+        self.wait_status(a, ('running',))
+        self.wait_status(b, ('queued', 'preparing', 'running'))
+        res = self.watch('--all', '--interval', '0.5', '-f', 'json')
+        self.assertEqual(exitcodes.OK, res.returncode, res.stderr)
+        events, summary = self.json_lines(res)      # every line parses
+        rows = {row['Server']: row for row in summary}
+        self.assertEqual({'compute1', 'compute2'},
+                         {rows[s.id]['Source'] for s in (a, b)})
+        self.assertEqual({'completed'}, {row['Status'] for row in summary})
+        mine = [e for e in events if e['server_id'] in (a.id, b.id)]
+        self.assertEqual({(a.id, 'completed'), (b.id, 'completed')},
+                         {(e['server_id'], e['outcome']) for e in mine
+                          if e['event'] == 'ended'})
+        self.assertEqual('compute3', self.host_of(a))
+        self.assertEqual('compute3', self.host_of(b))
+
+
+class TestWatchInterrupt(WatchTestCase):
+
+    def read_lines(self, proc, count, timeout=60):
+        """The first ``count`` stdout lines of ``proc`` (bytes, unbuffered)."""
+        data = b''
+        deadline = time.monotonic() + timeout
+        fd = proc.stdout.fileno()
+        while data.count(b'\n') < count:
+            left = deadline - time.monotonic()
+            self.assertGreater(left, 0, 'no output from the watch: %r' % data)
+            ready, _w, _x = select.select([fd], [], [], left)
+            if ready:
+                chunk = os.read(fd, 65536)
+                self.assertTrue(chunk, 'the watch ended early: %r' % data)
+                data += chunk
+        return data
+
+    def test_ctrl_c_exits_130_and_changes_nothing(self):
+        server = self.create_server(host=SOURCE,
+                                    metadata={fakecloud.META_HOLD: '15'})
+        self.live_migrate(server)
+        mig = self.wait_status(server, ('running',))
+        proc = subprocess.Popen(
+            [base._openstack_binary(), '--os-cloud', fakecloud.CLOUD_ADMIN,
+             'migration', 'watch', server.id, '--interval', '0.5',
+             '-f', 'json'],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=self.bed.env())
+        self.addCleanup(self._reap, proc)
+        # "new" and a "progress" event: the watch is in its poll loop
+        head = self.read_lines(proc, 2)
+        proc.send_signal(signal.SIGINT)     # the one process we started
+        tail, err = proc.communicate(timeout=60)
+        out, err = (head + tail).decode(), err.decode()
+        self.assertEqual(exitcodes.WATCH_INTERRUPTED, proc.returncode, err)
+        self.assertEqual(130, proc.returncode)
+        self.assertNotIn('Traceback', err)
+        self.assertEqual(1, len(err.strip().splitlines()), err)
+        self.assertIn('Interrupted: stopped watching; 1 migration(s) still '
+                      'in progress go on', err)
+        events, summary = self.json_lines(base.CLIResult(
+            [], proc.returncode, out, err, 0))
+        self.assertEqual([(mig.id, 'running', 'in-progress')],
+                         [(r['ID'], r['Status'], r['Outcome'])
+                          for r in summary])
+        self.assertNotIn('action', [e['event'] for e in events])
+        # not aborted: it runs on (or has just ended) and completes
+        migs = self.connection().compute.server_migrations(server.id)
+        self.assertIn([m.status for m in migs], (['running'], []))
+        done = self.wait_status(server, ('completed', 'cancelled', 'error',
+                                         'failed'))
+        self.assertEqual((mig.id, 'completed'), (done.id, done.status))
+        self.assertNotEqual(SOURCE, self.host_of(server))
+
+    @staticmethod
+    def _reap(proc):
+        if proc.poll() is None:
+            proc.kill()        # our own child, by its PID
+            proc.wait(10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream:
+                stream.close()
+
+
+class TestWatchPollingCost(WatchTestCase):
+    """Requests per poll of a --host watch, 6 live migrations in flight.
+
+    Counted by a :class:`~httpproxy.CountingProxy` in front of the bed; the
+    bed runs up to 10 live migrations per compute at once (Nova's default
+    is 1).
+    """
+
+    BED_ARGS = ('--max-concurrent-live-migrations', '10')
+    N = 6
+    INTERVAL = 0.5
+    PROGRESS = 3.0
+
+    def running(self, ids):
+        return sum(1 for m in self.connection().compute.migrations(
+            host=SOURCE) if m.server_id in ids and m.status == 'running')
+
+    def test_one_list_per_poll_and_sampled_progress(self):
+        # Held long enough to be still running once the CLI has started,
+        # on a loaded machine too.
+        servers = [self.create_server(
+            host=SOURCE, metadata={fakecloud.META_HOLD: '25'})
+            for _ in range(self.N)]
+        ids = {s.id for s in servers}
+        for server in servers:
+            self.live_migrate(server)
+        deadline = time.monotonic() + 60
+        while self.running(ids) < self.N:
+            self.assertLess(time.monotonic(), deadline,
+                            'the live migrations did not all run')
+            time.sleep(0.3)
+        proxy = httpproxy.CountingProxy.for_cloud(
+            self.bed.clouds_yaml, fakecloud.CLOUD_ADMIN, max_lifetime=600,
+            idle_timeout=300)
+        proxy.start()
+        self.addCleanup(proxy.stop)
+        clouds = httpproxy.write_proxied_clouds_yaml(
+            self.bed.clouds_yaml,
+            os.path.join(self.useFixture(fixtures.TempDir()).path,
+                         'clouds.yaml'), proxy, fakecloud.CLOUD_ADMIN)
+        res = self.bed.openstack(
+            'migration', 'watch', '--host', SOURCE, '--interval',
+            self.INTERVAL, '--progress-interval', self.PROGRESS, '-f',
+            'json', check=False, env={'OS_CLIENT_CONFIG_FILE': clouds})
+        self.assertEqual(exitcodes.OK, res.returncode, res.stderr)
+        events, summary = self.json_lines(res)
+        self.assertEqual(ids, {r['Server'] for r in summary})
+        self.assertEqual({'completed'}, {r['Status'] for r in summary})
+
+        log = [e for e in proxy.events() if e.service == 'compute']
+        polls = [i for i, e in enumerate(log)
+                 if e.method == 'GET' and e.path.endswith('/os-migrations')]
+        reads = [(i, e) for i, e in enumerate(log) if e.method == 'GET'
+                 and e.path.endswith('/servers/{id}/migrations')]
+        # every poll: one list; the baseline poll reads each one once
+        bounds = polls + [len(log)]
+        per_poll = [sum(1 for i, _e in reads if lo < i < hi)
+                    for lo, hi in zip(bounds, bounds[1:])]
+        self.assertEqual(self.N, per_poll[0])
+        self.assertLessEqual(max(per_poll[1:]), v1watch.PROGRESS_READS,
+                             per_poll)
+        # one migration is read at most once per --progress-interval
+        by_server = {}
+        for _i, e in reads:
+            by_server.setdefault(e.raw_path, []).append(e)
+        for path, seen in by_server.items():
+            for first, then in zip(seen, seen[1:]):
+                self.assertGreaterEqual(
+                    (then.time - then.elapsed) - first.time,
+                    self.PROGRESS - 0.25, path)
+        # so over the polling, at most N x (seconds / interval + 1) reads,
+        # where every poll used to read all N
+        polled = len(polls) - 1
+        sampled = sum(per_poll[1:])
+        seconds = log[-1].time - log[polls[0]].time
+        self.assertLessEqual(
+            sampled, self.N * (seconds / self.PROGRESS + 1), per_poll)
+        self.assertLess(sampled, polled * self.N, per_poll)
+        other = [e for e in log[polls[0]:] if e.method != 'GET' or not (
+            e.path.endswith('/os-migrations') or
+            e.path.endswith('/servers/{id}/migrations'))]
+        self.assertEqual([], [(e.method, e.path) for e in other])
+        self.addDetail('requests-per-poll', content.text_content(
+            '%d polls in %.1f s, %d sampled reads %s: %.2f requests per '
+            'poll (was %d)' % (polled, seconds, sampled, per_poll[1:],
+                               (polled + sampled) / float(polled),
+                               1 + self.N)))

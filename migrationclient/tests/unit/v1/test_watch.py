@@ -78,6 +78,10 @@ class TestBadInput(CommandTestCase):
                                                    'nan'))
         self.assertIn('--abort-after must be',
                       self.error('vm1', '--abort-after', '-3'))
+        self.assertIn('--progress-interval must be at least 0',
+                      self.error('--host', 'h', '--progress-interval', '-1'))
+        self.assertIn('--progress-interval: ', self.error(
+            '--host', 'h', '--progress-interval', 'nan'))
         self.assertRaises(SystemExit, self.parse, 'vm1', '--on-stuck',
                           'reboot')
 
@@ -169,3 +173,38 @@ class TestFinished(CommandTestCase):
         self.assertIn('No migration in progress to or from host1',
                       self.app.stderr.getvalue())
         self.assertEqual(exitcodes.OK, self.cmd.exit_status)
+
+
+class TestInterrupt(CommandTestCase):
+
+    def test_ctrl_c_stops_watching_changes_nothing(self):
+        self.compute.records = [fakes.os_migration(source_compute='host1')]
+        self.compute.live = {SERVER: [fakes.server_migration(
+            server_uuid=SERVER)]}
+        made = []
+        real = v1watch.watch.Watcher
+
+        def watcher(*args, **kwargs):
+            made.append(real(*args, **kwargs))
+            return made[-1]
+
+        args = self.parse('--host', 'host1', '--interval', '3')
+        with mock.patch.object(v1watch.watch, 'Watcher', watcher), \
+                mock.patch.object(real, 'run',
+                                  side_effect=KeyboardInterrupt):
+            columns, rows = self.cmd.take_action(args)
+        self.assertEqual(exitcodes.WATCH_INTERRUPTED, self.cmd.exit_status)
+        self.assertEqual(130, self.cmd.exit_status)
+        err = self.app.stderr.getvalue()
+        self.assertEqual(1, len(err.splitlines()), err)
+        self.assertIn('Interrupted: stopped watching; 1 migration(s) still '
+                      'in progress go on', err)
+        row = dict(zip(columns, list(rows)[0]))
+        self.assertEqual(('running', 'in-progress'),
+                         (row['Status'], row['Outcome']))
+        self.assertEqual([], [c for c in self.compute.calls
+                              if c[0] in ('abort', 'force_complete')])
+        # the host watch samples progress: the poll interval by default,
+        # at most PROGRESS_READS per poll
+        self.assertEqual((3.0, v1watch.PROGRESS_READS),
+                         (made[0].progress_interval, made[0].progress_reads))
