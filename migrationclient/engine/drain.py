@@ -57,6 +57,7 @@ import os
 import signal
 import time
 
+from keystoneauth1 import exceptions as ks_exc
 from openstack import exceptions as sdk_exc
 from osc_lib import exceptions as osc_exc
 
@@ -108,6 +109,9 @@ COLD_STATUSES = ('ACTIVE', 'SHUTOFF')
 RECORD_GRACE = 60.0
 #: polls a "completed" record may disagree with the server's host
 SETTLE_POLLS = 5
+#: polls in a row that may fail (after the libraries' own retries) before
+#: the drain stops watching; the migrations keep running in the cloud
+API_ERROR_POLLS = 5
 
 
 class DrainError(ValueError):
@@ -134,6 +138,7 @@ class Options:
     grace_period: float = 60.0
     poll_interval: float = 2.0
     allow_partial: bool = False
+    progress_interval: float | None = None   # None: from stuck_after
 
     def to_dict(self):
         data = dataclasses.asdict(self)
@@ -194,6 +199,7 @@ class Item:
     stuck_handled: bool = dataclasses.field(default=False, repr=False)
     timed_out: bool = dataclasses.field(default=False, repr=False)
     aborted_why: str | None = dataclasses.field(default=None, repr=False)
+    read_errors: int = dataclasses.field(default=0, repr=False)
 
     REPORT_KEYS = ('id', 'name', 'project_id', 'original_host',
                    'original_status', 'action', 'reason', 'state',
@@ -327,6 +333,53 @@ def destination_label(item, options, can_name):
     return _('least busy of: %s') % ', '.join(sorted(item.candidates))
 
 
+def unusable_hosts(services):
+    """``{host: why}`` of the nova-compute services a drain cannot use now.
+
+    A destination must be up (not forced down) and enabled: the scheduler
+    refuses a named host that is not (NoValidHost after a 202).
+
+    :param services: list of :class:`services.ComputeService`
+    """
+    out = {}
+    for svc in services:
+        if not svc.is_up:
+            out[svc.host] = _('nova-compute is %s') % (
+                _('forced down') if svc.forced_down else svc.state)
+        elif not svc.is_enabled:
+            out[svc.host] = _('nova-compute is disabled (%s)') % (
+                svc.disabled_reason or '-')
+    return out
+
+
+def usable_pool(pool, candidates, known, unusable):
+    """Drop the destinations that are unusable now from one submission.
+
+    :param pool: every destination of the drain (scheduler placement)
+    :param candidates: the server's allowed destinations, None for any
+    :param known: hosts that have a nova-compute service now
+    :param unusable: ``{host: why}`` (:func:`unusable_hosts`)
+    :returns: ``(pool, candidates, dropped)``; ``dropped`` is
+        ``{host: why}`` of the server's possible destinations taken out
+        (its candidates, or the pool when it has none); ``candidates``
+        stays None when it was None (the scheduler skips such hosts
+        itself).
+    """
+    def bad(host):
+        if host in unusable:
+            return unusable[host]
+        if known is not None and host not in known:
+            return _('no nova-compute service')
+        return None
+
+    mine = pool if candidates is None else candidates
+    dropped = {h: bad(h) for h in mine if bad(h)}
+    pool = tuple(h for h in pool if not bad(h))
+    if candidates is not None:
+        candidates = tuple(h for h in candidates if not bad(h))
+    return pool, candidates, dropped
+
+
 # ---------------------------------------------------------------------------
 # Concurrency
 # ---------------------------------------------------------------------------
@@ -421,7 +474,46 @@ class Slots:
 # ---------------------------------------------------------------------------
 
 class CloudError(Exception):
-    """A cloud call of the drain was refused (one line)."""
+    """A cloud call of the drain was refused or got no answer (one line).
+
+    ``status``: the HTTP status of the refusal, None when there was none;
+    ``no_answer``: the connection failed after keystoneauth's own retries
+    (``connect_retries``), so the request may or may not have reached
+    Nova.
+    """
+
+    def __init__(self, message, status=None, no_answer=False):
+        super().__init__(message)
+        self.status = status
+        self.no_answer = no_answer
+
+    @property
+    def maybe_processed(self):
+        """The cloud may have acted on the request despite the error.
+
+        A lost answer, a 5xx (a gateway or Nova failed after the request
+        arrived) or a 409 "the server is migrating" (the answer to a first
+        request was lost and keystoneauth sent it again).
+        """
+        return self.no_answer or self.status == 409 or (
+            self.status is not None and self.status >= 500)
+
+
+def _cloud_error(exc):
+    if isinstance(exc, ks_exc.ConnectionError):
+        return CloudError(_one_line(exc), no_answer=True)
+    return CloudError(_one_line(exc),
+                      status=getattr(exc, 'status_code', None))
+
+
+#: errors of a cloud call after the libraries' own retries: openstacksdk
+#: wraps HTTP errors, keystoneauth's connection errors come through as
+#: they are.
+CALL_ERRORS = (sdk_exc.SDKException, ks_exc.ClientException)
+
+#: task states of a server whose migration Nova accepted
+MIGRATION_TASKS = ('migrating', 'resize_prep', 'resize_migrating',
+                   'resize_migrated', 'resize_finish')
 
 
 class Actions:
@@ -454,8 +546,8 @@ class Actions:
     def get_server(self, server_id):
         try:
             server = migrations.get_server(self.compute, server_id)
-        except sdk_exc.SDKException as exc:
-            raise CloudError(_one_line(exc))
+        except CALL_ERRORS as exc:
+            raise _cloud_error(exc)
         if server is None:
             return None
         return ServerNow(status=(server.status or '').upper(),
@@ -468,13 +560,26 @@ class Actions:
                                               server_id=server_id)
         except osc_exc.CommandError as exc:
             raise CloudError(str(exc))
+        except ks_exc.ClientException as exc:
+            raise _cloud_error(exc)
+
+    def compute_services(self):
+        """Every nova-compute service (:class:`services.ComputeService`)."""
+        try:
+            return services_mod.list_compute_services(self.compute)
+        except services_mod.ServiceError as exc:
+            raise CloudError(str(exc))
+        except CALL_ERRORS as exc:
+            raise _cloud_error(exc)
 
     @staticmethod
     def _call(func, *args, **kwargs):
         try:
             func(*args, **kwargs)
-        except (sdk_exc.SDKException, ValueError) as exc:
+        except ValueError as exc:
             raise CloudError(_one_line(exc))
+        except CALL_ERRORS as exc:
+            raise _cloud_error(exc)
 
 
 def _one_line(exc):
@@ -532,6 +637,11 @@ class Drain:
         self.interrupted_at = None
         self.hard_stop = False
         self._interrupt_aborts_done = False
+        self.cycle = 0              # poll cycles so far
+        self.api_errors = 0         # failed polls in a row
+        self._services_cycle = None
+        self._services_view = None  # (known hosts, {host: why}) or None
+        self._announced = {}        # destinations reported unusable
 
     # -- control -----------------------------------------------------------
 
@@ -565,8 +675,8 @@ class Drain:
                         'cannot write the report %(path)s: %(err)s') % {
                             'path': self.report_path, 'err': exc})
 
-    def _report_item(self):
-        return Item(id='-', name=_('report'), project_id=None,
+    def _report_item(self, name=None):
+        return Item(id='-', name=name or _('report'), project_id=None,
                     original_host='-', original_status='', action='-')
 
     def _event(self, item, text):
@@ -606,9 +716,18 @@ class Drain:
         w = self.watchers.get(host)
         if w is None:
             w = self.watcher_for(host)
+            events = w.start()      # kept only once its baseline is read
             self.watchers[host] = w
-            self._handle(w, w.start())
+            self._handle(w, events)
         return w
+
+    def _ensure_watcher(self, host):
+        """The watcher of ``host``, or None when the cloud failed."""
+        try:
+            return self._watcher(host)
+        except POLL_ERRORS as exc:
+            self._cloud_failed(host, exc)
+            return None
 
     # -- main loop ---------------------------------------------------------
 
@@ -620,7 +739,7 @@ class Drain:
         self.save()
         for host in sorted({i.original_host for i in self.items
                             if i.state == PENDING or i.state in IN_FLIGHT}):
-            self._watcher(host)
+            self._ensure_watcher(host)
         self._adopt()
         while not self.hard_stop:
             progressed = 0
@@ -633,6 +752,15 @@ class Drain:
                     break
                 if progressed:
                     continue
+                if 0 < self.api_errors < API_ERROR_POLLS:
+                    # The cloud failed: try again at the next cycle.
+                    self._wait(self.options.poll_interval)
+                    self.cycle += 1
+                    continue
+                if self.api_errors:
+                    self.stop_reason = _('the cloud API failed %d polls in '
+                                         'a row') % self.api_errors
+                    break
                 # Nothing runs and nothing could start: no destination.
                 self.stop_reason = _('no allowed destination is usable')
                 break
@@ -654,10 +782,22 @@ class Drain:
             self.sleep(min(left, 0.2))
 
     def _poll(self):
+        self.cycle += 1
         hosts = sorted({i.original_host for i in self.in_flight()})
+        failed = None
         for host in hosts:
-            w = self._watcher(host)
-            self._handle(w, w.poll())
+            if not self._poll_watcher(host):
+                failed = True
+        if failed:
+            self._reconcile()
+            if self.api_errors >= API_ERROR_POLLS:
+                self.stop_reason = self.stop_reason or _(
+                    'the cloud API failed %d polls in a row') % (
+                        self.api_errors)
+                self.hard_stop = True
+                return
+        elif hosts:
+            self.api_errors = 0
         for item in self.in_flight():
             if item.stage == 'finished':
                 self._confirm_step(item)
@@ -666,6 +806,54 @@ class Drain:
             elif item.state == SUBMITTED:
                 self._no_record(item)
             self._check_timeout(item)
+
+    def _poll_watcher(self, host):
+        """Poll the watcher of ``host``; False when the cloud failed.
+
+        keystoneauth / openstacksdk have already retried the request as
+        clouds.yaml says (``status_code_retries``, ``connect_retries``);
+        the drain does not retry it again but polls at the next cycle,
+        and stops watching after :data:`API_ERROR_POLLS` failures in a
+        row.
+        """
+        try:
+            w = self._watcher(host)
+            self._handle(w, w.poll())
+        except POLL_ERRORS as exc:
+            self._cloud_failed(host, exc)
+            return False
+        return True
+
+    def _cloud_failed(self, host, exc):
+        self.api_errors += 1
+        self.on_event(self._report_item(_('cloud')), _(
+            'cannot poll the migrations of %(host)s (%(n)d/%(max)d in a '
+            'row): %(err)s') % {'host': host, 'n': self.api_errors,
+                                'max': API_ERROR_POLLS,
+                                'err': _one_line(exc)})
+
+    def _reconcile(self):
+        """Apply what the watchers saw in a poll that failed half-way.
+
+        A poll can fail after it observed a migration end (the end is
+        recorded in the watcher, its event is lost with the exception):
+        follow the watcher's state of each in-flight server instead.
+        """
+        for item in self.in_flight():
+            if item.stage is not None or item.t_submit is None:
+                continue
+            w = self.watchers.get(item.original_host)
+            st = w.for_server(item.id) if w is not None else None
+            if st is None or st.first_seen < item.t_submit or (
+                    item.migration_id is not None and
+                    str(st.id) != str(item.migration_id)):
+                continue
+            if st.ended:
+                self._handle(w, [watch.Event('ended', watch.utcnow(), st,
+                                             _('ended %s') % st.status)])
+            elif item.migration_id is None:
+                self._handle(w, [watch.Event('new', watch.utcnow(), st,
+                                             '')])
 
     def _adopt(self):
         """Follow migrations already in flight (resume, rerun)."""
@@ -721,6 +909,7 @@ class Drain:
     def _submit(self):
         """Start what the limits allow; return how many were acted on."""
         acted = 0
+        view = None
         for item in self.pending():
             if self.stop_reason:
                 break
@@ -737,15 +926,74 @@ class Drain:
                         error=item.error or _('no destination left'))
                     acted += 1
                     continue
-            ok, target = self.slots.choose(
-                item.original_host, cands,
-                self.actions.can_name_host(item.action), pool)
+            if self._ensure_watcher(item.original_host) is None:
+                continue
+            can_name = self.actions.can_name_host(item.action)
+            ok, target = self.slots.choose(item.original_host, cands,
+                                           can_name, pool)
+            if not ok:
+                continue
+            # About to submit: are the destinations still usable?
+            view = view or self._services_now()
+            dropped = {}
+            if view is not None:
+                pool, cands, dropped = usable_pool(pool, cands, *view)
+                if (cands is not None and not cands) or not pool:
+                    why = '; '.join('%s: %s' % kv for kv in
+                                    sorted(dropped.items()))
+                    self._settle(item, SKIPPED, _(
+                        'not started: no allowed destination is usable now '
+                        '(%s); run the drain again when one is back') % why,
+                        error=_('no usable destination (%s)') % why)
+                    acted += 1
+                    continue
+                if dropped:
+                    ok, target = self.slots.choose(item.original_host, cands,
+                                                   can_name, pool)
             if ok:
-                self._start(item, target)
+                self._start(item, target, dropped)
                 acted += 1
         return acted
 
-    def _start(self, item, target):
+    def _services_now(self):
+        """``(known hosts, {host: why unusable})``, or None if unknown.
+
+        Read at most once per poll cycle, and only when a migration is
+        about to start (polling costs nothing more while nothing starts).
+        A failed read keeps the last view.
+        """
+        lister = getattr(self.actions, 'compute_services', None)
+        if lister is None:
+            return None
+        if self._services_cycle == self.cycle:
+            return self._services_view
+        self._services_cycle = self.cycle
+        try:
+            services = lister()
+        except CloudError as exc:
+            self.on_event(self._report_item(_('destinations')), _(
+                'cannot list the compute services (%s): using what was '
+                'known') % exc)
+            return self._services_view
+        unusable = unusable_hosts(services)
+        self._services_view = ({s.host for s in services}, unusable)
+        watched = set(self.dest_hosts) | set(self.options.target_hosts)
+        for host in sorted(watched):
+            why = unusable.get(host)
+            if why == self._announced.get(host):
+                continue
+            if why:
+                text = _('%(host)s is not used as a destination: %(why)s'
+                         ) % {'host': host, 'why': why}
+            else:
+                text = _('%s is usable again as a destination') % host
+            self._announced[host] = why
+            self.report.setdefault('notes', []).append(
+                '%s %s' % (report_mod.isotime(), text))
+            self._event(self._report_item(_('destinations')), text)
+        return self._services_view
+
+    def _start(self, item, target, dropped=None):
         w = self._watcher(item.original_host)
         item.attempts += 1
         item.destination = target
@@ -764,21 +1012,64 @@ class Drain:
             else:
                 self.actions.cold_migrate(item.id, target)
         except CloudError as exc:
+            if exc.maybe_processed and self._accepted_anyway(item, exc,
+                                                             target):
+                return
             # With a named host the SDK's live migration (2.30) gets the
             # scheduler's NoValidHost back as a synchronous 400, after
             # Nova created a migration record (status "error").  Let the
             # watcher take that record now, while no item is in flight
             # for this server, so a retry follows its own migration.
-            self._handle(w, w.poll())
+            self._poll_watcher(item.original_host)
             if self._retry(item, str(exc), target):
                 return
             self._settle(item, FAILED, _('refused: %s') % exc,
                          error=str(exc))
             return
         item.state = SUBMITTED
-        self._event(item, _('%(action)s migration to %(dest)s submitted')
-                    % {'action': item.action,
-                       'dest': target or _('the scheduler\'s choice')})
+        text = _('%(action)s migration to %(dest)s submitted') % {
+            'action': item.action,
+            'dest': target or _('the scheduler\'s choice')}
+        if dropped:
+            text += ' (%s)' % _('not to %s') % '; '.join(
+                '%s: %s' % kv for kv in sorted(dropped.items()))
+        self._event(item, text)
+
+    def _accepted_anyway(self, item, exc, target):
+        """After an error that Nova may have acted on: did it start?
+
+        A lost answer (connection reset, after keystoneauth's
+        ``connect_retries``), a 5xx, or a 409 because the server is
+        already migrating (keystoneauth re-sent a request whose first
+        answer was lost): one read of the server says.  When it migrates
+        (or already left the host) the drain follows that migration;
+        when the server cannot be read after a lost answer, the drain
+        waits for a migration record as after any submission.
+        """
+        try:
+            now = self.actions.get_server(item.id)
+        except CloudError:
+            if not exc.no_answer:
+                return False
+            now = None      # unknown: wait for a record, as after a 202
+        else:
+            if now is None or not (
+                    now.task_state in MIGRATION_TASKS or
+                    (now.host and now.host != item.original_host)):
+                return False
+        item.state = SUBMITTED
+        self._event(item, _(
+            '%(action)s migration to %(dest)s: %(err)s; %(what)s: '
+            'following its migration') % {
+                'action': item.action,
+                'dest': target or _('the scheduler\'s choice'),
+                'err': exc,
+                'what': (_('the server could not be read') if now is None
+                         else _('the server is %(st)s/%(task)s on %(host)s'
+                                ) % {'st': now.status,
+                                     'task': now.task_state or '-',
+                                     'host': now.host})})
+        return True
 
     # -- following ---------------------------------------------------------
 
@@ -937,7 +1228,20 @@ class Drain:
                     % now.host)
 
     def _verify_step(self, item):
-        now = self._server(item)
+        try:
+            now = self.actions.get_server(item.id)
+        except CloudError as exc:
+            item.read_errors += 1
+            if item.read_errors < API_ERROR_POLLS:
+                self._event(item, _('cannot read the server (%s): checking '
+                                    'again at the next poll') % exc)
+                return
+            why = _('cannot read the server after its migration %(id)s '
+                    'ended (%(err)s)') % {'id': item.migration_id,
+                                          'err': exc}
+            self._settle(item, FAILED, _('failed: %s') % why, error=why)
+            return
+        item.read_errors = 0
         if now is None:
             self._settle(item, FAILED, _('failed: the server is gone'),
                          error=_('the server is gone'))
@@ -1111,6 +1415,10 @@ def merge_previous(items, previous):
     return merged
 
 
+#: a failed poll of the watching engine (after the libraries' retries)
+POLL_ERRORS = (osc_exc.CommandError, CloudError) + CALL_ERRORS
+
+
 def _int(value):
     try:
         return int(value)
@@ -1172,11 +1480,17 @@ class ProgressLog:
 def _watcher_factory(compute, options):
     stuck = float(options.stuck_after) if options.stuck_after else 1e9
 
+    progress = options.progress_interval
+    if progress is None:
+        progress = watch.default_progress_interval(options.poll_interval,
+                                                   options.stuck_after)
+
     def make(host):
         return watch.Watcher(compute, host=host, policy=watch.Policy(),
                              stuck_window=stuck,
                              rate_window=min(10.0, stuck),
-                             adopt_new=False, fetch_reasons=True)
+                             adopt_new=False, fetch_reasons=True,
+                             progress_interval=progress)
     return make
 
 
@@ -1486,7 +1800,11 @@ class Job:
                     _('Cannot write the report %(path)s: %(err)s')
                     % {'path': self.report_path,
                        'err': exc.strerror or exc})
-            self._disable_sources(report)
+            try:
+                self._disable_sources(report)
+            except DrainError as exc:
+                self._not_started(report, str(exc))
+                raise
             self.drain = Drain(self.actions,
                                _watcher_factory(self.compute, self.options),
                                self.items, self.options, report,
@@ -1499,6 +1817,25 @@ class Job:
         if status == exitcodes.OK and self.enable_when_done:
             self._enable_if_empty(report)
         return status
+
+    def _not_started(self, report, why):
+        """The drain stops before its first migration: say so, finally.
+
+        The report keeps what was done to the services (a drain of several
+        hosts may have disabled some) and every server as not started.
+        """
+        for item in self.items:
+            if item.state == PENDING:
+                item.state = NOT_STARTED
+                item.error = why
+        report['servers'] = [i.to_dict() for i in self.items]
+        report['summary'] = summary(self.items)
+        report['state'] = 'incomplete'
+        report['finished_at'] = report['updated_at'] = report_mod.isotime()
+        try:
+            report_mod.write_atomic(self.report_path, report)
+        except OSError:
+            pass        # it was writable a moment ago; the error says why
 
     def _enable_if_empty(self, report):
         for host in self.hosts:

@@ -124,6 +124,13 @@ class DrainCompute(command.Lister):
             '--poll-interval', metavar='<seconds>', default=2,
             help=_('Seconds between polls (default 2)'))
         parser.add_argument(
+            '--progress-interval', metavar='<seconds>',
+            help=_('Read the byte progress of a running live migration at '
+                   'most once per this many seconds, and only when its '
+                   'record changed (default: --stuck-after / 6, 50 s with '
+                   'the default; never below --poll-interval).  A stuck '
+                   'verdict can come up to this much later, never earlier'))
+        parser.add_argument(
             '--allow-partial', action='store_true',
             help=_('Start even when some servers have no destination '
                    '(they are skipped and reported)'))
@@ -163,6 +170,9 @@ class DrainCompute(command.Lister):
             grace_period=number('--grace-period', args.grace_period),
             poll_interval=number('--poll-interval', args.poll_interval,
                                  minimum=0.1),
+            progress_interval=arguments.seconds(
+                '--progress-interval', args.progress_interval,
+                allow_zero=True),
             allow_partial=args.allow_partial)
         if (args.disable_reason is not None
                 and not 0 < len(args.disable_reason)

@@ -556,12 +556,14 @@ class TestDrainGaps(DrainTestCase):
             self.assertNotEqual(SOURCE, now.compute_host, s.name)
             self.assertEqual('ACTIVE', now.status, s.name)
 
-    def _refused_second_destination(self, retry, stop=False):
+    def _refused_second_destination(self, retry, stop=False, expect=None):
         """a-first runs; the next target is made unusable meanwhile.
 
         ``a-first`` goes to the least busy target; ``b-next`` (started
         when it ends, --max-parallel 1) to the other one, which the test
-        disables (or stops, ``stop``) while ``a-first`` is held.
+        fills (no RAM left: the scheduler answers NoValidHost) or stops
+        (``stop``) while ``a-first`` is held.  A disabled or down target
+        is left out by the drain itself (see test_target_down_mid_drain).
         """
         first = self.server('image', name='a-first', fakecloud_stall=30)
         nxt = self.server('image', name='b-next')
@@ -579,12 +581,10 @@ class TestDrainGaps(DrainTestCase):
             self.stop_compute(blocked)
             self.wait_service(blocked, 'state', 'down')
         else:
-            self.compute.disable_service(self.service(blocked),
-                                         host=blocked,
-                                         binary='nova-compute',
-                                         disabled_reason='drain test')
+            self.fill(blocked)
         self.compute.force_complete_server_migration(mig.id, first)
-        expect = exitcodes.OK if retry else exitcodes.DRAIN_INCOMPLETE
+        if expect is None:
+            expect = exitcodes.OK if retry else exitcodes.DRAIN_INCOMPLETE
         rows, err = self.finish(proc, expect)
         self.assertEqual('done', rows[first.id]['State'])
         self.assertEqual(dest_first,
@@ -593,6 +593,21 @@ class TestDrainGaps(DrainTestCase):
         self.assertEqual({first.id, nxt.id},
                          {e['id'] for e in report['servers']})
         return first, nxt, blocked, dest_first, rows, err
+
+    def fill(self, host):
+        """Take the free RAM of ``host`` with one server."""
+        placement = self.connection().placement
+        rp = [p for p in placement.resource_providers() if p.name == host][0]
+        inv = placement.get('/resource_providers/%s/inventories' % rp.id
+                            ).json()['inventories']['MEMORY_MB']
+        used = placement.get('/resource_providers/%s/usages' % rp.id
+                             ).json()['usages'].get('MEMORY_MB', 0)
+        free = int((inv['total'] - inv['reserved']) *
+                   inv['allocation_ratio']) - used
+        flavor = self.bed.flavor('fc.fill-%d' % (free - 256), 1, free - 256,
+                                 1)
+        self.create_server('image', host=host, flavor=flavor,
+                           name='fill-%s' % host)
 
     def test_no_retry_no_valid_host_fails(self):
         first, nxt, blocked, dest_first, rows, err = \
@@ -628,16 +643,29 @@ class TestDrainGaps(DrainTestCase):
         self.assertEqual('complete', self.load_report()['state'])
 
     def test_target_down_mid_drain(self):
+        # The destination b-next would get goes down while a-first runs:
+        # the drain reads the services again before it submits b-next
+        # (issue #4), leaves the down host out and names the other one.
         first, nxt, blocked, dest_first, rows, err = \
-            self._refused_second_destination(retry=False, stop=True)
+            self._refused_second_destination(retry=False, stop=True,
+                                             expect=exitcodes.OK)
         self.assertEqual('down', self.service(blocked).state)
         row = rows[nxt.id]
-        self.assertEqual('failed', row['State'])
-        self.assertIn('no valid host', row['Reason'].lower())
+        self.assertEqual(('done', dest_first),
+                         (row['State'], row['Destination']))
+        self.assertIn('%s is not used as a destination: nova-compute is '
+                      'down' % blocked, err)
+        self.assertIn('(not to %s: nova-compute is down)' % blocked, err)
         now = self.compute.get_server(nxt.id)
-        self.assertEqual((SOURCE, 'ACTIVE'), (now.compute_host, now.status))
-        # Nothing moved to the down host.
-        self.assertNotIn('completed', [
-            m.status for m in self.migrations_of([nxt])
-            if m.dest_compute == blocked])
-        self.assertIn('Still to move (1)', err)
+        self.assertEqual((dest_first, 'ACTIVE'),
+                         (now.compute_host, now.status))
+        entry = self.entries()[nxt.id]
+        self.assertEqual((1, dest_first), (entry['attempts'],
+                                           entry['destination']))
+        report = self.load_report()
+        self.assertEqual('complete', report['state'])
+        self.assertTrue([n for n in report['notes']
+                         if '%s is not used' % blocked in n])
+        # Nothing was even tried on the down host.
+        self.assertEqual([], [m for m in self.migrations_of([nxt])
+                              if m.dest_compute == blocked])

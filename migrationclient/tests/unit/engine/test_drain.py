@@ -74,6 +74,8 @@ class FakeNova:
         self.actions = {}
         self.calls = []
         self.intervals = []    # (migration id, source, dest, start, end)
+        self.down = set()      # hosts whose nova-compute is down
+        self.disabled = {}     # host -> disabled reason
 
     # -- scenario ----------------------------------------------------------
 
@@ -206,6 +208,17 @@ class FakeNova:
         m['status'] = 'confirmed'
         m['updated_at'] = self.wall()
         srv['status'] = m['_before']
+
+    def services(self, binary=None):
+        """nova-compute services; ``self.down`` / ``self.disabled`` hosts."""
+        self.calls.append(('services',))
+        return [types.SimpleNamespace(
+            id='svc-%s' % host, host=host, binary='nova-compute',
+            status='disabled' if host in self.disabled else 'enabled',
+            state='down' if host in self.down else 'up',
+            is_forced_down=False, availability_zone='nova',
+            disabled_reason=self.disabled.get(host))
+            for host in ('compute1', 'compute2', 'compute3')]
 
     def get_server(self, sid):
         srv = self.servers[sid]
@@ -959,3 +972,312 @@ class TestNoDestinationAtAll(testtools.TestCase):
             self.assertTrue(by_id[sid].no_destination)
             self.assertIn('no enabled and up', by_id[sid].reason)
         self.assertFalse(by_id['c'].no_destination)
+
+
+# ---------------------------------------------------------------------------
+# Destinations re-checked at submit time (issue #4)
+# ---------------------------------------------------------------------------
+
+def service(host, status='enabled', state='up', forced_down=False,
+            reason=None):
+    from migrationclient.cloud import services
+    return services.ComputeService(id='svc-' + host, host=host,
+                                   status=status, state=state,
+                                   forced_down=forced_down,
+                                   disabled_reason=reason, zone='nova')
+
+
+class TestUsableDestinations(testtools.TestCase):
+
+    def test_unusable_hosts(self):
+        found = drain.unusable_hosts([
+            service('c1', status='disabled', reason='maintenance'),
+            service('c2', state='down'),
+            service('c3', forced_down=True),
+            service('c4')])
+        self.assertEqual({
+            'c1': 'nova-compute is disabled (maintenance)',
+            'c2': 'nova-compute is down',
+            'c3': 'nova-compute is forced down'}, found)
+
+    def test_named_candidates_lose_unusable_hosts(self):
+        pool, cands, dropped = drain.usable_pool(
+            ('c2', 'c3', 'c4'), ('c2', 'c3'), {'c2', 'c3', 'c4'},
+            {'c3': 'nova-compute is down'})
+        self.assertEqual((('c2', 'c4'), ('c2',)), (pool, cands))
+        self.assertEqual({'c3': 'nova-compute is down'}, dropped)
+
+    def test_scheduler_placement_keeps_none(self):
+        pool, cands, dropped = drain.usable_pool(
+            ('c2', 'c3'), None, {'c2', 'c3'}, {'c2': 'down'})
+        self.assertEqual((('c3',), None, {'c2': 'down'}),
+                         (pool, cands, dropped))
+
+    def test_host_without_service_is_unusable(self):
+        pool, cands, dropped = drain.usable_pool(
+            ('c2', 'gone'), ('gone',), {'c2'}, {})
+        self.assertEqual(((('c2',)), ()), (pool, cands))
+        self.assertEqual({'gone': 'no nova-compute service'}, dropped)
+
+
+class TestDestinationRecheck(testtools.TestCase):
+
+    def test_target_down_mid_drain_next_goes_elsewhere(self):
+        nova = FakeNova()
+        nova.add('a', hold=3)
+        nova.add('b')
+        real_sleep = nova.sleep
+
+        def sleep(seconds):
+            real_sleep(seconds)
+            if nova.t >= 2:
+                nova.down.add('compute3')
+        nova.sleep = sleep
+        items = [item('a'), item('b')]
+        run = DrainRun(nova, items, opts(max_parallel=1))
+        self.assertEqual(exitcodes.OK, run.run())
+        self.assertEqual([('live', 'a', 'compute2'),
+                          ('live', 'b', 'compute2')],
+                         [c for c in nova.calls if c[0] == 'live'])
+        # Read once per submission, never while nothing could start.
+        self.assertEqual(2, nova.calls.count(('services',)))
+        texts = [t for _i, t in run.lines]
+        self.assertIn('compute3 is not used as a destination: nova-compute '
+                      'is down', texts)
+        self.assertIn('live migration to compute2 submitted (not to '
+                      'compute3: nova-compute is down)', texts)
+        self.assertTrue([n for n in run.report['notes']
+                         if 'compute3 is not used' in n])
+
+    def test_disabled_target_is_left_out_and_back_again(self):
+        nova = FakeNova()
+        nova.disabled['compute2'] = 'other maintenance'
+        for sid in ('a', 'b'):
+            nova.add(sid, hold=1)
+        items = [item('a'), item('b')]
+        real_sleep = nova.sleep
+
+        def sleep(seconds):
+            real_sleep(seconds)
+            if nova.t >= 2:
+                nova.disabled.clear()
+        nova.sleep = sleep
+        run = DrainRun(nova, items, opts(max_parallel=1))
+        self.assertEqual(exitcodes.OK, run.run())
+        self.assertEqual(['compute3', 'compute2'],
+                         [c[2] for c in nova.calls if c[0] == 'live'])
+        texts = [t for _i, t in run.lines]
+        self.assertIn('compute2 is usable again as a destination', texts)
+
+    def test_every_candidate_unusable_skips_with_reason(self):
+        nova = FakeNova()
+        nova.add('a')
+        nova.add('b')
+        nova.down.add('compute3')
+        items = [item('a', candidates=('compute3',)), item('b')]
+        run = DrainRun(nova, items, opts())
+        self.assertEqual(exitcodes.DRAIN_INCOMPLETE, run.run())
+        self.assertEqual((drain.SKIPPED, drain.DONE),
+                         (items[0].state, items[1].state))
+        self.assertIn('compute3: nova-compute is down', items[0].error)
+        self.assertEqual([('live', 'b', 'compute2')],
+                         [c for c in nova.calls if c[0] == 'live'])
+
+    def test_no_services_request_while_polling_only(self):
+        nova = FakeNova()
+        nova.add('a', hold=8)
+        items = [item('a')]
+        run = DrainRun(nova, items, opts())
+        self.assertEqual(exitcodes.OK, run.run())
+        self.assertEqual(1, nova.calls.count(('services',)))
+
+    def test_services_unreadable_keeps_going(self):
+        nova = FakeNova()
+        nova.add('a')
+
+        def broken(binary=None):
+            raise sdk_exc.HttpException('Service Unavailable',
+                                        http_status=503)
+        nova.services = broken
+        items = [item('a')]
+        run = DrainRun(nova, items, opts())
+        self.assertEqual(exitcodes.OK, run.run())
+        self.assertTrue([t for _i, t in run.lines
+                         if t.startswith('cannot list the compute services')])
+
+
+# ---------------------------------------------------------------------------
+# Faults after the libraries' retries (issue #9)
+# ---------------------------------------------------------------------------
+
+class TestSubmitErrors(testtools.TestCase):
+
+    def _wrap_live(self, nova, exc, process=True):
+        real = nova.live_migrate_server
+
+        def live(sid, host=None, block_migration=None):
+            if process:
+                real(sid, host=host, block_migration=block_migration)
+            else:
+                nova.calls.append(('live', sid, host))
+            raise exc
+        nova.live_migrate_server = live
+
+    def test_lost_answer_of_an_accepted_request_is_followed(self):
+        from keystoneauth1 import exceptions as ks_exc
+        nova = FakeNova()
+        nova.add('s')
+        self._wrap_live(nova, ks_exc.ConnectFailure('Connection reset'))
+        items = [item('s')]
+        run = DrainRun(nova, items, opts())
+        self.assertEqual(exitcodes.OK, run.run())
+        self.assertEqual((drain.DONE, 1), (items[0].state,
+                                           len(nova.migrations_)))
+        self.assertTrue([t for _i, t in run.lines
+                         if 'following its migration' in t])
+
+    def test_lost_answer_of_an_unprocessed_request_fails_cleanly(self):
+        from keystoneauth1 import exceptions as ks_exc
+        nova = FakeNova()
+        nova.add('s')
+        self._wrap_live(nova, ks_exc.ConnectFailure('Connection reset'),
+                        process=False)
+        items = [item('s')]
+        run = DrainRun(nova, items, opts())
+        self.assertEqual(exitcodes.DRAIN_INCOMPLETE, run.run())
+        self.assertEqual(drain.FAILED, items[0].state)
+        self.assertIn('Connection reset', items[0].error)
+        self.assertEqual('ACTIVE', nova.servers['s']['status'])
+
+    def test_conflict_from_a_resent_request_is_followed(self):
+        # keystoneauth's connect_retries sent the POST again after its
+        # first answer was lost: Nova refuses the copy, the server is
+        # migrating.
+        nova = FakeNova()
+        nova.add('s')
+        self._wrap_live(nova, sdk_exc.ConflictException(
+            'Cannot live-migrate instance while it is in task_state '
+            'migrating', http_status=409))
+        items = [item('s')]
+        run = DrainRun(nova, items, opts())
+        self.assertEqual(exitcodes.OK, run.run())
+        self.assertEqual(drain.DONE, items[0].state)
+
+    def test_server_error_500_not_processed_is_refused(self):
+        nova = FakeNova()
+        nova.add('s')
+        nova.add('t')
+        self._wrap_live(nova, sdk_exc.HttpException(
+            'Internal Server Error', http_status=500), process=False)
+        items = [item('s'), item('t')]
+        run = DrainRun(nova, items, opts(max_failures=0))
+        self.assertEqual(exitcodes.DRAIN_INCOMPLETE, run.run())
+        self.assertEqual([drain.FAILED, drain.FAILED],
+                         [i.state for i in items])
+        self.assertIn('Internal Server Error', items[0].error)
+
+
+class TestPollErrors(testtools.TestCase):
+
+    def _fail_lists(self, nova, when):
+        real = nova.migrations
+
+        def migrations(**query):
+            if when(nova):
+                nova.calls.append(('list-failed',))
+                raise sdk_exc.HttpException('Service Unavailable',
+                                            http_status=503)
+            return real(**query)
+        nova.migrations = migrations
+
+    def test_a_few_failed_polls_are_survived(self):
+        nova = FakeNova()
+        nova.add('s', hold=4)
+        self._fail_lists(nova, lambda n: 2 <= n.t < 4)
+        items = [item('s')]
+        run = DrainRun(nova, items, opts())
+        self.assertEqual(exitcodes.OK, run.run())
+        self.assertEqual(drain.DONE, items[0].state)
+        self.assertIn(('list-failed',), nova.calls)
+        self.assertTrue([t for _i, t in run.lines
+                         if t.startswith('cannot poll the migrations of '
+                                         'compute1 (1/5 in a row)')])
+
+    def test_persistent_failure_stops_watching_with_a_report(self):
+        nova = FakeNova()
+        nova.add('a', hold=30)
+        nova.add('b')
+        self._fail_lists(nova, lambda n: n.t >= 3)
+        items = [item('a'), item('b')]
+        run = DrainRun(nova, items, opts(max_parallel=1))
+        self.assertEqual(exitcodes.DRAIN_INCOMPLETE, run.run())
+        self.assertEqual((drain.MIGRATING, drain.NOT_STARTED),
+                         (items[0].state, items[1].state))
+        self.assertIn('still in flight', items[0].error)
+        self.assertIn('the cloud API failed 5 polls in a row',
+                      items[1].error)
+        self.assertEqual('incomplete', run.report['state'])
+
+    def test_end_seen_by_a_poll_that_failed_later_is_applied(self):
+        # The os-migrations list shows a completed; the progress read of
+        # b (still running) fails: a's end must not be lost.
+        nova = FakeNova()
+        nova.add('a', hold=1)
+        nova.add('b', hold=10)
+        real = nova.server_migrations
+        state = {'failed': False}
+
+        def server_migrations(sid):
+            done = [m for m in nova.migrations_ if m['instance_uuid'] == 'a'
+                    and m['status'] == 'completed']
+            if done and sid == 'b' and not state['failed']:
+                state['failed'] = True
+                raise sdk_exc.HttpException('Service Unavailable',
+                                            http_status=503)
+            return real(sid)
+        nova.server_migrations = server_migrations
+        items = [item('a'), item('b')]
+        run = DrainRun(nova, items, opts(max_parallel=2, max_per_target=0))
+        self.assertEqual(exitcodes.OK, run.run())
+        self.assertTrue(state['failed'])
+        self.assertEqual([drain.DONE, drain.DONE], [i.state for i in items])
+
+    def test_unreadable_server_after_the_end_is_not_gone(self):
+        nova = FakeNova()
+        nova.add('s', hold=1)
+        real = nova.get_server
+        failures = []
+
+        def get_server(sid):
+            if nova.servers[sid]['host'] != 'compute1' and len(failures) < 2:
+                failures.append(sid)
+                raise sdk_exc.HttpException('Bad Gateway', http_status=502)
+            return real(sid)
+        nova.get_server = get_server
+        items = [item('s')]
+        run = DrainRun(nova, items, opts())
+        self.assertEqual(exitcodes.OK, run.run())
+        self.assertEqual(2, len(failures))
+        self.assertEqual(drain.DONE, items[0].state)
+
+
+class TestDisableFailure(testtools.TestCase):
+
+    def test_report_says_nothing_started(self):
+        tmp = self.useFixture(fixtures.TempDir()).path
+        nova = FakeNova()
+
+        def disable_service(*args, **kwargs):
+            raise sdk_exc.HttpException('Service Unavailable',
+                                        http_status=503)
+        nova.disable_service = disable_service
+        path = os.path.join(tmp, 'r.json')
+        job = drain.Job(nova, None, ['compute1'], opts(), report_path=path)
+        job.services = {'compute1': service('compute1')}
+        job.items = [item('a')]
+        exc = self.assertRaises(drain.DrainError, job.execute)
+        self.assertIn('Could not disable nova-compute on compute1', str(exc))
+        data = report_mod.load(path)
+        self.assertEqual('incomplete', data['state'])
+        self.assertEqual([('not-started', str(exc))],
+                         [(e['state'], e['error']) for e in data['servers']])

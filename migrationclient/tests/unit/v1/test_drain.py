@@ -43,6 +43,9 @@ class TestDrainParser(testtools.TestCase):
                           opts.on_interrupt, opts.confirm, opts.stuck_after,
                           opts.timeout))
         self.assertFalse(args.dry_run)
+        self.assertIsNone(opts.progress_interval)   # from --stuck-after
+        self.assertEqual(12.0, self.cmd._options(self.parse(
+            'compute1', '--progress-interval', '12')).progress_interval)
 
     def test_options(self):
         args = self.parse('c1', 'c2', '--target-host', 'c3',
@@ -68,7 +71,9 @@ class TestDrainParser(testtools.TestCase):
                      ('c1', '--timeout', '0'),
                      ('c1', '--timeout', 'nan'),
                      ('c1', '--poll-interval', 'inf'),
-                     ('c1', '--poll-interval', '0')):
+                     ('c1', '--poll-interval', '0'),
+                     ('c1', '--progress-interval', '-1'),
+                     ('c1', '--progress-interval', 'nan')):
             self.assertRaises(exceptions.CommandError, self.cmd._options,
                               self.parse(*argv))
 
