@@ -52,6 +52,15 @@ KINDS = (
     'error_fault', 'locked', 'pinned', 'pinned_aggregate', 'hugepages',
     'numa', 'pci', 'sriov', 'affinity', 'anti-affinity',
 )
+#: Seconds between two ``GET /servers/{id}`` of the server helpers
+#: (``wait_for_server``, ``delete_server``).  Each costs the bed about 60 ms
+#: of CPU (Nova's API with policy and response validation): at 0.2 s the
+#: polls of a boot cost the bed almost as much CPU as the boot itself.
+#: They wait for stable states only (ACTIVE, SHUTOFF, gone...);
+#: ``wait_for_migration`` (a cheap ``GET /os-migrations``) still polls
+#: every 0.2 s, since it also waits for short-lived states.
+SERVER_POLL = 0.5
+
 #: Kinds that need ``Bed.get(driver='libvirt')``.
 LIBVIRT_KINDS = ('pinned', 'pinned_aggregate', 'hugepages', 'numa', 'pci',
                  'sriov')
@@ -503,7 +512,7 @@ class Bed:
                 raise BedError('server %s is %s/%s, not %s after %ss' % (
                     server_id, server.status, server.task_state, status,
                     timeout))
-            time.sleep(0.2)
+            time.sleep(SERVER_POLL)
 
     def last_migration(self, server):
         """The newest os-migrations record of ``server``, or None."""
@@ -558,7 +567,7 @@ class Bed:
                     compute.get_server(server_id)
                 except openstack.exceptions.NotFoundException:
                     return
-                time.sleep(0.2)
+                time.sleep(SERVER_POLL)
 
 
 class FunctionalTestCase(testtools.TestCase):
