@@ -78,11 +78,13 @@ def floor_procedure(conn, source, hosts):
     return len(servers)
 
 
-def _measure(ctx, label, procedure, n):
-    source, hosts = fleet.ensure_servers(ctx, n)
-    repeats = 1 if ctx.smoke else 3
-    runs = [ctx.cloud.measure_sdk('%s N=%d' % (label, n),
-                                  lambda conn: procedure(conn, source, hosts))
+def _measure(ctx, label, procedure, n, bed=None):
+    bed = bed or ctx.bed
+    source, hosts = fleet.ensure_servers(ctx, n, bed)
+    repeats = 1 if ctx.smoke or n > 50 else 3
+    cloud = ctx.cloud_for(bed)
+    runs = [cloud.measure_sdk('%s N=%d M=%d' % (label, n, len(hosts)),
+                              lambda conn: procedure(conn, source, hosts))
             for _i in range(repeats)]
     counts = {m.requests for m in runs}
     best = runs[-1]
@@ -92,48 +94,58 @@ def _measure(ctx, label, procedure, n):
     return best, len(hosts)
 
 
-def byhand_counts(ctx, n):
-    """The by-hand :class:`~benchmarks.harness.Measurement` at N (cached)."""
+def byhand_counts(ctx, n, bed=None):
+    """The by-hand :class:`~benchmarks.harness.Measurement` at N (cached).
+
+    ``bed``: default ``ctx.bed`` (M = 3).
+    """
+    bed = bed or ctx.bed
     cache = ctx.cache.setdefault('byhand', {})
-    if n not in cache:
-        cache[n] = _measure(ctx, 'by-hand', byhand_procedure, n)[0]
-    return cache[n]
+    if (bed.state_dir, n) not in cache:
+        cache[bed.state_dir, n] = _measure(ctx, 'by-hand', byhand_procedure,
+                                           n, bed)[0]
+    return cache[bed.state_dir, n]
 
 
-def floor_counts(ctx, n):
+def floor_counts(ctx, n, bed=None):
+    bed = bed or ctx.bed
     cache = ctx.cache.setdefault('floor', {})
-    if n not in cache:
-        cache[n] = _measure(ctx, 'floor', floor_procedure, n)
-    return cache[n]
+    if (bed.state_dir, n) not in cache:
+        cache[bed.state_dir, n] = _measure(ctx, 'floor', floor_procedure, n,
+                                           bed)
+    return cache[bed.state_dir, n]
 
 
 @common.benchmark('byhand', needs_bed=True)
 def byhand(ctx):
-    """Seed 8.3 by hand (SDK, one process) and the floor, N = 10, 50."""
+    """Seed 8.3 by hand (SDK, one process) and the floor, N x M."""
     rows = []
-    for n in ((10,) if ctx.smoke else (10, 50)):
-        hand = byhand_counts(ctx, n)
-        low, m = floor_counts(ctx, n)
-        expected = 4 * n + 13
-        rows += [
-            common.Row('byhand', 'by-hand requests, N=%d M=%d' % (n, m),
-                       hand.requests,
-                       note='%d without discovery; baselines.md: %d '
-                       '(4N + 13)' % (hand.api_requests, expected),
-                       data={'by_path': hand.by_path(),
-                             'statuses': hand.statuses}),
-            common.Row('byhand', 'by-hand wall, N=%d' % n,
-                       round(hand.wall, 2), 's', note=hand.label),
-            common.Row('byhand', 'floor requests, N=%d M=%d' % (n, m),
-                       low.requests,
-                       note='%d without discovery; 4 + 2M = %d' % (
-                           low.api_requests, 4 + 2 * m),
-                       data={'by_path': low.by_path()}),
-            common.Row('byhand', 'floor wall, N=%d' % n, round(low.wall, 2),
-                       's'),
-            common.Row('byhand', 'floor / by-hand requests, N=%d' % n,
-                       round(low.requests / float(hand.requests), 3), 'x'),
-            common.Row('byhand', 'floor / by-hand wall, N=%d' % n,
-                       round(low.wall / hand.wall, 3), 'x'),
-        ]
+    for computes, ns in ctx.economy_sizes():
+        bed = ctx.bed_for(computes)
+        for n in ns:
+            hand = byhand_counts(ctx, n, bed)
+            low, m = floor_counts(ctx, n, bed)
+            rows += _rows(n, m, hand, low)
     return rows
+
+
+def _rows(n, m, hand, low):
+    at = 'N=%d M=%d' % (n, m)
+    return [
+        common.Row('byhand', 'by-hand requests, %s' % at, hand.requests,
+                   note='%d without discovery; 4N + 4M + 4 = %d' % (
+                       hand.api_requests, 4 * n + 4 * m + 4),
+                   data={'by_path': hand.by_path(),
+                         'statuses': hand.statuses}),
+        common.Row('byhand', 'by-hand wall, %s' % at, round(hand.wall, 2),
+                   's', note=hand.label),
+        common.Row('byhand', 'floor requests, %s' % at, low.requests,
+                   note='%d without discovery; 4 + 2M = %d' % (
+                       low.api_requests, 4 + 2 * m),
+                   data={'by_path': low.by_path()}),
+        common.Row('byhand', 'floor wall, %s' % at, round(low.wall, 2), 's'),
+        common.Row('byhand', 'floor / by-hand requests, %s' % at,
+                   round(low.requests / float(hand.requests), 3), 'x'),
+        common.Row('byhand', 'floor / by-hand wall, %s' % at,
+                   round(low.wall / hand.wall, 3), 'x'),
+    ]

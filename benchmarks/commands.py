@@ -35,7 +35,7 @@ def _not_registered(name, words):
 
 @common.benchmark('precheck-economy', needs_bed=True)
 def precheck_economy(ctx):
-    """migration precheck --source-host: requests vs by hand, N = 10, 50."""
+    """migration precheck --source-host: requests vs by hand, N x M."""
     words = ('migration', 'precheck')
     if not _registered(words):
         return _not_registered('precheck-economy', words)

@@ -105,7 +105,6 @@ class Context:
         self.verbose = verbose
         self.cache = {}
         self._bed = None
-        self._cloud = None
         self.cleanups = []
 
     def log(self, msg, *args):
@@ -131,11 +130,54 @@ class Context:
     @property
     def cloud(self):
         """The bed seen through a counting proxy (see :mod:`harness`)."""
-        if self._cloud is None:
+        return self.cloud_for(self.bed)
+
+    def bed_for(self, computes):
+        """A bed with ``computes`` compute hosts (3: :attr:`bed`).
+
+        Another size is a bed of its own, started on first use and stopped
+        (by its PID) when the run ends.
+        """
+        if computes == 3:
+            return self.bed
+        if not self.use_bed:
+            raise RuntimeError('this benchmark needs the test bed')
+        beds = self.cache.setdefault('beds', {})
+        if computes not in beds:
+            from migrationclient.tests.functional import base
+            started = time.monotonic()
+            bed = beds[computes] = base.Bed.get(computes=computes)
+            if bed.owned:
+                self.cleanups.append(bed.stop)
+            self.log('test bed with %d computes ready in %.1f s (%s, pid '
+                     '%s)', computes, time.monotonic() - started,
+                     bed.state_dir, bed.pid)
+        return beds[computes]
+
+    def cloud_for(self, bed):
+        """``bed`` seen through a counting proxy of its own."""
+        clouds = self.cache.setdefault('clouds', {})
+        if bed.state_dir not in clouds:
             from benchmarks import harness
-            self._cloud = harness.ProxiedCloud(self.bed)
-            self.cleanups.append(self._cloud.close)
-        return self._cloud
+            cloud = clouds[bed.state_dir] = harness.ProxiedCloud(bed)
+            self.cleanups.append(cloud.close)
+        return clouds[bed.state_dir]
+
+    def economy_sizes(self):
+        """``[(M computes, (N, ...)), ...]`` for the request-economy runs.
+
+        Smoke: M = 3, N = 10.  Full: M = 3 and 10, N = 10, 50, 200.
+        ``BENCH_ECONOMY='3:10,50;10:10'`` chooses others.
+        """
+        spec = os.environ.get('BENCH_ECONOMY')
+        if not spec:
+            return [(3, (10,))] if self.smoke else [
+                (3, (10, 50, 200)), (10, (10, 50, 200))]
+        sizes = []
+        for part in spec.split(';'):
+            m, ns = part.split(':')
+            sizes.append((int(m), tuple(int(n) for n in ns.split(','))))
+        return sizes
 
     def close(self):
         while self.cleanups:

@@ -33,6 +33,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -60,6 +61,9 @@ class Measurement:
     returncode: int = 0
     stdout: str = ''
     stderr: str = ''
+    #: peak resident set of the CLI process (``ru_maxrss`` of that child
+    #: from ``wait4``), KiB; None for in-process measurements
+    peak_rss_kb: int | None = None
 
     @property
     def requests(self):
@@ -141,67 +145,135 @@ class ProxiedCloud:
             str(a) for a in argv]
         self.proxy.reset()
         start = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True,
-                              env=self.env(), timeout=timeout)
+        returncode, stdout, stderr, rss = run_measured(cmd, self.env(),
+                                                       timeout)
         seconds = time.perf_counter() - start
-        if proc.returncode not in ok_returncodes:
+        if returncode not in ok_returncodes:
             raise RuntimeError('openstack %s -> %d: %s' % (
-                ' '.join(argv), proc.returncode,
-                (proc.stderr or proc.stdout)[-600:]))
+                ' '.join(argv), returncode, (stderr or stdout)[-600:]))
         return Measurement(label, seconds, self.proxy.counts(),
-                           self.proxy.statuses(), proc.returncode,
-                           proc.stdout, proc.stderr)
+                           self.proxy.statuses(), returncode,
+                           stdout, stderr, rss)
 
 
-def command_economy(ctx, name, argv_for, ns=None, ok_returncodes=(0,),
+#: Runs argv[2:], writes that child's peak RSS (KiB) to argv[1] and exits
+#: with its status; SIGTERM kills the child.  A small process of its own,
+#: so that the child's ``ru_maxrss`` is not the caller's: a forked copy
+#: of the caller counts its memory until ``exec``.
+_RSS_WRAPPER = '''
+import os, signal, sys
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+signal.signal(signal.SIGTERM, lambda *a: os.kill(pid, signal.SIGKILL))
+while True:
+    try:
+        _p, status, usage = os.wait4(pid, 0)
+        break
+    except InterruptedError:
+        pass
+with open(sys.argv[1], "w") as f:
+    f.write(str(usage.ru_maxrss))
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+'''
+
+
+def run_measured(cmd, env, timeout):
+    """Run ``cmd``; ``(returncode, stdout, stderr, peak RSS KiB)``.
+
+    The peak resident set is the command's own ``ru_maxrss`` (from
+    ``wait4`` in a small wrapper process, ``_RSS_WRAPPER``; its floor,
+    measured with ``true``, is the wrapper's ~9 MiB).  On timeout the
+    wrapper (by its PID) gets SIGTERM and kills the command.
+    """
+    with tempfile.TemporaryDirectory(prefix='bench-rss-') as tmp:
+        rss_file = os.path.join(tmp, 'rss')
+        proc = subprocess.Popen(
+            [sys.executable, '-S', '-c', _RSS_WRAPPER, rss_file] + cmd,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env=env, text=True)
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            stdout, stderr = proc.communicate()
+            raise subprocess.TimeoutExpired(cmd, timeout, stdout, stderr)
+        try:
+            with open(rss_file) as f:
+                rss = int(f.read())
+        except (OSError, ValueError):
+            rss = None
+    return proc.returncode, stdout, stderr, rss
+
+
+def command_economy(ctx, name, argv_for, sizes=None, ok_returncodes=(0,),
                     target_ratio=0.12, target_n=50):
     """Request economy of a plugin command against the by-hand procedure.
 
-    For each N (default 10 and 50; 10 only with ``--smoke``) a source
-    host holds N servers (:func:`benchmarks.fleet.ensure_servers`: each N
-    has its own host), the command ``openstack ARGV`` runs through the
-    proxy, and its requests are compared with the by-hand procedure's at
-    the same N (:func:`benchmarks.byhand.byhand_counts`, measured in this
-    run).
+    For each bed size M and each N (``ctx.economy_sizes()``: M = 3, N = 10
+    with ``--smoke``; M = 3 and 10, N = 10, 50 and 200 otherwise) a
+    source host holds N servers (:func:`benchmarks.fleet.ensure_servers`:
+    each N has its own host), the command ``openstack ARGV`` runs through
+    the proxy, and its requests are compared with the by-hand
+    procedure's at the same N and M (:func:`benchmarks.byhand.
+    byhand_counts`, measured in this run).
 
     :param argv_for: ``fn(source, hosts) -> argv`` (no ``openstack``,
         no ``--os-cloud``).
-    :returns: rows: requests and wall per N, the ratio to by-hand (judged
-        ``<= target_ratio`` at ``target_n``) and the growth from the
-        smallest to the largest N (judged ``== 0``: constant in N).
+    :param sizes: ``[(M, (N, ...)), ...]`` instead of the context's.
+    :returns: rows: requests, wall and peak RSS of the CLI process per
+        N and M, the ratio to by-hand (judged ``<= target_ratio`` at
+        ``target_n``) and the growth from the smallest to the largest N
+        (judged ``== 0``: constant in N).
     """
     from benchmarks import byhand
     from benchmarks import fleet
-    ns = ns or ((10,) if ctx.smoke else (10, 50))
-    rows, per_n = [], {}
-    for n in ns:
-        source, hosts = fleet.ensure_servers(ctx, n)
-        argv = argv_for(source, hosts)
-        m = ctx.cloud.measure_cli('%s N=%d' % (name, n), argv,
+    rows = []
+    for computes, ns in sizes or ctx.economy_sizes():
+        bed = ctx.bed_for(computes)
+        cloud = ctx.cloud_for(bed)
+        per_n = {}
+        for n in ns:
+            source, hosts = fleet.ensure_servers(ctx, n, bed)
+            at = 'N=%d M=%d' % (n, len(hosts))
+            argv = argv_for(source, hosts)
+            m = cloud.measure_cli('%s %s' % (name, at), argv,
                                   ok_returncodes)
-        hand = byhand.byhand_counts(ctx, n)
-        per_n[n] = m
-        ratio = round(m.requests / float(hand.requests), 3)
-        rows.append(common.Row(
-            name, 'requests, N=%d M=%d' % (n, len(hosts)), m.requests,
-            note='%d without discovery; by hand %d' % (
-                m.api_requests, hand.requests),
-            data={'by_path': m.by_path(), 'argv': argv,
-                  'returncode': m.returncode}))
-        if n == target_n:
-            rows.append(common.judged(
-                name, 'requests / by-hand, N=%d' % n, ratio, 'x', '<=',
-                target_ratio, note='%d / %d' % (m.requests, hand.requests)))
-        else:
+            hand = byhand.byhand_counts(ctx, n, bed)
+            per_n[n] = m
+            ratio = round(m.requests / float(hand.requests), 3)
             rows.append(common.Row(
-                name, 'requests / by-hand, N=%d' % n, ratio, 'x',
-                note='%d / %d' % (m.requests, hand.requests)))
-        rows.append(common.Row(
-            name, 'wall, N=%d (one CLI process)' % n, round(m.wall, 2), 's',
-            note='by hand in one SDK process: %.2f s' % hand.wall))
-    if len(ns) > 1:
-        growth = per_n[ns[-1]].requests - per_n[ns[0]].requests
-        rows.append(common.judged(
-            name, 'requests N=%d minus N=%d' % (ns[-1], ns[0]), growth, '',
-            '==', 0, note='constant in N'))
+                name, 'requests, %s' % at, m.requests,
+                note='%d without discovery; by hand %d' % (
+                    m.api_requests, hand.requests),
+                data={'by_path': m.by_path(), 'argv': argv,
+                      'returncode': m.returncode}))
+            if n == target_n:
+                rows.append(common.judged(
+                    name, 'requests / by-hand, %s' % at, ratio, 'x', '<=',
+                    target_ratio, note='%d / %d' % (m.requests,
+                                                    hand.requests)))
+            else:
+                rows.append(common.Row(
+                    name, 'requests / by-hand, %s' % at, ratio, 'x',
+                    note='%d / %d' % (m.requests, hand.requests)))
+            rows.append(common.Row(
+                name, 'wall, %s (one CLI process)' % at, round(m.wall, 2),
+                's', note='by hand in one SDK process: %.2f s' % hand.wall))
+            if m.peak_rss_kb:
+                rows.append(common.Row(
+                    name, 'peak RSS of the CLI process, %s' % at,
+                    round(m.peak_rss_kb / 1024.0, 1), 'MiB',
+                    note='ru_maxrss of the openstack process',
+                    data={'peak_rss_kb': m.peak_rss_kb}))
+        if len(ns) > 1:
+            growth = per_n[ns[-1]].requests - per_n[ns[0]].requests
+            rows.append(common.judged(
+                name, 'requests N=%d minus N=%d, M=%d' % (
+                    ns[-1], ns[0], computes), growth, '', '==', 0,
+                note='constant in N'))
     return rows

@@ -50,6 +50,7 @@ hosts other than the source); :func:`server_command` builds the exact
 """
 
 import dataclasses
+import itertools
 import shlex
 
 from migrationclient.constraints import facts as f
@@ -209,20 +210,191 @@ def evaluate(snapshot, server_id, destination, kinds=(LIVE, COLD)):
                       verdict(LIVE), verdict(COLD), snapshot.cloud)
 
 
+class _Shared:
+    """Rule results of one snapshot, shared between (server, host) pairs.
+
+    A rule's findings depend only on what its
+    :class:`~migrationclient.constraints.rules.Depends` declares: some
+    server facts (its key), the source and/or the destination host, and
+    the snapshot.  Each distinct (rule, key, source, destination) is
+    computed once, and findings are immutable, so evaluations share them:
+
+    * consecutive rules that read no host are run and joined once per
+      server (a fixed segment);
+    * consecutive rules that read a host form a run, joined once per
+      distinct (keys, source) and destination;
+    * servers whose segments are equal share one signature, and each
+      (signature, destination) is joined into findings and verdicts once.
+
+    A pair then costs one look-up and an :class:`Evaluation`.  The result
+    equals :func:`evaluate` pair by pair
+    (``tests/unit/constraints/test_shared.py`` checks it on random facts).
+    """
+
+    def __init__(self, snapshot, kinds):
+        self.snapshot = snapshot
+        self.kinds = kinds
+        # Consecutive rules that read the same hosts: (reads a host,
+        # rules).  Rules that read both hosts mostly have server keys
+        # with few values (host, zone), rules that read the destination
+        # only mostly flavor keys: apart, the former stay shared when
+        # every server has a flavor of its own.
+        self.layout = []
+        previous = None
+        for rule_id, rule in rules.RULES:
+            dep = getattr(rule, 'depends', rules.EVERYTHING)
+            reads = (dep.source, dep.dest)
+            if reads != previous:
+                self.layout.append((dep.source or dep.dest, []))
+                previous = reads
+            self.layout[-1][1].append((rule_id, rule, dep))
+        self.rule_results = {}      # (rule, key, source, dest): findings
+        self.interned = {}          # findings: the same (one object)
+        self.entries = {}           # ids of rule results: entry
+        self.run_ids = {}           # run signature: run id
+        self.run_results = {}       # (run id, dest): entry
+        self.signatures = {}        # server signature: id
+        self.made = {}              # (signature id, dest): joined
+        self.verdicts = {}          # ids of open parts: verdicts
+        cloud = tuple(f.Finding('cloud', f.WARNING, note, '', f.BOTH)
+                      for note in snapshot.cloud.notes)
+        self.cloud_findings = cloud     # alive: its id is a key
+        self.cloud = self._entry([cloud])
+        # The verdicts of a pair without a blocker or an unknown.
+        self.clear = (Verdict(LIVE, LIVE in kinds),
+                      Verdict(COLD, COLD in kinds))
+
+    def _entry(self, parts):
+        """(findings, None or their blockers and unknowns by kind).
+
+        ``parts``: rule results (interned by :meth:`_rule`); the same
+        parts give the same entry object.
+        """
+        key = tuple(map(id, parts))
+        entry = self.entries.get(key)
+        if entry is not None:
+            return entry
+        findings = tuple(itertools.chain.from_iterable(parts))
+        if not any(x.severity in (f.BLOCKER, f.UNKNOWN) for x in findings):
+            entry = findings, None
+        else:
+            entry = findings, tuple(
+                (tuple(x for x in findings if x.blocks(kind)),
+                 tuple(x for x in findings if x.leaves_open(kind)))
+                for kind in (LIVE, COLD))
+        self.entries[key] = entry
+        return entry
+
+    def _rule(self, rule_id, rule, key, server, reads_source, dest):
+        """One rule's findings (``dest`` None: the rule reads none).
+
+        Equal findings are one tuple object.
+        """
+        full = (rule_id, key, server.host if reads_source else None,
+                dest.name if dest is not None else None)
+        found = self.rule_results.get(full)
+        if found is None:
+            source = self.snapshot.hosts.get(server.host) \
+                if reads_source else None
+            found = tuple(rule(server, source, dest, self.snapshot))
+            found = self.rule_results[full] = self.interned.setdefault(
+                found, found)
+        return found
+
+    def prepare(self, server):
+        """``(signature id, segments)`` of one server.
+
+        A segment is ``(entry, None)`` for consecutive rules that read no
+        host or ``(None, (run id, members))`` for consecutive rules that
+        read the source or the destination.
+        """
+        snapshot = self.snapshot
+        segments = []
+        for reads_host, layout in self.layout:
+            members = [(rule_id, rule,
+                        dep.server(server, snapshot) if dep.server else None,
+                        dep.source, dep.dest)
+                       for rule_id, rule, dep in layout]
+            if reads_host:
+                signature = tuple(
+                    (rule_id, key, server.host if reads_source else None)
+                    for rule_id, _rule, key, reads_source, _d in members)
+                run_id = self.run_ids.setdefault(signature,
+                                                 len(self.run_ids))
+                segments.append((None, (run_id, members)))
+            else:
+                segments.append((self._entry([
+                    self._rule(rule_id, rule, key, server, False, None)
+                    for rule_id, rule, key, _s, _d in members]), None))
+        segments.append((self.cloud, None))
+        signature = tuple(run[0] if entry is None else id(entry)
+                          for entry, run in segments)
+        return (self.signatures.setdefault(signature, len(self.signatures)),
+                segments)
+
+    def evaluate(self, server, prepared, destination):
+        signature, segments = prepared
+        made = self.made.get((signature, destination))
+        if made is None:
+            made = self.made[signature, destination] = self._join(
+                [self._run_entry(server, run, destination)
+                 if entry is None else entry for entry, run in segments])
+        findings, live, cold = made
+        return Evaluation(server, server.host, destination, findings,
+                          live, cold, self.snapshot.cloud)
+
+    def _run_entry(self, server, run, destination):
+        run_id, members = run
+        entry = self.run_results.get((run_id, destination))
+        if entry is None:
+            dest = self.snapshot.hosts[destination]
+            entry = self.run_results[run_id, destination] = self._entry([
+                self._rule(rule_id, rule, key, server, reads_source,
+                           dest if reads_dest else None)
+                for rule_id, rule, key, reads_source, reads_dest
+                in members])
+        return entry
+
+    def _join(self, entries):
+        """(findings, live verdict, cold verdict) of entries, in order."""
+        findings = tuple(itertools.chain.from_iterable(e[0]
+                                                       for e in entries))
+        open_ = [e[1] for e in entries if e[1] is not None]
+        if not open_:
+            return (findings,) + self.clear
+        key = tuple(map(id, open_))
+        verdicts = self.verdicts.get(key)
+        if verdicts is None:
+            join = itertools.chain.from_iterable
+            verdicts = self.verdicts[key] = tuple(
+                Verdict(kind, kind in self.kinds,
+                        tuple(join(o[i][0] for o in open_)),
+                        tuple(join(o[i][1] for o in open_)))
+                for i, kind in enumerate((LIVE, COLD)))
+        return (findings,) + verdicts
+
+
 def precheck(snapshot, server_ids, destinations=None, kinds=(LIVE, COLD)):
     """Evaluate each server against each destination (default: all).
 
     Returns a list of :class:`Evaluation`, servers in the given order,
-    destinations sorted by name.
+    destinations sorted by name; each equal to what :func:`evaluate`
+    returns for that pair.  A rule result is computed once per distinct
+    input (see :class:`_Shared`): the cost grows with servers x
+    destinations, but the rules run about once per flavor, state and host
+    pair.
     """
+    shared = _Shared(snapshot, kinds)
     result = []
     for server_id in server_ids:
+        server = snapshot.servers[server_id]
         if destinations is None:
             dests = destinations_for(snapshot, server_id)
         else:
             dests = list(destinations)
+        prepared = shared.prepare(server)
         for dest in dests:
-            result.append(evaluate(snapshot, server_id, dest, kinds))
+            result.append(shared.evaluate(server, prepared, dest))
     return result
 
 
@@ -291,7 +463,11 @@ def plan(snapshot, server_ids, destinations=None, kinds=(LIVE, COLD)):
     moves = []
     for server_id in server_ids:
         server = snapshot.servers[server_id]
-        evs = precheck(snapshot, [server_id], destinations, kinds)
+        # One server per snapshot (each move debits it): nothing to share,
+        # the plain path is the cheaper one.
+        dests = destinations_for(snapshot, server_id) \
+            if destinations is None else list(destinations)
+        evs = [evaluate(snapshot, server_id, dest, kinds) for dest in dests]
         chosen = None
         for kind in (LIVE, COLD):
             if kind not in kinds:

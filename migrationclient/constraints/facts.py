@@ -32,6 +32,7 @@ Everything is bundled in a :class:`Snapshot`, the single input of
 """
 
 import dataclasses
+import functools
 
 from migrationclient import microversions
 
@@ -310,8 +311,9 @@ class CloudFacts:
     #: PCI aliases the operator declares live-migratable (Epoxy+)
     pci_live_migratable: bool = False
 
-    @property
+    @functools.cached_property
     def release(self):
+        # Computed once per CloudFacts: rules read it for every pair.
         return microversions.release_for(self.max_version)
 
     @property

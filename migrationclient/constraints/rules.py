@@ -20,6 +20,15 @@ Every rule has the signature ``rule(server, source, dest, snapshot)``
 ids are stable: scripts and the documentation use them.  ``source`` may be
 ``None`` when the server's host is not a known compute host.
 
+Every rule declares with :func:`depends` what it reads: a key of the
+server facts, and whether it reads the source and the destination host.
+``engine.precheck`` computes a rule once per distinct declared input and
+shares the result; a rule that reads a host it did not declare gets
+``None`` for it there.  ``tests/unit/constraints/test_shared.py`` checks
+the declarations (and precheck against evaluate) on random facts: a new
+rule, or a rule that starts reading another fact, must update its
+declaration.
+
 Sources: the operator procedure (Red Hat OSP 10 "Migrating virtual
 machines between compute nodes", sections 8.2 and 8.3, "seed") and the Nova
 release notes / conductor and scheduler code (see
@@ -42,6 +51,42 @@ def _finding(rule, severity, message, remedy='', applies_to=f.BOTH):
     return f.Finding(rule, severity, message, remedy, tuple(applies_to))
 
 
+class Depends:
+    """What a rule's findings depend on, for the engine to share them.
+
+    Besides the snapshot's cloud, hosts and groups (the same for every
+    pair of one :func:`~migrationclient.constraints.engine.precheck`):
+    ``server(server, snapshot)`` returns a hashable key of every server
+    fact the rule reads (``None`` when it reads none), ``source`` /
+    ``dest`` say whether it reads the source / destination host facts.
+    Two (server, destination) pairs with equal keys get equal findings, so
+    ``precheck`` computes them once and shares the (immutable) findings.
+    A rule without a declaration depends on everything (never shared).
+    """
+
+    def __init__(self, server=None, source=False, dest=False):
+        self.server = server
+        self.source = source
+        self.dest = dest
+
+
+def depends(server=None, source=False, dest=False):
+    """Decorator: declare a rule's :class:`Depends`."""
+    def wrap(rule):
+        rule.depends = Depends(server, source, dest)
+        return rule
+    return wrap
+
+
+#: Undeclared: the whole server and both hosts.
+EVERYTHING = Depends(lambda server, snapshot: server.id, True, True)
+
+
+def server_id(server, snapshot):
+    """Key of a rule that reads the server as a whole: its id."""
+    return server.id
+
+
 def _ok(rule, message, applies_to=f.BOTH):
     return [_finding(rule, f.OK, message, applies_to=applies_to)]
 
@@ -56,6 +101,7 @@ def _unknown(rule, message, applies_to=f.BOTH, remedy=''):
     return [_finding(rule, f.UNKNOWN, message, remedy, applies_to)]
 
 
+@depends(source=True, dest=True)
 def cpu_arch(server, source, dest, snapshot):
     """cpu-arch: source and destination CPU architectures are equal.
 
@@ -83,6 +129,7 @@ def _features(cpu):
     return cpu.features
 
 
+@depends(source=True, dest=True)
 def cpu_features(server, source, dest, snapshot):
     """cpu-features: destination CPU features are a superset of the source's.
 
@@ -110,6 +157,10 @@ def cpu_features(server, source, dest, snapshot):
     return _ok(rule, _('destination has every source CPU feature'), live)
 
 
+@depends(lambda server, snapshot: (
+    server.guest_side is None,
+    server.guest_side.cpu_mode if server.guest_side else None),
+    source=True, dest=True)
 def cpu_model(server, source, dest, snapshot):
     """cpu-model: ``host-passthrough`` guests need an identical CPU model.
 
@@ -178,6 +229,7 @@ def _resource_check(rule, dest, resource, amount, label):
                % {'label': label, 'need': amount, 'free': cap.free})
 
 
+@depends(lambda server, snapshot: server.flavor.ram, dest=True)
 def memory(server, source, dest, snapshot):
     """memory: the flavor's RAM fits on the destination.
 
@@ -205,6 +257,8 @@ def memory(server, source, dest, snapshot):
     return _unknown(rule, _('destination memory not known'))
 
 
+@depends(lambda server, snapshot: (
+    server.dedicated_cpus, server.flavor.vcpus), dest=True)
 def vcpu(server, source, dest, snapshot):
     """vcpu: shared vCPUs fit on the destination (placement ``VCPU``).
 
@@ -220,6 +274,7 @@ def vcpu(server, source, dest, snapshot):
     return _unknown(rule, _('destination vCPU capacity not known'))
 
 
+@depends(lambda server, snapshot: server.local_disk_gb, dest=True)
 def disk_space(server, source, dest, snapshot):
     """disk-space: local disks fit on the destination (placement DISK_GB).
 
@@ -317,6 +372,9 @@ def _empty_twin(source, dest):
     return bool(mem) and mem.used == 0 and (pcpu is None or pcpu.used == 0)
 
 
+@depends(lambda server, snapshot: (
+    server.numa_nodes, server.dedicated_cpus, server.flavor.vcpus,
+    server.flavor.ram, _page_kb(server)), source=True, dest=True)
 def numa(server, source, dest, snapshot):
     """numa: the guest NUMA topology fits the destination's NUMA cells.
 
@@ -391,6 +449,16 @@ def numa(server, source, dest, snapshot):
     return findings
 
 
+def _aggregate_specs(server):
+    """``aggregate_instance_extra_specs:*`` of the flavor, sorted."""
+    return tuple((key, str(want)) for key, want
+                 in sorted(server.flavor.extra_specs.items())
+                 if key.startswith('aggregate_instance_extra_specs:'))
+
+
+@depends(lambda server, snapshot: (
+    server.dedicated_cpus, server.flavor.vcpus, _aggregate_specs(server)),
+    dest=True)
 def pinning(server, source, dest, snapshot):
     """pinning: dedicated CPUs are free on the destination.
 
@@ -400,11 +468,8 @@ def pinning(server, source, dest, snapshot):
     before, pinned guests consume ``VCPU``.
     """
     rule = 'pinning'
-    specs = server.flavor.extra_specs
     findings = []
-    for key, want in sorted(specs.items()):
-        if not key.startswith('aggregate_instance_extra_specs:'):
-            continue
+    for key, want in _aggregate_specs(server):
         meta_key = key.split(':', 1)[1]
         values = [str(m.get(meta_key)) for _n, m in dest.aggregates
                   if meta_key in m]
@@ -433,6 +498,8 @@ def pinning(server, source, dest, snapshot):
     return findings
 
 
+@depends(lambda server, snapshot: (
+    _page_kb(server), server.numa_nodes, server.flavor.ram), dest=True)
 def hugepages(server, source, dest, snapshot):
     """hugepages: the guest's huge pages are free on one destination cell.
 
@@ -462,6 +529,7 @@ def hugepages(server, source, dest, snapshot):
         _('free huge pages on the destination or choose another'))]
 
 
+@depends(server_id)
 def dpdk(server, source, dest, snapshot):
     """dpdk: vhost-user (DPDK) ports need huge pages and a NUMA topology.
 
@@ -484,6 +552,7 @@ def dpdk(server, source, dest, snapshot):
     return _ok(rule, _('vhost-user port with huge pages'))
 
 
+@depends(server_id)
 def sriov(server, source, dest, snapshot):
     """sriov: SR-IOV ports block live migration before Train.
 
@@ -524,6 +593,7 @@ def sriov(server, source, dest, snapshot):
     return findings
 
 
+@depends(server_id)
 def pci(server, source, dest, snapshot):
     """pci: PCI passthrough (``pci_passthrough:alias``) blocks live migration.
 
@@ -561,6 +631,7 @@ def pci(server, source, dest, snapshot):
     return findings
 
 
+@depends(server_id)
 def readonly_drives(server, source, dest, snapshot):
     """readonly-drives: CD-ROM and config drive.
 
@@ -621,6 +692,8 @@ def readonly_drives(server, source, dest, snapshot):
     return findings
 
 
+@depends(lambda server, snapshot: (
+    server.local_disk_gb, server.volume_backed))
 def disk(server, source, dest, snapshot):
     """disk: local vs volume-backed; block migration need.
 
@@ -642,6 +715,8 @@ def disk(server, source, dest, snapshot):
         _('prefer a quiet period for large disks'), (f.LIVE,))]
 
 
+@depends(lambda server, snapshot: (
+    server.task_state, server.vm_state, server.status, server.locked))
 def state(server, source, dest, snapshot):
     """state: the server's state allows the migration.
 
@@ -685,6 +760,9 @@ def state(server, source, dest, snapshot):
     return findings
 
 
+@depends(lambda server, snapshot: (
+    server.host, server.pinned_availability_zone,
+    server.availability_zone), source=True, dest=True)
 def services(server, source, dest, snapshot):
     """services: source and destination nova-compute up, destination usable.
 
@@ -748,6 +826,7 @@ def services(server, source, dest, snapshot):
     return findings
 
 
+@depends(source=True, dest=True)
 def hypervisor(server, source, dest, snapshot):
     """hypervisor: same hypervisor type, destination version >= source.
 
@@ -778,6 +857,8 @@ def hypervisor(server, source, dest, snapshot):
     return _ok(rule, _('same hypervisor type, version not older'), live)
 
 
+@depends(lambda server, snapshot: (
+    server.id if snapshot.groups_of(server.id) else None), dest=True)
 def server_group(server, source, dest, snapshot):
     """server-group: affinity / anti-affinity policies stay satisfied.
 
@@ -831,6 +912,7 @@ def server_group(server, source, dest, snapshot):
     return findings
 
 
+@depends(server_id)
 def devices(server, source, dest, snapshot):
     """devices: vTPM, vPMEM and mediated devices (vGPU) by release.
 
