@@ -35,6 +35,6 @@ WATCH_STUCK = 8
 TIMEOUT = 9
 #: numa compare: some aspect of the placement is degraded
 NUMA_DEGRADED = 10
-#: watch: interrupted (SIGINT, Ctrl-C) before the migrations ended; they go
-#: on, unchanged (128 + SIGINT, the status a shell gives)
+#: watch: interrupted (SIGINT / Ctrl-C, SIGTERM) before the migrations
+#: ended; they go on, unchanged (128 + SIGINT, the status a shell gives)
 WATCH_INTERRUPTED = 130

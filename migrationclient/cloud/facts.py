@@ -19,8 +19,10 @@ requests that does not grow with N on clouds >= 2.47:
 * compute version discovery, services (nova-compute), hypervisors detail
   (with their servers, for server group peers), aggregates, server groups,
   servers detail (one list for ``source_host``; a lookup per named server);
-* placement: inventories + usages per destination and source host
-  (2M + 2 for a whole host); traits per host
+* placement: inventories + usages per destination (2M for a whole
+  host), and per source host only when a server has a NUMA topology (the
+  numa rule's "empty twin" check) or the source is also a destination
+  (+ 2); traits per host
   only when the hypervisors carry no ``cpu_info`` (compute >= 2.88 asked);
   the provider list once when hypervisor ids are not provider UUIDs;
 * network: ports per source host (one for a whole-host check);
@@ -325,8 +327,17 @@ def gather(compute, conn, servers=(), source_host=None, destinations=None,
     need_traits = {h for h in dest_names | sources
                    if h in by_host and (h not in hv_by_host or not _get(
                        hv_by_host[h], 'cpu_info'))}
-    # sources too: the numa rule compares a destination with its source
-    inventories, traits = _placement(conn, hv_by_host, dest_names | sources,
+
+    flavors = _flavors(compute, found)
+    ports = _ports(conn, sources, notes)
+    server_facts = {}
+    for srv in found:
+        srv_ports = None if ports is None else tuple(ports.get(srv.id, ()))
+        server_facts[srv.id] = server_from_sdk(
+            srv, flavors.get(srv.id), srv_ports)
+    need_inventory = inventory_hosts(dest_names, sources,
+                                     server_facts.values())
+    inventories, traits = _placement(conn, hv_by_host, need_inventory,
                                      need_traits, notes)
     try:
         aggregates = list(compute.aggregates())
@@ -339,13 +350,6 @@ def gather(compute, conn, servers=(), source_host=None, destinations=None,
             service, hv_by_host.get(name), aggregates,
             inventories.get(name), traits.get(name))
 
-    flavors = _flavors(compute, found)
-    ports = _ports(conn, sources, notes)
-    server_facts = {}
-    for srv in found:
-        srv_ports = None if ports is None else tuple(ports.get(srv.id, ()))
-        server_facts[srv.id] = server_from_sdk(
-            srv, flavors.get(srv.id), srv_ports)
     groups = _groups(compute, server_facts, member_hosts, notes)
     cloud = f.CloudFacts(max_version=max_version,
                          requested_version=requested, notes=tuple(notes),
@@ -354,6 +358,20 @@ def gather(compute, conn, servers=(), source_host=None, destinations=None,
                           groups=groups)
     return Gathered(snapshot, [s.id for s in found],
                     sorted(destinations) if destinations else None)
+
+
+def inventory_hosts(destinations, sources, servers):
+    """Hosts whose placement inventory and usage a precheck needs.
+
+    Every destination.  A source's capacity only matters to the numa rule
+    (is the destination an empty twin of the source?): a source is read
+    when one of ``servers`` (ServerFacts) has a NUMA topology, or when it
+    is a destination too.
+    """
+    hosts = set(destinations)
+    if any(s.numa_nodes for s in servers):
+        hosts |= set(sources)
+    return hosts
 
 
 def _services(compute):

@@ -12,7 +12,9 @@
 
 """``openstack migration watch``: follow migrations until they end."""
 
+import contextlib
 import logging
+import signal
 
 from osc_lib.command import command
 from osc_lib import exceptions
@@ -50,6 +52,26 @@ def summary_row(state):
             state.outcome or ('stuck' if state.stuck else 'in-progress'),
             render.human_duration(state.elapsed(state.last_seen)),
             memory, ', '.join(state.actions) or '-', reason or '')
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """SIGTERM ends the watch like Ctrl-C (summary, WATCH_INTERRUPTED).
+
+    A service manager or ``timeout`` stops a watch with SIGTERM; without
+    this the process would die without the summary scripts read.
+    """
+    def handler(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+    try:
+        saved = signal.signal(signal.SIGTERM, handler)
+    except ValueError:          # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, saved)
 
 
 class WatchMigration(command.Lister):
@@ -224,11 +246,12 @@ class WatchMigration(command.Lister):
         result = None
         interrupted = False
         try:
-            result = self._follow(compute, server, parsed_args, watcher, out,
-                                  interval, timeout)
+            with _sigterm_interrupts():
+                result = self._follow(compute, server, parsed_args, watcher,
+                                      out, interval, timeout)
         except KeyboardInterrupt:
-            # Ctrl-C: stop watching, change nothing, say where things are
-            # (the summary) and exit WATCH_INTERRUPTED.
+            # Ctrl-C or SIGTERM: stop watching, change nothing, say where
+            # things are (the summary) and exit WATCH_INTERRUPTED.
             interrupted = True
         if result is None and not interrupted:
             return COLUMNS, []
@@ -241,7 +264,8 @@ class WatchMigration(command.Lister):
             self.exit_status = exitcodes.WATCH_INTERRUPTED
             self.app.stderr.write(
                 _('Interrupted: stopped watching; %d migration(s) still in '
-                  'progress go on (the watch changes nothing on Ctrl-C)\n')
+                  'progress go on (the watch changes nothing when '
+                  'interrupted)\n')
                 % len(watcher.active))
         LOG.debug('migration watch: %d API requests', watcher.requests)
         return COLUMNS, [summary_row(s) for s in states]

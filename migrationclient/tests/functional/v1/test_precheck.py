@@ -421,9 +421,12 @@ class TestPrecheckCommand(PrecheckMixin, base.FunctionalTestCase):
         self.assertEqual(len(one.server_ids) + 3, len(four.server_ids))
         self.assertEqual(len(seen_one), len(seen_four),
                          '\n'.join(seen_four))
-        # M = 2 destinations and the source: inventories + usages each.
+        # M = 2 destinations: inventories + usages each; not the source's
+        # (no server has a NUMA topology).
         placement = [s for s in seen_four if '/resource_providers/' in s]
-        self.assertEqual(6, len(placement), placement)
+        self.assertEqual(4, len(placement), placement)
+        source = one.snapshot.hosts['compute3'].inventory
+        self.assertIsNone(source)
         self.addDetail('requests', content.text_content(
             '\n'.join(seen_four)))
 

@@ -160,3 +160,24 @@ class TestGroup(testtools.TestCase):
                          {'max_server_per_host': 3})
         self.assertEqual('anti-affinity', grp.policy)
         self.assertEqual({'max_server_per_host': 3}, grp.rules)
+
+
+class TestInventoryHosts(testtools.TestCase):
+    """Which hosts' placement inventory a precheck reads."""
+
+    def test_plain_servers_skip_the_source(self):
+        servers = [base.server(), base.server(id='b')]
+        self.assertEqual({'c2', 'c3'}, cloud_facts.inventory_hosts(
+            {'c2', 'c3'}, {'c1'}, servers))
+
+    def test_numa_server_needs_the_source(self):
+        # the numa rule's "empty twin" check compares with the source
+        servers = [base.server(), base.server(
+            id='b', flavor={'extra_specs': {'hw:cpu_policy': 'dedicated'}})]
+        self.assertEqual({'c1', 'c2', 'c3'}, cloud_facts.inventory_hosts(
+            {'c2', 'c3'}, {'c1'}, servers))
+
+    def test_source_that_is_a_destination(self):
+        # named servers on two hosts: each is a destination of the other
+        self.assertEqual({'c1', 'c2'}, cloud_facts.inventory_hosts(
+            {'c1', 'c2'}, {'c1', 'c2'}, [base.server()]))

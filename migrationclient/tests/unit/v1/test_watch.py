@@ -14,6 +14,8 @@
 
 import io
 import json
+import os
+import signal
 from unittest import mock
 
 from openstack.compute.v2 import server as sdk_server
@@ -208,3 +210,27 @@ class TestInterrupt(CommandTestCase):
         # at most PROGRESS_READS per poll
         self.assertEqual((3.0, v1watch.PROGRESS_READS),
                          (made[0].progress_interval, made[0].progress_reads))
+
+    def test_sigterm_ends_like_ctrl_c(self):
+        # a service manager or timeout(1) stops the watch with SIGTERM:
+        # summary and WATCH_INTERRUPTED, nothing aborted, handler restored
+        self.compute.records = [fakes.os_migration(source_compute='host1')]
+        self.compute.live = {SERVER: [fakes.server_migration(
+            server_uuid=SERVER)]}
+        before = signal.getsignal(signal.SIGTERM)
+
+        def terminated(*args, **kwargs):
+            os.kill(os.getpid(), signal.SIGTERM)
+            self.fail('SIGTERM did not stop the watch')
+
+        args = self.parse('--host', 'host1')
+        with mock.patch.object(v1watch.watch.Watcher, 'run',
+                               side_effect=terminated):
+            columns, rows = self.cmd.take_action(args)
+        self.assertEqual(exitcodes.WATCH_INTERRUPTED, self.cmd.exit_status)
+        self.assertEqual(1, len(list(rows)))
+        self.assertIn('Interrupted: stopped watching',
+                      self.app.stderr.getvalue())
+        self.assertEqual([], [c for c in self.compute.calls
+                              if c[0] in ('abort', 'force_complete')])
+        self.assertIs(before, signal.getsignal(signal.SIGTERM))
