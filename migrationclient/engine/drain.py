@@ -52,6 +52,7 @@ source and its status is the one it had before.  A live migration that
 rolled back (ACTIVE, still on the source) is a failure.
 """
 
+from concurrent import futures
 import dataclasses
 import os
 import signal
@@ -109,6 +110,9 @@ COLD_STATUSES = ('ACTIVE', 'SHUTOFF')
 RECORD_GRACE = 60.0
 #: polls a "completed" record may disagree with the server's host
 SETTLE_POLLS = 5
+#: migration requests of one round sent at the same time (each in a
+#: thread while Nova's pre-checks run; the limits decide how many start)
+SUBMIT_THREADS = 8
 #: polls in a row that may fail (after the libraries' own retries) before
 #: the drain stops watching; the migrations keep running in the cloud
 API_ERROR_POLLS = 5
@@ -639,6 +643,7 @@ class Drain:
         self._interrupt_aborts_done = False
         self.cycle = 0              # poll cycles so far
         self.api_errors = 0         # failed polls in a row
+        self._poll_due = None       # clock() of the next poll, if any
         self._services_cycle = None
         self._services_view = None  # (known hosts, {host: why}) or None
         self._announced = {}        # destinations reported unusable
@@ -755,6 +760,7 @@ class Drain:
                 if 0 < self.api_errors < API_ERROR_POLLS:
                     # The cloud failed: try again at the next cycle.
                     self._wait(self.options.poll_interval)
+                    self._poll_due = None
                     self.cycle += 1
                     continue
                 if self.api_errors:
@@ -764,11 +770,25 @@ class Drain:
                 # Nothing runs and nothing could start: no destination.
                 self.stop_reason = _('no allowed destination is usable')
                 break
-            self._wait(self.options.poll_interval)
+            self._wait_poll()
             if self.hard_stop:
                 break
             self._poll()
         return self._finish()
+
+    def _wait_poll(self):
+        """Sleep until the next poll is due.
+
+        Polls are one ``--poll-interval`` apart from start to start, not
+        from the end of the previous cycle's work (its reads, report
+        writes and migration requests, a second or more under load), so
+        an ended migration is seen and its slot reused no later than that;
+        the poll rate stays at most one per interval.
+        """
+        due = self._poll_due
+        if due is None:
+            due = self.clock() + self.options.poll_interval
+        self._wait(due - self.clock())
 
     def _startable(self):
         return bool(self.pending()) and self.stop_reason is None
@@ -783,6 +803,7 @@ class Drain:
 
     def _poll(self):
         self.cycle += 1
+        self._poll_due = self.clock() + self.options.poll_interval
         hosts = sorted({i.original_host for i in self.in_flight()})
         failed = None
         for host in hosts:
@@ -907,9 +928,15 @@ class Drain:
     # -- submission --------------------------------------------------------
 
     def _submit(self):
-        """Start what the limits allow; return how many were acted on."""
+        """Start what the limits allow; return how many were acted on.
+
+        Every start is decided first (the slots are taken one by one, so
+        the limits hold exactly as with one request at a time), then the
+        requests of the round go out together (:meth:`_start_batch`).
+        """
         acted = 0
         view = None
+        batch = []
         for item in self.pending():
             if self.stop_reason:
                 break
@@ -951,8 +978,12 @@ class Drain:
                     ok, target = self.slots.choose(item.original_host, cands,
                                                    can_name, pool)
             if ok:
-                self._start(item, target, dropped)
-                acted += 1
+                # The slot is taken now: the next item's choice sees it.
+                batch.append((item, target, dropped))
+                self._reserve(item, target)
+        if batch:
+            self._start_batch(batch)
+            acted += len(batch)
         return acted
 
     def _services_now(self):
@@ -993,7 +1024,8 @@ class Drain:
             self._event(self._report_item(_('destinations')), text)
         return self._services_view
 
-    def _start(self, item, target, dropped=None):
+    def _reserve(self, item, target):
+        """Take the slot of ``item`` and reset it for a new attempt."""
         w = self._watcher(item.original_host)
         item.attempts += 1
         item.destination = target
@@ -1006,26 +1038,62 @@ class Drain:
         item.submitted_at = report_mod.isotime()
         self.slots.start(item.id, item.original_host, target)
         w.expect(item.id)
+
+    def _request(self, item, target):
+        """The migration request of ``item``: None or its CloudError."""
         try:
             if item.action == LIVE:
                 self.actions.live_migrate(item.id, target)
             else:
                 self.actions.cold_migrate(item.id, target)
         except CloudError as exc:
-            if exc.maybe_processed and self._accepted_anyway(item, exc,
-                                                             target):
-                return
-            # With a named host the SDK's live migration (2.30) gets the
-            # scheduler's NoValidHost back as a synchronous 400, after
-            # Nova created a migration record (status "error").  Let the
-            # watcher take that record now, while no item is in flight
-            # for this server, so a retry follows its own migration.
-            self._poll_watcher(item.original_host)
-            if self._retry(item, str(exc), target):
-                return
-            self._settle(item, FAILED, _('refused: %s') % exc,
-                         error=str(exc))
+            return exc
+        return None
+
+    def _start_batch(self, batch):
+        """Send the requests of ``batch`` (slots taken), then follow them.
+
+        Nova answers a live migration request (microversion 2.30) only
+        after the conductor's pre-checks, a second or more per request:
+        one at a time, the k-th start of a round would wait for the k-1
+        before it.  The requests go out together (at most
+        :data:`SUBMIT_THREADS` at once), only the HTTP call in a worker
+        thread; the answers are then handled here in the drain's order,
+        the accepted ones first (so that a failed request's poll of the
+        watcher cannot take the records of the others before they are
+        followed), and the report is written after each.
+        """
+        if len(batch) == 1:
+            item, target, _dropped = batch[0]
+            errors = [self._request(item, target)]
+        else:
+            with futures.ThreadPoolExecutor(
+                    max_workers=min(len(batch), SUBMIT_THREADS),
+                    thread_name_prefix='drain-submit') as pool:
+                calls = [pool.submit(self._request, item, target)
+                         for item, target, _dropped in batch]
+                errors = [call.result() for call in calls]
+        for (item, target, dropped), exc in zip(batch, errors):
+            if exc is None:
+                self._submitted(item, target, dropped)
+        for (item, target, dropped), exc in zip(batch, errors):
+            if exc is not None:
+                self._refused(item, target, exc)
+
+    def _refused(self, item, target, exc):
+        if exc.maybe_processed and self._accepted_anyway(item, exc, target):
             return
+        # With a named host the SDK's live migration (2.30) gets the
+        # scheduler's NoValidHost back as a synchronous 400, after
+        # Nova created a migration record (status "error").  Let the
+        # watcher take that record now, while no item is in flight
+        # for this server, so a retry follows its own migration.
+        self._poll_watcher(item.original_host)
+        if self._retry(item, str(exc), target):
+            return
+        self._settle(item, FAILED, _('refused: %s') % exc, error=str(exc))
+
+    def _submitted(self, item, target, dropped):
         item.state = SUBMITTED
         text = _('%(action)s migration to %(dest)s submitted') % {
             'action': item.action,

@@ -24,6 +24,7 @@ import io
 import json
 import os
 import signal
+import threading
 import types
 
 import fixtures
@@ -76,6 +77,8 @@ class FakeNova:
         self.intervals = []    # (migration id, source, dest, start, end)
         self.down = set()      # hosts whose nova-compute is down
         self.disabled = {}     # host -> disabled reason
+        # The drain sends the requests of a round from worker threads.
+        self.lock = threading.RLock()
 
     # -- scenario ----------------------------------------------------------
 
@@ -192,12 +195,14 @@ class FakeNova:
                                      max_microversion=(2, 104))
 
     def live_migrate_server(self, sid, host=None, block_migration=None):
-        self.calls.append(('live', sid, host))
-        self._new(sid, 'live-migration', host, 'queued')
+        with self.lock:
+            self.calls.append(('live', sid, host))
+            self._new(sid, 'live-migration', host, 'queued')
 
     def migrate_server(self, sid, host=None):
-        self.calls.append(('cold', sid, host))
-        self._new(sid, 'migration', host, 'pre-migrating')
+        with self.lock:
+            self.calls.append(('cold', sid, host))
+            self._new(sid, 'migration', host, 'pre-migrating')
 
     def confirm_server_resize(self, sid):
         self.calls.append(('confirm', sid))
@@ -1281,3 +1286,120 @@ class TestDisableFailure(testtools.TestCase):
         self.assertEqual('incomplete', data['state'])
         self.assertEqual([('not-started', str(exc))],
                          [(e['state'], e['error']) for e in data['servers']])
+
+
+class TestSubmitRounds(testtools.TestCase):
+    """The starts of a round go out together; polls keep their cadence."""
+
+    def _nova(self, n, **knobs):
+        nova = FakeNova()
+        for i in range(n):
+            nova.add('s%d' % i, **knobs)
+        return nova
+
+    def test_requests_of_a_round_are_in_flight_together(self):
+        nova = self._nova(5, hold=3)
+        real = nova.live_migrate_server
+        # Nova answers a 2.30 live migration after its pre-checks: the
+        # three requests of the first round must be waiting together.
+        barrier = threading.Barrier(3, timeout=10)
+        threads = set()
+
+        def live(sid, host=None, block_migration=None):
+            threads.add(threading.current_thread().name)
+            if len(nova.calls) < 3:
+                barrier.wait()
+            return real(sid, host=host, block_migration=block_migration)
+        nova.live_migrate_server = live
+        items = [item('s%d' % i) for i in range(5)]
+        run = DrainRun(nova, items, opts(max_parallel=3, max_per_target=0),
+                       dest_hosts=('compute2', 'compute3'))
+        self.assertEqual(exitcodes.OK, run.run())
+        self.assertEqual([drain.DONE] * 5, [i.state for i in items])
+        self.assertFalse(barrier.broken)
+        self.assertGreaterEqual(len(threads), 3)
+        # The limit holds: never more than 3 migrations at once.
+        self.assertEqual(5, len(nova.intervals))
+        self.assertEqual(3, max_overlap(nova.intervals, 'source'))
+        # Each start was written to the report when it was accepted.
+        submitted = [sum(1 for e in r['servers'] if e['state'] ==
+                         drain.SUBMITTED) for r in run.reports]
+        self.assertEqual([1, 2, 3], [n for n in submitted if n][:3])
+
+    def test_accepted_requests_are_followed_before_a_refusal(self):
+        # s1's request is refused (NoValidHost as a synchronous 400 after
+        # Nova created an error record) in the round of s0 and s2: the
+        # refusal's poll must not take the records of s0 and s2.
+        nova = self._nova(3, hold=2)
+        nova.knobs['s1']['novalid'] = ('compute2',)
+        real = nova.live_migrate_server
+
+        def live(sid, host=None, block_migration=None):
+            real(sid, host=host, block_migration=block_migration)
+            if sid == 's1':
+                raise sdk_exc.BadRequestException(
+                    'No valid host was found. Unable to move instance')
+        nova.live_migrate_server = live
+        items = [item('s%d' % i) for i in range(3)]
+        run = DrainRun(nova, items, opts(max_parallel=3, max_per_target=0,
+                                         max_failures=0))
+        self.assertEqual(exitcodes.DRAIN_INCOMPLETE, run.run())
+        by_id = {i.id: i for i in items}
+        self.assertEqual((drain.DONE, drain.FAILED, drain.DONE),
+                         tuple(by_id['s%d' % i].state for i in range(3)))
+        self.assertIn('No valid host', by_id['s1'].error)
+        records = {m['instance_uuid']: m for m in nova.migrations_}
+        for sid in ('s0', 's2'):
+            self.assertEqual(records[sid]['id'], by_id[sid].migration_id)
+            self.assertEqual('compute2', nova.servers[sid]['host'])
+        self.assertEqual('compute1', nova.servers['s1']['host'])
+        first = {}
+        for n, (sid, text) in enumerate(run.lines):
+            first.setdefault(sid, (n, text))
+        self.assertTrue(first['s0'][1].endswith('submitted'))
+        self.assertTrue(first['s2'][1].endswith('submitted'))
+        self.assertTrue(first['s1'][1].startswith('refused: No valid host'))
+        self.assertLess(max(first['s0'][0], first['s2'][0]), first['s1'][0])
+
+    def test_one_request_at_a_time_with_max_parallel_one(self):
+        nova = self._nova(3, hold=1)
+        in_flight = []
+        real = nova.live_migrate_server
+
+        def live(sid, host=None, block_migration=None):
+            in_flight.append(sum(1 for m in nova.migrations_
+                                 if m['status'] not in ('completed',)))
+            return real(sid, host=host, block_migration=block_migration)
+        nova.live_migrate_server = live
+        items = [item('s%d' % i) for i in range(3)]
+        run = DrainRun(nova, items, opts(max_parallel=1))
+        self.assertEqual(exitcodes.OK, run.run())
+        self.assertEqual([0, 0, 0], in_flight)
+        self.assertEqual(1, max_overlap(nova.intervals, 'source'))
+
+    def test_polls_keep_their_cadence_after_a_slow_request(self):
+        nova = self._nova(3, hold=3)
+        real_live = nova.live_migrate_server
+        real_list = nova.migrations
+        polls = []
+
+        def live(sid, host=None, block_migration=None):
+            nova.t += 1.5       # Nova's pre-checks before it answers
+            return real_live(sid, host=host, block_migration=block_migration)
+
+        def migrations(host=None, server_id=None, **query):
+            if host:
+                polls.append(nova.t)
+            return real_list(host=host, server_id=server_id, **query)
+        nova.live_migrate_server = live
+        nova.migrations = migrations
+        items = [item('s%d' % i) for i in range(3)]
+        run = DrainRun(nova, items, opts(max_parallel=1, poll_interval=2.0,
+                                         stuck_after=None))
+        self.assertEqual(exitcodes.OK, run.run())
+        # polls[0] is the watcher's baseline, before the first request.
+        gaps = [round(b - a, 6) for a, b in zip(polls[1:], polls[2:])]
+        self.assertGreater(len(gaps), 5)
+        # Start to start, one interval, even after the cycles that sent
+        # a 1.5 s request (before: 3.5 s); never more often either.
+        self.assertEqual({2.0}, set(gaps))
