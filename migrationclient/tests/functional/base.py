@@ -634,3 +634,24 @@ class FunctionalTestCase(testtools.TestCase):
 
     def last_migration(self, server):
         return self.bed.last_migration(server)
+
+    def wait_report_entry(self, path, server, states, timeout=60,
+                          interval=0.1):
+        """The entry of ``server`` once the drain report shows a state.
+
+        Waits until the report ``path`` has ``server`` in one of
+        ``states``.  The report is rewritten atomically while the drain
+        runs: a missing or unreadable file is "not yet".
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with open(path) as stream:
+                    entries = json.load(stream)['servers']
+            except (OSError, ValueError, KeyError):
+                entries = []
+            for e in entries:
+                if e['id'] == server.id and e['state'] in states:
+                    return e
+            time.sleep(interval)
+        self.fail('%s never reached %s in %s' % (server.id, states, path))

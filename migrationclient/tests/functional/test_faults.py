@@ -183,18 +183,7 @@ class FaultMatrixTest(base.FunctionalTestCase):
         return proc, finish
 
     def wait_entry(self, server, states, timeout=60):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                with open(self.report) as stream:
-                    entries = json.load(stream)['servers']
-            except (OSError, ValueError, KeyError):
-                entries = []
-            for e in entries:
-                if e['id'] == server.id and e['state'] in states:
-                    return e
-            time.sleep(0.1)
-        self.fail('%s never reached %s' % (server.id, states))
+        return self.wait_report_entry(self.report, server, states, timeout)
 
     def settle(self, ids, timeout=60):
         deadline = time.monotonic() + timeout

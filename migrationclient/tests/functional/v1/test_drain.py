@@ -452,19 +452,8 @@ class TestDrainGaps(DrainTestCase):
 
     def wait_entry(self, server, states, path=None, timeout=180):
         """Wait until the report shows ``server`` in one of ``states``."""
-        path = path or self.report_path()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                with open(path) as stream:
-                    entries = json.load(stream)['servers']
-            except (OSError, ValueError, KeyError):
-                entries = []
-            for e in entries:
-                if e['id'] == server.id and e['state'] in states:
-                    return e
-            time.sleep(0.3)
-        self.fail('%s never reached %s in %s' % (server.id, states, path))
+        return self.wait_report_entry(path or self.report_path(), server,
+                                      states, timeout, interval=0.3)
 
     def wait_service(self, host, field, value, timeout=90):
         deadline = time.monotonic() + timeout

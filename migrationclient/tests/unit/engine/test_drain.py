@@ -329,6 +329,23 @@ def opts(**kw):
     return drain.Options(**kw)
 
 
+def refuse_after_record(nova, refused):
+    """Make ``nova`` refuse live migrations the way real Nova 34 does.
+
+    At 2.30 a request the scheduler refuses is answered 400 NoValidHost
+    *after* the conductor created the migration record (status "error").
+    ``refused(sid, host)`` picks the refused requests.
+    """
+    real = nova.live_migrate_server
+
+    def live(sid, host=None, block_migration=None):
+        real(sid, host=host, block_migration=block_migration)
+        if refused(sid, host):
+            raise sdk_exc.BadRequestException(
+                'No valid host was found. Unable to move instance')
+    nova.live_migrate_server = live
+
+
 # ---------------------------------------------------------------------------
 # Planning
 # ---------------------------------------------------------------------------
@@ -943,14 +960,7 @@ class TestSyncNoValidHost(testtools.TestCase):
         # retry must follow its own migration, not that record.
         nova = FakeNova()
         nova.add('s', novalid=('compute2',))
-        real = nova.live_migrate_server
-
-        def live(sid, host=None, block_migration=None):
-            real(sid, host=host, block_migration=block_migration)
-            if host == 'compute2':
-                raise sdk_exc.BadRequestException(
-                    'No valid host was found. Unable to move instance')
-        nova.live_migrate_server = live
+        refuse_after_record(nova, lambda sid, host: host == 'compute2')
         items = [item('s')]
         run = DrainRun(nova, items, opts(retry=True))
         self.assertEqual(exitcodes.OK, run.run())
@@ -1332,14 +1342,7 @@ class TestSubmitRounds(testtools.TestCase):
         # refusal's poll must not take the records of s0 and s2.
         nova = self._nova(3, hold=2)
         nova.knobs['s1']['novalid'] = ('compute2',)
-        real = nova.live_migrate_server
-
-        def live(sid, host=None, block_migration=None):
-            real(sid, host=host, block_migration=block_migration)
-            if sid == 's1':
-                raise sdk_exc.BadRequestException(
-                    'No valid host was found. Unable to move instance')
-        nova.live_migrate_server = live
+        refuse_after_record(nova, lambda sid, host: sid == 's1')
         items = [item('s%d' % i) for i in range(3)]
         run = DrainRun(nova, items, opts(max_parallel=3, max_per_target=0,
                                          max_failures=0))
