@@ -24,6 +24,8 @@ Every message is one line, fit for the user as it is.
 from keystoneauth1 import exceptions as ks_exc
 from openstack import exceptions as sdk_exc
 
+from migrationclient import errors
+
 
 #: what a cloud call can raise after the libraries' own retries:
 #: openstacksdk wraps HTTP errors, keystoneauth's connection errors come
@@ -31,7 +33,7 @@ from openstack import exceptions as sdk_exc
 CALL_ERRORS = (sdk_exc.SDKException, ks_exc.ClientException)
 
 
-class CloudError(Exception):
+class CloudError(errors.Error):
     """A cloud call was refused or got no answer (one line).
 
     ``status``: the HTTP status of the refusal, None when there was none;
