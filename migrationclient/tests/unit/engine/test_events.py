@@ -326,6 +326,67 @@ class TestSink(testtools.TestCase):
         self.assertIsNone(values['state'])
 
 
+EVENTS_SAMPLES = os.path.join(os.path.dirname(os.path.dirname(__file__)),
+                              'samples', 'events')
+
+
+def doc_events_sample():
+    """The user guide's ``--events`` sample: one server moves, one fails.
+
+    To regenerate the sample after a change::
+
+        python -c 'from migrationclient.tests.unit.engine import \\
+            test_events as t; print(t.doc_events_sample(), end="")' \\
+            > migrationclient/tests/unit/samples/events/drain-compute1.jsonl
+    """
+    out = io.StringIO()
+    sink = events.open_sink('-', 'compute1', stdout=out, clock=Clock())
+    web = item(id='9df0d5b4-5a43-4a0c-9d35-0d1d2c37e2a1', name='web-3')
+    db = item(id='1cd7992d-6a0e-4a59-8f77-6a6f0b2f5c3e', name='db-1')
+    sink.start([web, db], ['compute1'],
+               '/root/.local/state/migrationclient/drain-compute1.json')
+    for server, dest in ((web, 'compute2'), (db, 'compute3')):
+        server.state, server.destination, server.attempts = (
+            'submitted', dest, 1)
+        sink(server, 'live migration to %s submitted' % dest)
+    web.state, web.migration_id, web.migration_status = (
+        'migrating', 41, 'queued')
+    web.migration_uuid = MIGRATION_UUID
+    sink(web, 'migration 41 queued -> compute2')
+    web.migration_status, web.percent = 'running', 62.5
+    running = dict(MIGRATION, id=41, server_id=web.id, elapsed=95.0,
+                   memory={'total': 8589934592, 'processed': 6442450944,
+                           'remaining': 3221225472, 'percent': 62.5,
+                           'rate': 85899345.9, 'dirty_rate': 0.0,
+                           'eta': 37.5, 'stalled_for': 0.0},
+                   disk=None)
+    sink(web, 'migration 41 running -> compute2', migration=running)
+    db.state, db.final_host = 'failed', 'compute1'
+    db.error = 'No valid host was found. There are not enough hosts ' \
+        'available.'
+    sink(db, 'refused: %s' % db.error)
+    web.state, web.migration_status, web.final_host, web.percent = (
+        'done', 'completed', 'compute2', 100.0)
+    sink(web, 'done: on compute2, ACTIVE')
+    sink.end([web, db], 'incomplete', 4, '1/2 moved, 1 failed')
+    return out.getvalue()
+
+
+class TestDocSample(testtools.TestCase):
+    """The sample the user guide shows is what the sink writes."""
+
+    def test_events(self):
+        text = doc_events_sample()
+        with open(os.path.join(EVENTS_SAMPLES, 'drain-compute1.jsonl'),
+                  encoding='utf-8') as stream:
+            sample = [json.loads(line) for line in stream]
+        got = [json.loads(line) for line in text.splitlines()]
+        self.assertEqual(sample, got)
+        self.assertEqual(['start', 'state', 'state', 'state', 'status',
+                          'state', 'state', 'end'],
+                         [e['event'] for e in got])
+
+
 class TestDrainItemContract(testtools.TestCase):
     """The drain engine's items have every field an event reads."""
 

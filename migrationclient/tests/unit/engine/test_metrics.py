@@ -471,6 +471,100 @@ class TestMetricsFile(testtools.TestCase):
             **dict(MIG, scope='server:%s' % SERVER)))
 
 
+#: The drain of the user guide's sample (doc/source/user/monitoring.rst):
+#: compute1, 12 servers, 18 minutes in.  web-3 goes live on shared storage
+#: (8 GiB of memory, 62.5 % copied), db-1 block-migrates (4 GiB of memory
+#: and a 20 GiB local disk, just started).
+DOC_ENTRIES = ([('compute1', 'live', 'done')] * 5 +
+               [('compute1', 'cold', 'done'),
+                ('compute1', 'live', 'migrating'),
+                ('compute1', 'live', 'migrating'),
+                ('compute1', 'live', 'failed'),
+                ('compute1', 'live', 'pending'),
+                ('compute1', 'cold', 'pending'),
+                ('compute1', 'none', 'nothing-to-move')])
+DOC_MIGRATIONS = (
+    {'id': 41, 'server_id': '9df0d5b4-5a43-4a0c-9d35-0d1d2c37e2a1',
+     'type': 'live-migration', 'source': 'compute1', 'dest': 'compute2',
+     'status': 'running', 'outcome': None, 'elapsed': 95.0,
+     'stuck': False,
+     'memory': {'total': 8589934592, 'processed': 6442450944,
+                'remaining': 3221225472, 'percent': 62.5,
+                'rate': 85899345.9, 'dirty_rate': 0.0, 'eta': 37.5,
+                'stalled_for': 0.0},
+     'disk': None},
+    {'id': 42, 'server_id': '1cd7992d-6a0e-4a59-8f77-6a6f0b2f5c3e',
+     'type': 'live-migration', 'source': 'compute1', 'dest': 'compute3',
+     'status': 'running', 'outcome': None, 'elapsed': 12.0,
+     'stuck': False,
+     'memory': {'total': 4294967296, 'processed': 268435456,
+                'remaining': 4026531840, 'percent': 6.2, 'rate': None,
+                'dirty_rate': None, 'eta': None, 'stalled_for': 0.0},
+     'disk': {'total': 21474836480, 'processed': 5368709120,
+              'remaining': 16106127360, 'percent': 25.0, 'rate': None,
+              'dirty_rate': None, 'eta': None, 'stalled_for': 0.0}},
+)
+DOC_STARTED = 1796292000.0          # 2026-12-03T10:00:00Z
+DOC_NOW = DOC_STARTED + 18 * 60
+DOC_PROGRESS = DOC_NOW - 4
+METRICS_SAMPLES = os.path.join(os.path.dirname(SAMPLES), 'metrics')
+
+
+def doc_drain_sample():
+    """The user guide's drain metrics file, as the drain writes it.
+
+    To regenerate the sample after a change::
+
+        python -c 'from migrationclient.tests.unit.engine import \\
+            test_metrics as t; print(t.doc_drain_sample(), end="")' \\
+            > migrationclient/tests/unit/samples/metrics/drain-compute1.prom
+    """
+    snapshot = metrics.DrainSnapshot(
+        drain='compute1', state='running', hosts=counts(DOC_ENTRIES),
+        migrations=tuple(metrics.MigrationSample.from_dict(m)
+                         for m in DOC_MIGRATIONS),
+        started_at=DOC_STARTED)
+    return metrics.exposition(metrics.drain_registry(snapshot, DOC_NOW,
+                                                     DOC_PROGRESS))
+
+
+def doc_watch_sample():
+    """The user guide's watch metrics file (``--host compute1``)."""
+    snapshot = metrics.WatchSnapshot(
+        scope=metrics.watch_scope(host='compute1'),
+        migrations=tuple(metrics.MigrationSample.from_dict(m) for m in (
+            DOC_MIGRATIONS[:1] + (dict(DOC_MIGRATIONS[1], id=40,
+                                       outcome='completed'),))),
+        started_at=DOC_NOW - 120)
+    return metrics.exposition(metrics.watch_registry(snapshot, DOC_NOW,
+                                                     DOC_PROGRESS))
+
+
+class TestDocSamples(testtools.TestCase):
+    """The samples the user guide shows are what the code writes."""
+
+    def check(self, name, text):
+        with open(os.path.join(METRICS_SAMPLES, name),
+                  encoding='utf-8') as stream:
+            self.assertEqual(parse(stream.read()), parse(text))
+
+    def test_drain(self):
+        text = doc_drain_sample()
+        self.check('drain-compute1.prom', text)
+        s = parse(text)
+        self.assertEqual(11, value(s, 'openstack_drain_servers', **HOST))
+        self.assertEqual(6, value(s, 'openstack_drain_servers_moved',
+                                  **HOST))
+        self.assertEqual(4, value(s, 'openstack_drain_servers_remaining',
+                                  **HOST) - value(
+            s, 'openstack_drain_servers_failed', **HOST))
+        self.assertEqual(3221225472 + 4026531840 + 16106127360, value(
+            s, 'openstack_drain_bytes_remaining', **HOST))
+
+    def test_watch(self):
+        self.check('watch-host-compute1.prom', doc_watch_sample())
+
+
 class TestImport(testtools.TestCase):
 
     def test_prometheus_client_loads_on_first_write_only(self):
