@@ -76,6 +76,7 @@ older than 2.23) has no sample.
 """
 
 import dataclasses
+import datetime
 import os
 import tempfile
 import threading
@@ -303,6 +304,23 @@ class WatchSnapshot:
     def milestones(self):
         """Changes when a migration ends."""
         return sum(1 for m in self.migrations if not m.in_flight)
+
+
+def epoch(isotext):
+    """Unix time of a report / event time (``...Z``), None if unreadable.
+
+    Reads the report's ``2026-12-03T10:00:00.000000Z`` and the events'
+    ``2026-12-03T10:00:00Z``.
+    """
+    if not isotext:
+        return None
+    for fmt in ('%Y-%m-%dT%H:%M:%S.%fZ', '%Y-%m-%dT%H:%M:%SZ'):
+        try:
+            when = datetime.datetime.strptime(isotext, fmt)
+        except (TypeError, ValueError):
+            continue
+        return when.replace(tzinfo=datetime.timezone.utc).timestamp()
+    return None
 
 
 def watch_scope(server_id=None, host=None, all_migrations=False,

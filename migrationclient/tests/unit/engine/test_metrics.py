@@ -16,6 +16,7 @@ The files are parsed with ``prometheus_client``'s own parser
 (``text_string_to_metric_families``), as node_exporter would read them.
 """
 
+import datetime
 import json
 import os
 import subprocess
@@ -27,6 +28,7 @@ from prometheus_client import parser
 import testtools
 
 from migrationclient.engine import metrics
+from migrationclient.engine import report as report_mod
 from migrationclient import errors
 
 SAMPLES = os.path.join(os.path.dirname(os.path.dirname(__file__)),
@@ -307,6 +309,22 @@ class TestWatchRegistry(testtools.TestCase):
         self.assertEqual('migration:12',
                          metrics.watch_scope(server_id=SERVER, migration=12))
         self.assertEqual('all', metrics.watch_scope(all_migrations=True))
+
+
+class TestEpoch(testtools.TestCase):
+
+    def test_report_and_event_times(self):
+        self.assertEqual(STARTED, metrics.epoch('2026-12-03T10:00:00Z'))
+        self.assertEqual(STARTED + 0.5,
+                         metrics.epoch('2026-12-03T10:00:00.500000Z'))
+        # What the drain report writes (its started_at).
+        when = datetime.datetime(2026, 12, 3, 10, 0, 0,
+                                 tzinfo=datetime.timezone.utc)
+        self.assertEqual(STARTED, metrics.epoch(report_mod.isotime(when)))
+
+    def test_unreadable(self):
+        for text in (None, '', 'yesterday', 42):
+            self.assertIsNone(metrics.epoch(text))
 
 
 class TestProgressMark(testtools.TestCase):
