@@ -71,7 +71,7 @@ MIX = (
      'locked: live migration, 2 s'),
     ('broken', 'error', {}, 'in ERROR: skipped, stays'),
     ('flaky', 'image', {'fakecloud:hold': '2', 'fakecloud:fail': '1'},
-     'live migration fails and rolls back'),
+     'live migration fails and rolls back: stays'),
     ('busy-db', 'image', {'fakecloud:stall': '60'},
      'live migration stalls at 60%: aborted, stays'),
 )
@@ -144,14 +144,15 @@ def run(bed, args, state_home):
     else:
         mix = MIX + (LIBVIRT_MIX if args.libvirt else ())
     expected = 0 if args.short else 4
+    why = ('all servers move' if args.short else
+           'broken is skipped, flaky rolls back, busy-db is aborted')
     banner('booting %d servers on %s' % (len(mix), SOURCE))
-    print('  %-12s %-13s %-36s %-8s %s' % ('NAME', 'KIND', 'ID', 'STATUS',
-                                          'ON THE TEST BED'))
+    row = '  %-12s %-13s %-36s %-8s %s'
+    print(row % ('NAME', 'KIND', 'ID', 'STATUS', 'ON THE TEST BED'))
     for name, kind, meta, what in mix:
         server = bed.create_server(kind, host=SOURCE, metadata=meta,
                                    name=name)
-        print('  %-12s %-13s %-36s %-8s %s' % (name, kind, server.id,
-                                              server.status, what))
+        print(row % (name, kind, server.id, server.status, what))
     # The drain's report goes under XDG_STATE_HOME: a directory of the
     # demo's own, never the user's ~/.local/state.
     env = dict(bed.env(), XDG_STATE_HOME=state_home)
@@ -180,30 +181,31 @@ def run(bed, args, state_home):
         openstack + drain_args + [
             '-c', 'Name', '-c', 'Action', '-c', 'Destination', '-c',
             'State', '-c', 'Reason'], env=env, check=False)
-    print('drain exit status %d (%s) after %.0f s; expected here: %d'
+    print('drain exit status %d (%s) after %.0f s; expected here: %d (%s)'
           % (res.returncode, DRAIN_STATUS.get(res.returncode, 'an error'),
-             time.monotonic() - started, expected))
+             time.monotonic() - started, expected, why))
 
     report = os.path.join(state_home, 'migrationclient',
                           'drain-%s.json' % SOURCE)
     banner('the drain report: %s' % report,
-           'summary, then one line per server: action, from -> to, state, '
-           'migration id, seconds, reason')
+           'its summary (the file also holds the options), then one line '
+           'per server: where it is now, migration id, seconds')
     try:
         with open(report) as stream:
             data = json.load(stream)
     except (OSError, ValueError) as exc:
         print('demo FAILED: no readable report: %s' % exc)
         return 1
-    print(json.dumps({k: v for k, v in data.items() if k != 'servers'},
+    print(json.dumps({k: v for k, v in data.items()
+                      if k not in ('servers', 'options')},
                      indent=2, sort_keys=True))
-    print('  %-12s %-6s %-9s    %-9s %-14s %-8s %6s  %s' % (
-        'NAME', 'ACTION', 'FROM', 'TO', 'STATE', 'MIGR.', 'SECS',
+    print('  %-12s %-6s %-9s %-9s %-14s %-8s %6s  %s' % (
+        'NAME', 'ACTION', 'WAS ON', 'NOW ON', 'STATE', 'MIGR.', 'SECS',
         'REASON'))
     for entry in data['servers']:
-        print('  %-12s %-6s %-9s -> %-9s %-14s %-8s %6s  %s' % (
+        print('  %-12s %-6s %-9s %-9s %-14s %-8s %6s  %s' % (
             entry['name'], entry['action'], entry['original_host'],
-            entry['final_host'] or '-', entry['state'],
+            entry['final_host'] or entry['original_host'], entry['state'],
             entry['migration_id'] if entry['migration_id'] is not None
             else '-', entry['duration'] if entry['duration'] is not None
             else '-', entry['error'] or entry['reason'] or ''))
@@ -212,7 +214,10 @@ def run(bed, args, state_home):
               'exit status %d (expected %d)'
               % (dry.returncode, res.returncode, expected))
         return 1
-    print('\ndemo done: the drain ended as expected')
+    print('\ndemo done: the drain ended as expected.  %s stays disabled '
+          '(on a real cloud, after the maintenance:\n'
+          '  openstack compute service set --enable %s nova-compute)'
+          % (SOURCE, SOURCE))
     return 0
 
 

@@ -26,4 +26,5 @@ esac
 bootstrap_apt python3 python3-venv git
 bootstrap_tox
 
-exec "$TOX" --workdir "$TOXWORK" -e demo -- "$@"
+echo "The demo's environment: $TOXWORK/demo (the first run takes a few minutes of pip)"
+exec "$TOX" --workdir "$TOXWORK" -q -e demo -- "$@"
