@@ -92,6 +92,19 @@ DRAIN_STATUS = {0: 'the host is empty', 4: 'servers remain on the host',
                 5: 'the drain was interrupted'}
 
 
+class KeptBed(base.Bed):
+    """The bed of ``--keep``: it outlives this process.
+
+    ``Bed`` passes ``--parent-pid``, with which the bed stops when its
+    parent exits; a kept bed must not watch this process.
+    """
+
+    def command(self):
+        cmd = super().command()
+        i = cmd.index('--parent-pid')
+        return cmd[:i] + cmd[i + 2:]
+
+
 def banner(text, *notes):
     sys.stdout.write('\n=== %s\n' % text)
     for note in notes:
@@ -115,10 +128,17 @@ def main():
 
     banner('starting the test bed: real Nova 34 + Placement on 127.0.0.1, '
            '3 computes (about 20 s)',
-           'nothing here touches a real cloud; the bed is stopped at the end')
-    bed = base.Bed(driver='libvirt' if args.libvirt else 'fake',
-                   extra_args=['--max-concurrent-live-migrations', '2'])
-    bed.start()
+           'nothing here touches a real cloud; the bed is stopped at the end'
+           if not args.keep else
+           'nothing here touches a real cloud; --keep: the bed stays up')
+    bed = (KeptBed if args.keep else base.Bed)(
+        driver='libvirt' if args.libvirt else 'fake',
+        extra_args=['--max-concurrent-live-migrations', '2'])
+    try:
+        bed.start()
+    except base.BedError as exc:
+        print('demo FAILED: the test bed did not start: %s' % exc)
+        return 1
     print('bed ready: pid %s, clouds.yaml and logs in %s'
           % (bed.pid, bed.state_dir))
     state_home = tempfile.mkdtemp(prefix='drain-demo-')
@@ -126,10 +146,11 @@ def main():
         return run(bed, args, state_home)
     finally:
         if args.keep:
-            print('\nbed left running (pid %s); to use it:\n'
+            print('\nbed left running (pid %s), report kept in %s; to use '
+                  'the bed:\n'
                   '  export OS_CLIENT_CONFIG_FILE=%s OS_CLOUD=fakecloud\n'
                   'to stop it:  kill -TERM %s'
-                  % (bed.pid, bed.clouds_yaml, bed.pid))
+                  % (bed.pid, state_home, bed.clouds_yaml, bed.pid))
             bed.owned = False
         else:
             bed.stop()
