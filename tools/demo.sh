@@ -27,4 +27,5 @@ bootstrap_apt python3 python3-venv git
 bootstrap_tox
 
 echo "The demo's environment: $TOXWORK/demo (the first run takes a few minutes of pip)"
-exec "$TOX" --workdir "$TOXWORK" -q -e demo -- "$@"
+# --colored no: tox would paint the drain's live progress (stderr) red.
+exec "$TOX" --workdir "$TOXWORK" -q --colored no -e demo -- "$@"
