@@ -11,54 +11,25 @@
 # Usage: tools/run-all-tests.sh [tox-envlist]
 set -euo pipefail
 
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-cd "$TOP"
 ENVLIST=${1:-py3,functional,pep8,docs,releasenotes,rpm}
 
-# Debian packages: sshd / virsh (libvirt test driver) / numactl for the SSH
-# test hosts, rpm and cpio for the RPM build, git for pbr.
-APT_PACKAGES="git openssh-server openssh-client libvirt-clients numactl rpm cpio"
-missing=""
-for p in $APT_PACKAGES; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" \
-        || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-    if [ "$(id -u)" = 0 ]; then
-        echo "Installing Debian packages:$missing"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq
-        # shellcheck disable=SC2086
-        apt-get install -y -qq --no-install-recommends $missing >/dev/null
-    else
-        echo "Missing Debian packages (install them as root):$missing" >&2
-        exit 1
-    fi
-fi
-
-# tox in a private virtualenv, so the system Python stays untouched.
-TOOLS_VENV=${MIGRATIONCLIENT_TOOLS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/python-migrationclient/tools-venv}
-if [ ! -x "$TOOLS_VENV/bin/tox" ]; then
-    python3 -m venv "$TOOLS_VENV"
-    "$TOOLS_VENV/bin/pip" install -q -U pip
-    "$TOOLS_VENV/bin/pip" install -q 'tox>=4.0'
-fi
-
-# tox's environments live in .tox, except for a checkout under /tmp:
-# stevedore never uses its entry-point cache for an interpreter under /tmp,
-# which costs every `openstack` call of the functional tests ~0.5 s of CPU.
-# Such a checkout gets a fresh work directory of its own elsewhere.
-TOXWORK="$TOP/.tox"
+# Debian packages (Python and its venv module for tox's private
+# virtualenv, git for pbr; sshd / virsh (libvirt test driver) / numactl for
+# the SSH test hosts, rpm and cpio for the RPM build) and tox: the shared
+# bootstrap of tools/bootstrap.sh (also used by tools/demo.sh).
+# shellcheck source=tools/bootstrap.sh
+. "$(dirname "$0")/bootstrap.sh"
+bootstrap_apt python3 python3-venv git openssh-server openssh-client \
+    libvirt-clients numactl rpm cpio
+bootstrap_tox
+# A checkout under /tmp gets a fresh tox work directory (bootstrap.sh).
 case "$TOP" in
-    /tmp/*)
-        TOXWORK=${XDG_CACHE_HOME:-$HOME/.cache}/python-migrationclient/tox-$(printf '%s' "$TOP" | sha1sum | cut -c1-12)
-        rm -rf "$TOXWORK"
-        ;;
+    /tmp/*) rm -rf "$TOXWORK" ;;
 esac
 
 start=$(date +%s)
 rc=0
-"$TOOLS_VENV/bin/tox" --workdir "$TOXWORK" -e "$ENVLIST" || rc=$?
+"$TOX" --workdir "$TOXWORK" -e "$ENVLIST" || rc=$?
 # Benchmarks are not tests: CI runs the short smoke version only, to keep
 # them working (doc/source/performance.rst).
 # It runs in the functional environment (same dependencies as the bench
