@@ -302,21 +302,11 @@ def _valid_rc(name):
     return bool(re.fullmatch(r'[A-Z0-9_]+', name))
 
 
-def request_shape(server, nova, az_aggregates=None, pinning=True):
-    """The :class:`RequestShape` Nova's scheduler asks for ``server``.
+def _extra_specs(specs, groups):
+    """``resources[$S]:*`` / ``trait[$S]:*`` extra specs into ``groups``.
 
-    ``server`` is a :class:`~migrationclient.constraints.facts.ServerFacts`
-    (flavor with extra specs, image properties, volume-backed or not);
-    ``nova`` the Nova major version (``CloudFacts.nova``): Train (20) and
-    later translate pinning to ``PCPU`` and forbid disabled computes.
-    ``az_aggregates``: UUIDs of the aggregates whose ``availability_zone``
-    is the zone the server was *requested* in (its pinned zone), asked as
-    ``member_of`` from Xena; None or empty: no zone constraint.
-    ``pinning=False`` gives the ``VCPU`` fallback query of a pinned guest.
+    Returns the ``group_policy`` (None unless ``none`` / ``isolate``).
     """
-    flavor = server.flavor
-    specs = dict(flavor.extra_specs or {})
-    groups = {}
     group_policy = None
     for key, value in sorted(specs.items()):
         if key == 'group_policy':
@@ -333,45 +323,53 @@ def request_shape(server, nova, az_aggregates=None, pinning=True):
                 amount = int(value)
             except (TypeError, ValueError):
                 continue            # Nova logs and skips it
-            if amount < 0 or not _valid_rc(name):
-                continue
-            _add(groups, suffix, resources={name: amount})
+            if amount >= 0 and _valid_rc(name):
+                _add(groups, suffix, resources={name: amount})
         elif value == 'required':
             _add(groups, suffix, required={name})
         elif value == 'forbidden':
             _add(groups, suffix, forbidden={name})
-    _add(groups, '', required=_image_traits(server.image_properties))
+    return group_policy
 
-    translate = pinning and nova >= mv.TRAIN
+
+def _pinning(server, specs, groups):
+    """``_translate_pinning_policies``: PCPU for dedicated / mixed."""
+    flavor = server.flavor
     policy = _spec(server, 'cpu_policy')
-    if translate and policy in ('dedicated', 'mixed'):
-        pcpus = flavor.vcpus
-        if policy == 'mixed':
-            mask = specs.get('hw:cpu_dedicated_mask') or specs.get(
-                'hw:cpu_realtime_mask')
-            dedicated = _cpu_count(mask, flavor.vcpus) if mask else None
-            pcpus = dedicated or 0
-            _add(groups, '', resources={VCPU: flavor.vcpus - pcpus})
-        if specs.get('hw:emulator_threads_policy') == 'isolate':
-            pcpus += 1
-        _add(groups, '', resources={PCPU: pcpus})
-        thread = _spec(server, 'cpu_thread_policy')
-        if thread == 'isolate':
-            _add(groups, '', forbidden={HYPERTHREADING})
-        elif thread == 'require':
-            _add(groups, '', required={HYPERTHREADING})
+    if policy not in ('dedicated', 'mixed'):
+        return
+    pcpus = flavor.vcpus
+    if policy == 'mixed':
+        mask = specs.get('hw:cpu_dedicated_mask') or specs.get(
+            'hw:cpu_realtime_mask')
+        pcpus = (_cpu_count(mask, flavor.vcpus) if mask else None) or 0
+        _add(groups, '', resources={VCPU: flavor.vcpus - pcpus})
+    if specs.get('hw:emulator_threads_policy') == 'isolate':
+        pcpus += 1
+    _add(groups, '', resources={PCPU: pcpus})
+    thread = _spec(server, 'cpu_thread_policy')
+    if thread == 'isolate':
+        _add(groups, '', forbidden={HYPERTHREADING})
+    elif thread == 'require':
+        _add(groups, '', required={HYPERTHREADING})
 
+
+def _flavor_defaults(server, groups):
+    """VCPU / MEMORY_MB / DISK_GB where extra specs did not say."""
     merged = {}
     for group in groups.values():
         for rc, amount in group['resources'].items():
             merged[rc] = merged.get(rc, 0) + amount
     if VCPU not in merged and PCPU not in merged:
-        _add(groups, '', resources={VCPU: flavor.vcpus})
+        _add(groups, '', resources={VCPU: server.flavor.vcpus})
     if MEMORY_MB not in merged:
-        _add(groups, '', resources={MEMORY_MB: flavor.ram})
+        _add(groups, '', resources={MEMORY_MB: server.flavor.ram})
     if DISK_GB not in merged:
         _add(groups, '', resources={DISK_GB: server.local_disk_gb})
 
+
+def _devices(server, specs, groups):
+    """vTPM and secure boot traits, vPMEM namespaces."""
     if _spec(server, 'tpm_version'):
         model = (_spec(server, 'tpm_model') or 'tpm-tis').lower()
         version = str(_spec(server, 'tpm_version'))
@@ -386,23 +384,49 @@ def request_shape(server, nova, az_aggregates=None, pinning=True):
         _add(groups, '', required={SECURE_BOOT})
     pmem = specs.get('hw:pmem')
     if pmem:
+        _add(groups, '')
+        resources = groups['']['resources']
         for label in [x.strip() for x in str(pmem).split(',') if x.strip()]:
             rc = 'CUSTOM_PMEM_NAMESPACE_' + re.sub(r'[^A-Z0-9]', '_',
                                                    label.upper())
-            group = groups.setdefault('', {'resources': {},
-                                           'required': set(),
-                                           'forbidden': set()})
-            group['resources'][rc] = group['resources'].get(rc, 0) + 1
+            resources[rc] = resources.get(rc, 0) + 1
 
-    root_required, root_forbidden = set(), set()
+
+def _root_traits(server, specs, nova):
+    """The prefilters' root traits: ``(required, forbidden)``."""
+    required, forbidden = set(), set()
     if nova >= mv.TRAIN:
-        root_forbidden.add(STATUS_DISABLED)
+        forbidden.add(STATUS_DISABLED)
     if specs.get('accel:device_profile'):
-        root_required.add(ACCELERATORS)
+        required.add(ACCELERATORS)
     if nova >= mv.GAZPACHO and _spec(server, 'tpm_version'):
         security = specs.get('hw:tpm_secret_security') or 'user'
-        root_required.add('COMPUTE_SECURITY_TPM_SECRET_SECURITY_'
-                          + str(security).upper())
+        required.add('COMPUTE_SECURITY_TPM_SECRET_SECURITY_'
+                     + str(security).upper())
+    return frozenset(required), frozenset(forbidden)
+
+
+def request_shape(server, nova, az_aggregates=None, pinning=True):
+    """The :class:`RequestShape` Nova's scheduler asks for ``server``.
+
+    ``server`` is a :class:`~migrationclient.constraints.facts.ServerFacts`
+    (flavor with extra specs, image properties, volume-backed or not);
+    ``nova`` the Nova major version (``CloudFacts.nova``): Train (20) and
+    later translate pinning to ``PCPU`` and forbid disabled computes.
+    ``az_aggregates``: UUIDs of the aggregates whose ``availability_zone``
+    is the zone the server was *requested* in (its pinned zone), asked as
+    ``member_of`` from Xena; None or empty: no zone constraint.
+    ``pinning=False`` gives the ``VCPU`` fallback query of a pinned guest.
+    """
+    specs = dict(server.flavor.extra_specs or {})
+    groups = {}
+    group_policy = _extra_specs(specs, groups)
+    _add(groups, '', required=_image_traits(server.image_properties))
+    if pinning and nova >= mv.TRAIN:
+        _pinning(server, specs, groups)
+    _flavor_defaults(server, groups)
+    _devices(server, specs, groups)
+    root_required, root_forbidden = _root_traits(server, specs, nova)
     member_of = ()
     if az_aggregates and nova >= mv.XENA:
         member_of = (tuple(sorted(az_aggregates)),)
@@ -423,14 +447,17 @@ def request_shape(server, nova, az_aggregates=None, pinning=True):
     if member_of and not any(not g.suffix for g in built):
         built.insert(0, RequestGroup(member_of=member_of))
     return RequestShape(
-        groups=tuple(built), root_required=frozenset(root_required),
-        root_forbidden=frozenset(root_forbidden), group_policy=group_policy,
+        groups=tuple(built), root_required=root_required,
+        root_forbidden=root_forbidden, group_policy=group_policy,
         pcpu_fallback=not pinning)
 
 
 def pins_cpus(server, nova):
-    """True when Nova asks ``PCPU`` for ``server`` (Train+, dedicated or
-    mixed CPU policy): its placement question has a ``VCPU`` fallback."""
+    """True when Nova asks ``PCPU`` for ``server``.
+
+    Train+, dedicated or mixed CPU policy: its placement question then has
+    a ``VCPU`` fallback.
+    """
     return nova >= mv.TRAIN and _spec(server, 'cpu_policy') in (
         'dedicated', 'mixed')
 
