@@ -450,3 +450,26 @@ def gather(placement, shapes, names=None):
                                roots)
                   for shape, data in answers.items()}
     return result
+
+
+def rooms(result, shapes):
+    """``{host: (HostRoom, fallback_only)}`` over one server's shapes.
+
+    ``result`` is :func:`gather`'s answer, ``shapes`` the server's
+    :func:`~migrationclient.constraints.request.request_shapes`.  A host
+    is in when any of its shapes found room, as in Nova's
+    ``select_destinations`` (the ``PCPU`` answers, then the ``VCPU``
+    fallback's); ``fallback_only`` is True when only the ``VCPU`` fallback
+    of a pinned guest found it: Placement has no free ``PCPU`` for the
+    guest there, and only a host that still pins from ``VCPU`` (no
+    ``cpu_dedicated_set``) can take it.
+    """
+    found = {}
+    for shape in shapes:
+        cand = result.get(shape)
+        if cand is None:
+            continue
+        for host, room in cand.hosts.items():
+            if host not in found:
+                found[host] = (room, shape.pcpu_fallback)
+    return found

@@ -397,8 +397,8 @@ def _root_traits(server, specs, nova):
     required, forbidden = set(), set()
     if nova >= mv.TRAIN:
         forbidden.add(STATUS_DISABLED)
-    if specs.get('accel:device_profile'):
-        required.add(ACCELERATORS)
+    if specs.get('accel:device_profile') and nova >= mv.USSURI:
+        required.add(ACCELERATORS)          # Cyborg integration, Ussuri
     if nova >= mv.GAZPACHO and _spec(server, 'tpm_version'):
         security = specs.get('hw:tpm_secret_security') or 'user'
         required.add('COMPUTE_SECURITY_TPM_SECRET_SECURITY_'

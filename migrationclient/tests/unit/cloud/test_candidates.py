@@ -207,6 +207,25 @@ class TestNested(_Base):
         self.assertIn('DISK_GB:1,MEMORY_MB:512,VCPU:2', sent)
 
 
+class TestRooms(_Base):
+
+    def test_pcpu_answer_then_fallback(self):
+        pinned = base.server(flavor={'vcpus': 2, 'extra_specs': {
+            'hw:cpu_policy': 'dedicated'}})
+        first, fallback = rq.request_shapes(pinned, 34)
+        # placement: only the VCPU fallback finds compute1 and compute2
+        # (the 1.17 sample), the PCPU question finds nothing
+        self.mocker.get(ENDPOINT + '/allocation_candidates', [
+            {'json': {'allocation_requests': [], 'provider_summaries': {}}},
+            {'json': _sample(AC % '-1.17')}])
+        result = candidates.gather(self.placement, [first, fallback], NAMES)
+        found = candidates.rooms(result, [first, fallback])
+        self.assertEqual(['compute1', 'compute2'], sorted(found))
+        self.assertTrue(all(only for _room, only in found.values()))
+        self.assertEqual({}, candidates.rooms(result, [first]))
+        self.assertEqual({}, candidates.rooms({}, [first, fallback]))
+
+
 class TestNumaTree(_Base):
     """1.34 sample: a host whose VCPU sits on a NUMA child provider."""
 
