@@ -190,7 +190,9 @@ def host_pinning(topo, conf=None, domains=None, nova=None):
         if len(names) > 1:
             notes.append(_('host CPU %(cpu)d is pinned by %(names)s')
                          % {'cpu': cpu, 'names': ', '.join(names)})
-    outside = sorted(set(taken) - dedicated) if known else []
+    shared = frozenset(conf.cpu_shared_set or ()) if conf else frozenset()
+    # a floating guest on a one-CPU shared set looks pinned: not a note
+    outside = sorted(set(taken) - dedicated - shared) if known else []
     if outside:
         notes.append(_('domains are pinned to CPUs outside the dedicated '
                        'set: %s') % ','.join(str(c) for c in outside))
@@ -258,7 +260,10 @@ def fit(host, cells, page_kb=None):
     host cell with enough free pinnable CPUs and free memory (huge pages
     of the size when ``page_kb``), as Nova's
     ``numa_fit_instance_to_host`` requires.  Returns ``{guest node index:
-    host cell id}``.
+    host cell id}``.  Small-page memory the host did not report (no
+    ``numactl``) is not held against a cell: Nova checks its own
+    accounting there, not the kernel's free memory; unknown huge pages
+    never fit.
     """
     cells = list(cells)
     if len(cells) > len(host.cells):

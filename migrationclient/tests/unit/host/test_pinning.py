@@ -113,6 +113,13 @@ class TestHostPinning(testtools.TestCase):
         self.assertIn('host CPU 0 is pinned by instance-00000001, '
                       'instance-00000002', host.notes[0])
 
+    def test_floating_guest_on_a_one_cpu_shared_set_is_no_note(self):
+        conf = novaconf.parse('[compute]\ncpu_dedicated_set = 2-15\n'
+                              'cpu_shared_set = 0-1\n')
+        host = _host(conf, domains=(PINNED,))
+        self.assertEqual((), host.notes)
+        self.assertEqual(frozenset(), host.cells[0].pinned)
+
     def test_pins_outside_the_dedicated_set_are_noted(self):
         conf = novaconf.parse('[compute]\ncpu_dedicated_set = 8-15\n')
         host = _host(conf)
