@@ -171,3 +171,34 @@ class TestCandidatesOnBed(base.FunctionalTestCase):
         while host in self._ask().hosts and time.monotonic() < deadline:
             time.sleep(0.5)     # the compute sets COMPUTE_STATUS_DISABLED
         self.assertNotIn(host, self._ask().hosts)
+
+
+class TestCandidatesLibvirt(base.FunctionalTestCase):
+    """The libvirt bed reports PCPU (cpu_dedicated_set = 0-1,4-5): 4 each."""
+
+    BED_DRIVER = 'libvirt'
+
+    def _pinned(self, vcpus):
+        return rq.request_shapes(_server(dict(
+            vcpus=vcpus, ram=512, disk=1,
+            specs={'hw:cpu_policy': 'dedicated'})), NOVA)
+
+    def test_pcpu_and_the_vcpu_fallback(self):
+        # a 2-vCPU pinned guest on compute1 leaves it 2 free PCPU
+        self.create_server('pinned', host='compute1')
+        four, five = self._pinned(4), self._pinned(5)
+        self.assertEqual(2, len(four))
+        placement = candidates.placement_of(self.connection())
+        result = candidates.gather(placement, list(four) + list(five))
+        rooms = candidates.rooms(result, four)
+        self.assertIn('compute1', rooms)
+        for host, (room, fallback_only) in rooms.items():
+            pcpu = room.usage('PCPU')
+            self.assertEqual(4, pcpu.capacity, host)
+            # found by the PCPU question exactly when 4 PCPU are free
+            self.assertEqual(pcpu.free >= 4, not fallback_only, host)
+        room, fallback_only = rooms['compute1']
+        self.assertTrue(fallback_only)
+        self.assertLessEqual(room.usage('PCPU').free, 2)
+        # 5 vCPUs: more than any host's PCPU or VCPU max_unit (4)
+        self.assertEqual({}, candidates.rooms(result, five))
