@@ -175,6 +175,9 @@ class Candidates:
     hosts: dict
     unnamed: dict
     providers: dict
+    #: Placement's reason when it refused the question itself (a trait or
+    #: resource class no provider has ever had): no host has room
+    refused: str | None = None
 
     def has_room(self, host):
         """True / False for a named host (by hypervisor hostname)."""
@@ -367,6 +370,19 @@ def build(shape, version, data, names=None, roots=None):
                       hosts=hosts, unnamed=unnamed, providers=providers)
 
 
+#: Placement's 400 for a question about a trait or resource class it has
+#: never heard of (``placement/handlers/allocation_candidate.py``).  Nova
+#: takes any non-200 answer for "no candidates" (``report.py``
+#: ``get_allocation_candidates``): NoValidHost for every host.
+UNKNOWN_NAMES = ('No such trait', 'No such resource class')
+
+
+def refused(shape, version, reason):
+    """The :class:`Candidates` of a question Placement refused: no room."""
+    return Candidates(shape=shape, version=mv.Version.parse(version),
+                      hosts={}, unnamed={}, providers={}, refused=reason)
+
+
 def ask(placement, shape, version):
     """One ``GET /allocation_candidates`` for ``shape`` (its JSON answer).
 
@@ -439,16 +455,23 @@ def gather(placement, shapes, names=None):
                 % (cloud_max, shape.min_version))
         chosen[shape] = version
     names = dict(names or {})
-    answers = {shape: ask(placement, shape, chosen[shape])
-               for shape in unique}
-    result = {shape: build(shape, chosen[shape], data, names)
-              for shape, data in answers.items()}
+    answers, result = {}, {}
+    for shape in unique:
+        try:
+            answers[shape] = ask(placement, shape, chosen[shape])
+        except errors.Unsupported as exc:
+            if exc.status != 400 or not any(n in str(exc)
+                                            for n in UNKNOWN_NAMES):
+                raise
+            result[shape] = refused(shape, chosen[shape], str(exc))
+    result.update({shape: build(shape, chosen[shape], data, names)
+                   for shape, data in answers.items()})
     if any(_needs_tree(cand) for cand in result.values()):
         tree_names, roots = provider_tree(placement, cloud_max)
         tree_names.update(names)
-        result = {shape: build(shape, chosen[shape], data, tree_names,
-                               roots)
-                  for shape, data in answers.items()}
+        result.update({shape: build(shape, chosen[shape], data,
+                                    tree_names, roots)
+                       for shape, data in answers.items()})
     return result
 
 

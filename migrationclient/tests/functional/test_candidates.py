@@ -149,6 +149,11 @@ class TestCandidatesOnBed(base.FunctionalTestCase):
         self.assertEqual({}, cand.hosts)
         self.assertEqual({}, cand.unnamed)
 
+    def test_unknown_trait_is_no_room_anywhere(self):
+        cand = self._ask(specs={'trait:CUSTOM_NEVER_SEEN': 'required'})
+        self.assertEqual({}, cand.hosts)
+        self.assertIn('No such trait(s): CUSTOM_NEVER_SEEN', cand.refused)
+
     def test_usage_counts_a_running_server(self):
         host = self.bed.hosts[0]
         before = self._ask().hosts[host].usage('MEMORY_MB').used

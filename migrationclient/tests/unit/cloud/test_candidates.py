@@ -310,6 +310,25 @@ class TestFailures(_Base):
         self.assertIsInstance(ex, errors.Unsupported)
         self.assertIn('Invalid query string parameters', str(ex))
 
+    def test_unknown_trait_means_no_host_as_in_nova(self):
+        # placement/handlers/allocation_candidate.py: TraitNotFound -> 400;
+        # nova's report client then returns no candidates: NoValidHost
+        self.mocker.get(ENDPOINT + '/allocation_candidates', status_code=400,
+                        json={'errors': [{
+                            'status': 400, 'title': 'Bad Request',
+                            'detail': 'The server could not comply with the '
+                                      'request since it is either malformed '
+                                      'or otherwise incorrect.\n\n No such '
+                                      'trait(s): CUSTOM_NEVER.  '}]})
+        shape = _shape(base.server(flavor={'extra_specs': {
+            'trait:CUSTOM_NEVER': 'required'}}))
+        cand = candidates.gather(self.placement, [shape], NAMES)[shape]
+        self.assertEqual({}, cand.hosts)
+        self.assertEqual({}, cand.unnamed)
+        self.assertIn('No such trait(s): CUSTOM_NEVER', cand.refused)
+        self.assertNotIn('\n', cand.refused)
+        self.assertFalse(cand.has_room('compute1'))
+
     def test_forbidden(self):
         ex = self._fail(status_code=403, text='Policy does not allow')
         self.assertIsInstance(ex, errors.Forbidden)
