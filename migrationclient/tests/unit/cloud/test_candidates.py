@@ -182,6 +182,9 @@ class TestNested(_Base):
         self.assertEqual(['compute1', 'compute2'],
                          sorted(result[shape].hosts))
         self.assertEqual(0, self.providers.call_count)
+        # version discovery (once per connection) + the question
+        self.assertEqual(['/', '/allocation_candidates'],
+                         [r.path for r in self.mocker.request_history])
 
     def test_unknown_root_stays_unnamed(self):
         self.mocker.get(ENDPOINT + '/resource_providers',
