@@ -13,16 +13,16 @@
 """Migration constraint rules: one pure function per rule.
 
 Every rule has the signature ``rule(server, source, dest, snapshot)``
-(:class:`~migrationclient.constraints.facts.ServerFacts`, two
-:class:`~migrationclient.constraints.facts.HostFacts`, the
-:class:`~migrationclient.constraints.facts.Snapshot`) and returns a list of
-:class:`~migrationclient.constraints.facts.Finding` (at least one).  Rule
+(:class:`~migrationclient.constraints.model.ServerFacts`, two
+:class:`~migrationclient.constraints.model.HostFacts`, the
+:class:`~migrationclient.constraints.model.Snapshot`) and returns a list of
+:class:`~migrationclient.constraints.model.Finding` (at least one).  Rule
 ids are stable: scripts and the documentation use them.  ``source`` may be
 ``None`` when the server's host is not a known compute host.
 
 Every rule declares with :func:`depends` what it reads: a key of the
 server facts, and whether it reads the source and the destination host.
-``engine.precheck`` computes a rule once per distinct declared input and
+``evaluate.precheck`` computes a rule once per distinct declared input and
 shares the result; a rule that reads a host it did not declare gets
 ``None`` for it there.  ``tests/unit/constraints/test_shared.py`` checks
 the declarations (and precheck against evaluate) on random facts: a new
@@ -36,7 +36,7 @@ doc/source/user/precheck.rst).
 """
 
 from migrationclient._i18n import _
-from migrationclient.constraints import facts as f
+from migrationclient.constraints import model as f
 from migrationclient import microversions as mv
 
 SRIOV_VNIC_TYPES = ('direct', 'direct-physical', 'macvtap',
@@ -55,7 +55,7 @@ class Depends:
     """What a rule's findings depend on, for the engine to share them.
 
     Besides the snapshot's cloud, hosts and groups (the same for every
-    pair of one :func:`~migrationclient.constraints.engine.precheck`):
+    pair of one :func:`~migrationclient.constraints.evaluate.precheck`):
     ``server(server, snapshot)`` returns a hashable key of every server
     fact the rule reads (``None`` when it reads none), ``source`` /
     ``dest`` say whether it reads the source / destination host facts.

@@ -17,8 +17,8 @@ concurrency, confirm cold migrations, handle stuck and failed migrations,
 keep a report that accounts for every server, resume, restore.
 
 It stands on two libraries and duplicates neither: the constraint library
-(:func:`migrationclient.constraints.engine.plan` over
-:func:`migrationclient.cloud.facts.gather`) says where each server may go
+(:func:`migrationclient.constraints.evaluate.plan` over
+:func:`migrationclient.cloud.gather.gather`) says where each server may go
 live or cold; the watching engine (:class:`migrationclient.engine.watch.
 Watcher`, one per source host: one ``GET /os-migrations`` per poll and
 host, byte progress of running live migrations, stuck detection, failure
@@ -63,11 +63,11 @@ from openstack import exceptions as sdk_exc
 from osc_lib import exceptions as osc_exc
 
 from migrationclient._i18n import _
-from migrationclient.cloud import facts as cloud_facts
+from migrationclient.cloud import gather as cloud_facts
 from migrationclient.cloud import migrations
 from migrationclient.cloud import sdkfix
 from migrationclient.cloud import services as services_mod
-from migrationclient.constraints import engine as cengine
+from migrationclient.constraints import evaluate as cengine
 from migrationclient.engine import report as report_mod
 from migrationclient.engine import watch
 from migrationclient import exitcodes
@@ -239,7 +239,7 @@ def plan_server(server, move, options):
 
     :param server: :class:`ServerInfo`
     :param move: the constraint library's ``Move`` for this server
-        (:func:`migrationclient.constraints.engine.plan`: ``kind`` live /
+        (:func:`migrationclient.constraints.evaluate.plan`: ``kind`` live /
         cold / None, ``candidates`` allowed destinations, ``reason`` why
         none), or None when it was not evaluated (state alone decides and
         the scheduler checks every destination).

@@ -30,7 +30,7 @@ from osc_lib import exceptions
 from migrationclient._i18n import _
 from migrationclient import exitcodes
 from migrationclient.host import compare
-from migrationclient.host import facts
+from migrationclient.host import probe
 from migrationclient.host import ssh
 from migrationclient.host import topology
 from migrationclient import microversions
@@ -182,8 +182,8 @@ def read_snapshot(path):
 
 def take_snapshot(pool, location, extra_nics=()):
     """Snapshot dict of the server's current placement."""
-    host_topology = facts.gather_host_facts(pool, location.host)
-    placement = facts.guest_facts(pool, location.host, location.domain,
+    host_topology = probe.gather_host_facts(pool, location.host)
+    placement = probe.guest_facts(pool, location.host, location.domain,
                                   topo=host_topology, extra_nics=extra_nics)
     return make_snapshot(location, placement, host_topology), placement
 
@@ -197,7 +197,7 @@ def compare_with_snapshot(pool, location, snapshot, before, extra_nics=(),
             's': snapshot['server']['id'], 'c': location.id})
     nics = tuple(extra_nics) or tuple(
         n.device for n in before.nics if n.kind == 'host-nic')
-    after = facts.guest_facts(pool, location.host, location.domain,
+    after = probe.guest_facts(pool, location.host, location.domain,
                               extra_nics=nics)
     rows = compare.compare_placements(before, after)
     if nova:
@@ -211,8 +211,8 @@ def compare_two_hosts(pool, host_a, host_b):
     """Rows comparing the topologies of two hosts (gathered in parallel)."""
     import concurrent.futures
     with concurrent.futures.ThreadPoolExecutor(2) as executor:
-        fa = executor.submit(facts.gather_host_facts, pool, host_a)
-        fb = executor.submit(facts.gather_host_facts, pool, host_b)
+        fa = executor.submit(probe.gather_host_facts, pool, host_a)
+        fb = executor.submit(probe.gather_host_facts, pool, host_b)
         a, b = fa.result(), fb.result()
     for topo in (a, b):
         for note in topo.notes:

@@ -20,11 +20,11 @@ from osc_lib.command import command
 from osc_lib import exceptions
 
 from migrationclient._i18n import _
-from migrationclient.cloud import facts as cloud_facts
-from migrationclient.constraints import engine
-from migrationclient.constraints import facts as cf
+from migrationclient.cloud import gather as cloud_gather
+from migrationclient.constraints import evaluate
+from migrationclient.constraints import model as cf
 from migrationclient import exitcodes
-from migrationclient.host import facts as host_facts
+from migrationclient.host import probe as host_probe
 from migrationclient.host import ssh
 
 LOG = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ def read_side_facts(snapshot, server_ids, destinations, options):
     with ssh.HostPool(options, addresses) as pool:
         for name in names:
             try:
-                topologies[name] = host_facts.gather_host_facts(pool, name)
+                topologies[name] = host_probe.gather_host_facts(pool, name)
             except ssh.SSHError as exc:
                 notes.append(_('SSH: %s') % exc)
                 continue
@@ -141,7 +141,7 @@ def read_side_facts(snapshot, server_ids, destinations, options):
             if server.host not in topologies or not server.instance_name:
                 continue
             try:
-                placement = host_facts.guest_facts(
+                placement = host_probe.guest_facts(
                     pool, server.host, server.instance_name,
                     topo=topologies[server.host])
             except ssh.SSHError as exc:
@@ -176,10 +176,10 @@ class PrecheckMigration(command.Lister):
                    'than the source'))
         kind = parser.add_mutually_exclusive_group()
         kind.add_argument(
-            '--live', action='store_const', const=(engine.LIVE,),
+            '--live', action='store_const', const=(evaluate.LIVE,),
             dest='kinds', help=_('Check live migration only'))
         kind.add_argument(
-            '--cold', action='store_const', const=(engine.COLD,),
+            '--cold', action='store_const', const=(evaluate.COLD,),
             dest='kinds', help=_('Check cold migration only'))
         parser.add_argument(
             '--long', action='store_true', default=False,
@@ -202,9 +202,9 @@ class PrecheckMigration(command.Lister):
         if not parsed_args.servers and not parsed_args.source_host:
             raise exceptions.CommandError(
                 _('give at least one server or --source-host'))
-        kinds = parsed_args.kinds or (engine.LIVE, engine.COLD)
+        kinds = parsed_args.kinds or (evaluate.LIVE, evaluate.COLD)
         client_manager = self.app.client_manager
-        gathered = cloud_facts.gather(
+        gathered = cloud_gather.gather(
             client_manager.compute, client_manager.sdk_connection,
             servers=parsed_args.servers,
             source_host=parsed_args.source_host,
@@ -213,8 +213,8 @@ class PrecheckMigration(command.Lister):
         snapshot = gathered.snapshot
         if parsed_args.ssh:
             snapshot = self._with_ssh(snapshot, gathered, parsed_args)
-        evaluations = engine.precheck(snapshot, gathered.server_ids,
-                                      gathered.destinations, kinds)
+        evaluations = evaluate.precheck(snapshot, gathered.server_ids,
+                                        gathered.destinations, kinds)
         data, blocked = rows(evaluations, gathered.server_ids, snapshot,
                              parsed_args.long)
         self._blocked = blocked
@@ -235,7 +235,7 @@ class PrecheckMigration(command.Lister):
         dests = set(gathered.destinations or ())
         if gathered.destinations is None:
             for sid in gathered.server_ids:
-                dests.update(engine.destinations_for(snapshot, sid))
+                dests.update(evaluate.destinations_for(snapshot, sid))
         hosts, guests, notes = read_side_facts(
             snapshot, gathered.server_ids, dests, options)
         snapshot = snapshot.with_side_facts(hosts, guests)

@@ -27,7 +27,7 @@ import fixtures
 from openstack import exceptions as sdk_exc
 from testtools import content
 
-from migrationclient.cloud import facts as cloud_facts
+from migrationclient.cloud import gather as cloud_gather
 from migrationclient import exitcodes
 from migrationclient.tests.functional import base
 
@@ -406,7 +406,7 @@ class TestPrecheckCommand(PrecheckMixin, base.FunctionalTestCase):
         hooks = conn.session.session.hooks['response']
         hooks.append(hook)
         try:
-            gathered = cloud_facts.gather(conn.compute, conn, **kwargs)
+            gathered = cloud_gather.gather(conn.compute, conn, **kwargs)
         finally:
             hooks.remove(hook)
         return gathered, seen

@@ -24,7 +24,7 @@ import testtools
 
 from migrationclient.host import compare
 from migrationclient.tests.unit.host import test_compare
-from migrationclient.tests.unit.host import test_facts
+from migrationclient.tests.unit.host import test_probe
 from migrationclient.v1 import numa
 
 
@@ -80,7 +80,7 @@ class TestSnapshotFile(testtools.TestCase):
         location = numa.ServerLocation('uuid-1', 'vm1', 'cmp-1',
                                        'instance-00000001')
         return numa.make_snapshot(
-            location, test_compare.placement(), test_facts.host_topology(),
+            location, test_compare.placement(), test_probe.host_topology(),
             now=datetime.datetime(2026, 1, 2, tzinfo=datetime.timezone.utc))
 
     def test_round_trip(self):

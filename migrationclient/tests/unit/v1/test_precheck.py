@@ -17,7 +17,7 @@ from unittest import mock
 from osc_lib import exceptions
 import testtools
 
-from migrationclient.constraints import engine
+from migrationclient.constraints import evaluate
 from migrationclient import exitcodes
 from migrationclient.tests.unit.constraints import base
 from migrationclient.v1 import precheck
@@ -41,7 +41,7 @@ class TestParser(testtools.TestCase):
                           'c3', '--live', '--long')
         self.assertEqual('c1', args.source_host)
         self.assertEqual(['c2', 'c3'], args.hosts)
-        self.assertEqual((engine.LIVE,), args.kinds)
+        self.assertEqual((evaluate.LIVE,), args.kinds)
 
     def test_live_and_cold_exclusive(self):
         self.assertRaises(SystemExit, self.parse, 'vm', '--live', '--cold')
@@ -60,7 +60,7 @@ class TestRows(testtools.TestCase):
                           **{'OS-EXT-STS:vm_state': 'error'})
         hosts = [base.host('host1'), base.host('host2')]
         snap = base.snapshot([ok, bad], hosts)
-        evs = engine.precheck(snap, [ok.id, 'bad'])
+        evs = evaluate.precheck(snap, [ok.id, 'bad'])
         rows, blocked = precheck.rows(evs, [ok.id, 'bad'], snap)
         self.assertEqual(['bad'], blocked)
         self.assertEqual(2, len(rows))
@@ -76,17 +76,17 @@ class TestRows(testtools.TestCase):
     def test_long_and_no_destination(self):
         srv = base.server()
         snap = base.snapshot([srv], [base.host('host1')])
-        evs = engine.precheck(snap, [srv.id])
+        evs = evaluate.precheck(snap, [srv.id])
         rows, blocked = precheck.rows(evs, [srv.id], snap, long=True)
         self.assertEqual([srv.id], blocked)
         self.assertEqual(len(precheck.LONG_COLUMNS), len(rows[0]))
         self.assertIn('no candidate destination',
                       rows[0][7].human_readable())
         snap = base.snapshot([srv], [base.host('host1'), base.host('host2')])
-        rows, _b = precheck.rows(engine.precheck(snap, [srv.id]), [srv.id],
+        rows, _b = precheck.rows(evaluate.precheck(snap, [srv.id]), [srv.id],
                                  snap, long=True)
         findings = rows[0][-1].machine_readable()
-        self.assertEqual(len(engine.rules.RULE_IDS),
+        self.assertEqual(len(evaluate.rules.RULE_IDS),
                          len({x.split(' ')[0] for x in findings}))
 
     def test_exit_status_constant(self):
@@ -97,7 +97,7 @@ class TestSideFacts(testtools.TestCase):
     """--ssh facts, from recorded host outputs through the host parsers."""
 
     def topology(self):
-        from migrationclient.tests.unit.host import test_facts as host_tests
+        from migrationclient.tests.unit.host import test_probe as host_tests
         return host_tests.host_topology()
 
     def test_host_side(self):
@@ -120,13 +120,13 @@ class TestSideFacts(testtools.TestCase):
             snap = base.snapshot([srv], [base.host('host1'),
                                          base.host('host2')])
             snap = snap.with_side_facts({'host2': side})
-            ev = engine.evaluate(snap, srv.id, 'host2')
+            ev = evaluate.evaluate(snap, srv.id, 'host2')
             self.assertEqual(allowed, ev.cold.allowed, ev.blockers)
             self.assertEqual(allowed, not [b for b in ev.blockers
                                            if b.rule == 'hugepages'])
 
     def test_guest_side(self):
-        from migrationclient.tests.unit.host import test_facts as host_tests
+        from migrationclient.tests.unit.host import test_probe as host_tests
         placement = host_tests.TestGuestPlacement('test_pinned_guest') \
             .placement()
         side = precheck.guest_side_from_placement(placement)
@@ -163,7 +163,7 @@ class TestSideFacts(testtools.TestCase):
         snap = base.snapshot([srv], [base.host('host1'), base.host('host2')])
 
         def drives(snapshot):
-            ev = engine.evaluate(snapshot, srv.id, 'host2')
+            ev = evaluate.evaluate(snapshot, srv.id, 'host2')
             return [x for x in ev.findings if x.rule == 'readonly-drives']
 
         found = drives(snap)
@@ -183,6 +183,6 @@ class TestSideFacts(testtools.TestCase):
 
 
 def host_tests_placement(xml):
-    from migrationclient.tests.unit.host import test_facts as host_tests
+    from migrationclient.tests.unit.host import test_probe as host_tests
     return host_tests.TestGuestPlacement('test_disks').placement(
         'floating', xml=xml)

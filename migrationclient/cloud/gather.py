@@ -32,7 +32,7 @@ requests that does not grow with N on clouds >= 2.47:
 Hypervisors are read at compute 2.87 when the user did not ask for a
 microversion: the last one that shows ``cpu_info`` (Nova never drops old
 microversions).  The ``*_from_sdk`` functions are pure: they turn
-openstacksdk resources into :mod:`migrationclient.constraints.facts`.
+openstacksdk resources into :mod:`migrationclient.constraints.model`.
 """
 
 import json
@@ -44,7 +44,7 @@ from osc_lib import exceptions
 
 from migrationclient._i18n import _
 from migrationclient.cloud import sdkfix
-from migrationclient.constraints import facts as f
+from migrationclient.constraints import model as f
 from migrationclient import microversions as mv
 
 LOG = logging.getLogger(__name__)
