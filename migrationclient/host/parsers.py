@@ -22,9 +22,10 @@ import re
 from xml.etree import ElementTree  # nosec B405
 
 from migrationclient._i18n import _
+from migrationclient import errors
 
 
-class ParseError(ValueError):
+class ParseError(errors.Error, ValueError):
     """Output that does not look like what the command prints."""
 
 
