@@ -342,8 +342,8 @@ class TestPrecheckCommand(PrecheckMixin, base.FunctionalTestCase):
         a = self.create_server('image', host='compute1', name='p3-dup')
         self.create_server('image', host='compute2', name='p3-dup')
         for args, text in (
-                (('no-such-server',), 'no server with a name or ID'),
-                (('p3-dup',), 'more than one server'),
+                (('no-such-server',), 'No server with a name or ID'),
+                (('p3-dup',), 'More than one server'),
                 ((a.id, '--host', 'compute'), 'unknown host compute'),
                 ((a.id, '--host', 'compute22'), 'unknown host compute22'),
                 (('--source-host', 'compute'), 'unknown host compute'),

@@ -698,7 +698,7 @@ class TestNumaEmptyTwin(RuleTestCase):
     def test_identical_empty_destination_fits(self):
         found = self.check(base.server(flavor=PINNED), self.hosts({}))
         self.assertEqual({f.OK}, self.severities(found))
-        self.assertIn('seed 8.3', found[0].message)
+        self.assertIn('the guest cells fit as on the source', found[0].message)
 
     def test_busy_or_different_destination_unknown(self):
         found = self.check(base.server(flavor=PINNED),
