@@ -131,7 +131,7 @@ class CompareNuma(command.Lister):
         self._degraded = compare.is_degraded(rows)
         if self._degraded:
             LOG.warning(_('NUMA placement degraded: %s'), '; '.join(
-                '%s: %s' % (r.aspect, r.verdict[len('degraded: '):])
+                '%s: %s' % (r.aspect, r.judgement.reason)
                 for r in rows if r.degraded))
         return COLUMNS, [(r.aspect, r.before, r.after, r.verdict)
                          for r in rows]
