@@ -118,7 +118,6 @@ def _virsh(label, *args):
 # Host-wide templates.
 CAPABILITIES = _virsh('virsh capabilities', 'capabilities')
 FREEPAGES = _virsh('virsh freepages --all', 'freepages', '--all')
-NODEINFO = _virsh('virsh nodeinfo', 'nodeinfo')
 LIST_RUNNING = _virsh('virsh list --name', 'list', '--name')
 LSCPU = RemoteCommand('lscpu',
                       ('lscpu', '-J', '-e=CPU,NODE,SOCKET,CORE,ONLINE'),

@@ -143,22 +143,6 @@ def parse_freepages(text):
     return result
 
 
-def parse_nodeinfo(text):
-    """``virsh nodeinfo`` -> dict of the labelled values (strings)."""
-    result = {}
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        label, sep, value = line.partition(':')
-        if not sep:
-            raise ParseError(_('virsh nodeinfo: unexpected line %r') % line)
-        result[label.strip()] = value.strip()
-    for key in ('CPU(s)', 'NUMA cell(s)'):
-        if not result.get(key, '').isdigit():
-            raise ParseError(_('virsh nodeinfo: no %s') % key)
-    return result
-
-
 def parse_vcpupin(text):
     """``virsh vcpupin --domain D`` -> ``{vcpu: frozenset(cpus)}``."""
     result = {}

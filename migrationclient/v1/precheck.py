@@ -49,7 +49,7 @@ def rows(evaluations, server_ids, snapshot, long=False):
     for server_id in server_ids:
         server = snapshot.servers[server_id]
         evs = [e for e in evaluations if e.server.id == server_id]
-        if not any(e.allowed for e in evs):
+        if not evaluate.server_allowed(evs, server_id):
             blocked.append(server_id)
         if not evs:
             row = (server.id, server.name, server.host, '', 'no', 'no', '',
