@@ -164,45 +164,20 @@ class _Target:
     known_hosts: tuple
 
 
-class HostPool:
-    """SSH connections to compute hosts, one per host, reused.
+class HostTargets:
+    """Where and how to reach each compute host.
 
     ``addresses`` maps compute host names to the address the cloud gave
     (hypervisor ``host_ip``); the options' host map overrides it; the host
-    name itself is the fallback.  Use as a context manager or call
-    :meth:`close`.
+    name itself is the fallback.  The OpenSSH client config adds the port,
+    user, keys, known_hosts and jump host the options leave out.
     """
 
-    def __init__(self, options, addresses=None, warn=None):
-        import paramiko  # lazy: only commands that need SSH pay for it
-
+    def __init__(self, options, addresses, paramiko):
         self._paramiko = paramiko
         self.options = options
         self.addresses = dict(addresses or {})
-        self._warn = warn or LOG.warning
-        self._clients = {}
-        self._locks = {}
-        self._lock = threading.Lock()
-        self._warned_keys = set()
-        self._slots = {}
         self._ssh_config = self._load_ssh_config(options.config_file)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def close(self):
-        with self._lock:
-            clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            try:
-                client.close()
-            except Exception:  # nosec B110
-                pass
-
-    # -- configuration ----------------------------------------------------
 
     def _load_ssh_config(self, path):
         if not path:
@@ -248,6 +223,40 @@ class HostPool:
                        known_hosts=tuple(os.path.expanduser(k)
                                          for k in known))
 
+
+class HostPool(HostTargets):
+    """SSH connections to compute hosts, one per host, reused.
+
+    Hosts are reached as :class:`HostTargets` says.  Use as a context
+    manager or call :meth:`close`.
+    """
+
+    def __init__(self, options, addresses=None, warn=None):
+        import paramiko  # lazy: only commands that need SSH pay for it
+
+        super().__init__(options, addresses, paramiko)
+        self._warn = warn or LOG.warning
+        self._clients = {}
+        self._locks = {}
+        self._lock = threading.Lock()
+        self._warned_keys = set()
+        self._slots = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            try:
+                client.close()
+            except Exception:  # nosec B110
+                pass
+
     # -- connecting -------------------------------------------------------
 
     def _host_lock(self, key):
@@ -268,36 +277,6 @@ class HostPool:
                 self._clients[key] = client
             return client
 
-    def _policy(self, target):
-        pool = self
-        paramiko = self._paramiko
-
-        class Policy(paramiko.MissingHostKeyPolicy):
-            def missing_host_key(self, client, hostname, key):
-                fingerprint = _fingerprint(key)
-                if not pool.options.accept_new_host_key:
-                    raise HostKeyUnknown(
-                        target.host,
-                        _('unknown host key %(type)s %(fp)s for %(name)s '
-                          '(not in %(files)s): add it with ssh-keyscan '
-                          'after checking it, or pass '
-                          '--ssh-accept-new-host-key')
-                        % {'type': key.get_name(), 'fp': fingerprint,
-                           'name': hostname,
-                           'files': ', '.join(target.known_hosts)},
-                        target.address)
-                path = target.known_hosts[0]
-                pool._warn(_('host %(host)s: accepting NEW host key '
-                             '%(type)s %(fp)s for %(name)s and saving it '
-                             'to %(path)s (--ssh-accept-new-host-key)')
-                           % {'host': target.host, 'type': key.get_name(),
-                              'fp': fingerprint, 'name': hostname,
-                              'path': path})
-                client.get_host_keys().add(hostname, key.get_name(), key)
-                _append_known_host(path, hostname, key)
-
-        return Policy()
-
     def _new_client(self, target):
         client = self._paramiko.SSHClient()
         if os.path.exists(SYSTEM_KNOWN_HOSTS):
@@ -316,7 +295,9 @@ class HostPool:
                         % {'path': path, 'err': exc})
         # Keys loaded through load_host_keys() are saved back only on
         # save_host_keys(); the accept policy appends to the file itself.
-        client.set_missing_host_key_policy(self._policy(target))
+        client.set_missing_host_key_policy(_host_key_policy(
+            self._paramiko, target, self.options.accept_new_host_key,
+            self._warn))
         return client
 
     def _connect(self, target):
@@ -508,6 +489,40 @@ class HostPool:
         if errors:
             raise errors[0]
         return results
+
+
+def _host_key_policy(paramiko, target, accept_new, warn):
+    """The paramiko policy for a host key not in known_hosts.
+
+    Refuse it (:class:`HostKeyUnknown`), or with ``accept_new`` warn and
+    append it to the first known_hosts file (trust on first use).
+    """
+
+    class Policy(paramiko.MissingHostKeyPolicy):
+        def missing_host_key(self, client, hostname, key):
+            fingerprint = _fingerprint(key)
+            if not accept_new:
+                raise HostKeyUnknown(
+                    target.host,
+                    _('unknown host key %(type)s %(fp)s for %(name)s '
+                      '(not in %(files)s): add it with ssh-keyscan '
+                      'after checking it, or pass '
+                      '--ssh-accept-new-host-key')
+                    % {'type': key.get_name(), 'fp': fingerprint,
+                       'name': hostname,
+                       'files': ', '.join(target.known_hosts)},
+                    target.address)
+            path = target.known_hosts[0]
+            warn(_('host %(host)s: accepting NEW host key '
+                   '%(type)s %(fp)s for %(name)s and saving it '
+                   'to %(path)s (--ssh-accept-new-host-key)')
+                 % {'host': target.host, 'type': key.get_name(),
+                    'fp': fingerprint, 'name': hostname,
+                    'path': path})
+            client.get_host_keys().add(hostname, key.get_name(), key)
+            _append_known_host(path, hostname, key)
+
+    return Policy()
 
 
 def _collect(channel, timeout):
