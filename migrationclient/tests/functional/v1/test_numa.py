@@ -13,9 +13,9 @@
 """``numa compare`` against real sshd + real virsh (libvirt test driver).
 
 The cloud side (server -> compute host + libvirt name + address) is the
-seam :class:`migrationclient.v1.numa.ServerLocation`; these tests build it
-the way the compute API would fill it and drive everything below it for
-real.  ``--hosts`` needs no cloud and runs the command class itself.
+seam :class:`migrationclient.cloud.servers.ServerLocation`; these tests
+build it the way the compute API would fill it and drive everything below
+it for real.  ``--hosts`` needs no cloud and runs the command class itself.
 """
 
 import io
@@ -28,8 +28,11 @@ import types
 
 import testtools
 
+from migrationclient.cloud import servers
+from migrationclient.engine import numa as engine_numa
 from migrationclient import exitcodes
 from migrationclient.host import probe
+from migrationclient.host import snapshot as snapshot_file
 from migrationclient.host import ssh
 from migrationclient.tests.functional import sshhosts
 from migrationclient.tests.functional.sshhosts import render
@@ -102,19 +105,19 @@ class NumaCompareTest(testtools.TestCase):
         return pool
 
     def location(self, host):
-        return numa.ServerLocation('uuid-1', 'vm1', host, DOMAIN)
+        return servers.ServerLocation('uuid-1', 'vm1', host, DOMAIN)
 
     def snapshot_then_compare(self, after_host):
         """--save on the source, then --before on ``after_host``."""
         path = os.path.join(self.dir, 'before.json')
-        data, placement = numa.take_snapshot(self.pool(),
-                                             self.location(SRC))
-        numa.write_snapshot(path, data)
-        snapshot, before = numa.read_snapshot(path)
+        data, placement = engine_numa.take_snapshot(self.pool(),
+                                                    self.location(SRC))
+        snapshot_file.write_snapshot(path, data)
+        snapshot, before = snapshot_file.read_snapshot(path)
         self.assertEqual(placement, before)
-        rows = numa.compare_with_snapshot(self.pool(),
-                                          self.location(after_host),
-                                          snapshot, before)
+        rows = engine_numa.compare_with_snapshot(self.pool(),
+                                                 self.location(after_host),
+                                                 snapshot, before)
         return {row.aspect: row for row in rows}
 
     # -- placements -------------------------------------------------------
