@@ -12,7 +12,7 @@
 
 """The constraint engine on synthetic facts: evaluations per second, RSS.
 
-``migrationclient.constraints.engine.precheck(snapshot, server_ids)``
+``migrationclient.constraints.evaluate.precheck(snapshot, server_ids)``
 evaluates every server against every other enabled host (every rule of
 ``migrationclient.constraints.rules``).  The facts are synthetic but
 varied (seeded): hosts with different CPU traits, capacity, aggregates, one
@@ -23,7 +23,7 @@ that peak RSS (``ru_maxrss``) is its own; the figure is the CPU time of
 ``precheck`` alone (facts already built; wall time is reported too), target
 <= 0.5 s for 10,000 server x host evaluations (and linear: 5 s for
 100,000).  The engine shares rule results between servers with equal facts
-(``engine._Shared``); a third run gives every server a flavor of its own,
+(``evaluate._Shared``); a third run gives every server a flavor of its own,
 its worst case (informational).
 """
 
@@ -62,7 +62,7 @@ def build_snapshot(n_servers, n_hosts, seed=0, distinct=False):
     disk differ), the worst case for the engine's sharing of rule results
     between servers.
     """
-    from migrationclient.constraints import facts as f
+    from migrationclient.constraints import model as f
     from migrationclient import microversions as mv
     rng = random.Random(seed)
     hosts = {}
@@ -135,13 +135,13 @@ def child(n_servers, n_hosts, seed=0, distinct=False):
     import resource
     import time
 
-    from migrationclient.constraints import engine
+    from migrationclient.constraints import evaluate
     snapshot = build_snapshot(n_servers, n_hosts, seed, distinct)
     server_ids = list(snapshot.servers)
     rss_before = _rss_kb()
     cpu = time.process_time()
     start = time.perf_counter()
-    evaluations = engine.precheck(snapshot, server_ids)
+    evaluations = evaluate.precheck(snapshot, server_ids)
     seconds = time.perf_counter() - start
     cpu = time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -166,12 +166,12 @@ def run_size(n_servers, n_hosts, seed=0, distinct=False):
 
 @common.benchmark('rules-engine')
 def rules_engine(ctx):
-    """engine.precheck on 10,000 and 100,000 synthetic server x host pairs."""
+    """Evaluate.precheck on 10,000 and 100,000 server x host pairs."""
     try:
-        from migrationclient.constraints import engine  # noqa: F401
+        from migrationclient.constraints import evaluate  # noqa: F401
     except ImportError as exc:
         return [common.Row('rules-engine', 'engine', 'missing',
-                           note='migrationclient.constraints.engine: %s'
+                           note='migrationclient.constraints.evaluate: %s'
                            % exc)]
     # 12 hosts: compute01..10 hold the servers, compute11 is disabled,
     # compute12 is down (still a candidate, its verdict is "no").  Each

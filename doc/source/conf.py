@@ -211,43 +211,21 @@ MICROVERSION_FEATURES = {
         'List and show the migrations of a server, with memory and disk '
         'progress in bytes; ``migration_type`` in os-migrations.',
     'ABORT': 'Abort a running live migration.',
-    'BLOCK_MIGRATION_AUTO':
-        'Live migration with ``block_migration: auto``: Nova decides '
-        'between block and shared-storage migration.',
-    'CPU_INFO_OBJECT': 'Hypervisor ``cpu_info`` is an object, not a string.',
     'LIVE_HOST_SCHEDULED':
         'A live migration target host is checked by the scheduler unless '
         'forced.',
-    'ASYNC_LIVE_PRECHECKS':
-        'Live-migration prechecks run asynchronously: a failed precheck is '
-        'no longer an HTTP 400, its reason is only in the instance action '
-        'events.',
-    'EMBEDDED_FLAVOR':
-        'A server shows its flavor, extra specs included; before, the '
-        'flavor must be looked up (and may have been deleted or changed).',
-    'SERVICE_UUIDS':
-        'Service and hypervisor ids are UUIDs; a service is disabled by '
-        'UUID with a reason in one call.',
     'COLD_MIGRATE_HOST':
         'A cold migration can name its target host; before, the scheduler '
-        'always chooses (seed 8.5).',
+        'always chooses.',
     'MIGRATION_UUID':
         'Migrations carry a UUID; os-migrations is paginated and filters on '
         '``changes-since``.',
-    'FLAVOR_EXTRA_SPECS': 'Flavor listings include extra specs.',
     'ABORT_QUEUED':
         'Abort also applies to ``queued`` and ``preparing`` live '
         'migrations, not only ``running`` ones.',
-    'NO_FORCE': 'Forced live migration (bypassing the scheduler) is removed.',
     'SERVER_TOPOLOGY':
         'The server topology API shows the guest NUMA placement '
         '(host nodes and CPU pinning for admins).',
-    'MIGRATION_OWNER':
-        'Migrations carry the user and project that started them.',
-    'NO_HYPERVISOR_STATS':
-        'Hypervisors no longer report ``cpu_info``, vCPU, memory and disk '
-        'figures: CPU facts come from Placement traits, capacity from '
-        'Placement inventories and usages.',
 }
 
 

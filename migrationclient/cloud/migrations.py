@@ -32,11 +32,12 @@ preparing 2.65, migration uuid 2.59.
 import dataclasses
 import datetime
 
-from keystoneauth1 import discover
 from openstack import exceptions as sdk_exc
-from osc_lib import exceptions
 
 from migrationclient._i18n import _
+from migrationclient.cloud import errors
+from migrationclient.cloud import servers
+from migrationclient.cloud import versions
 from migrationclient import microversions as mv
 
 # Migration record statuses (nova 34, see doc/source/user/watch.rst).
@@ -226,52 +227,22 @@ def parse_time(value):
     return dt
 
 
-# ---------------------------------------------------------------------------
-# Microversions
-# ---------------------------------------------------------------------------
-
-def cloud_max_version(compute):
-    """The cloud's maximum compute microversion, or None if unknown."""
-    try:
-        data = compute.get_endpoint_data()
-    except Exception:   # discovery failure: treat as unknown
-        return None
-    if data is None or not data.max_microversion:
-        return None
-    return mv.Version.parse(discover.version_to_string(
-        data.max_microversion))
-
-
-def api_version(compute):
-    """The microversion requests are made with.
-
-    ``--os-compute-api-version`` (the session default) when given, else
-    the cloud's maximum; 2.1 when neither is known.
-    """
-    default = getattr(compute, 'default_microversion', None)
-    if default:
-        return mv.Version.parse(default)
-    return cloud_max_version(compute) or mv.Version(2, 1)
-
-
-def supports(compute, required):
-    return api_version(compute) >= mv.Version.parse(required)
+# The microversion of requests and the one server lookup live in
+# cloud/versions.py and cloud/servers.py; these names stay for callers.
+api_version = versions.api_version
+supports = versions.supports
+find_server = servers.find_server
 
 
 def _sdk_error(exc, what):
-    """Turn an SDK exception into one clear CommandError line."""
+    """The cloud error (one line) for an SDK exception."""
     status = getattr(exc, 'status_code', None)
     if status == 403 or isinstance(exc, sdk_exc.ForbiddenException):
-        return exceptions.CommandError(
+        return errors.Forbidden(
             _('%(what)s: not allowed (compute API policy; admin rights are '
               'needed to list migrations): %(msg)s') % {
-                  'what': what, 'msg': _short(exc)})
-    return exceptions.CommandError('%s: %s' % (what, _short(exc)))
-
-
-def _short(exc):
-    text = getattr(exc, 'details', None) or str(exc)
-    return ' '.join(str(text).split())
+                  'what': what, 'msg': errors.one_line(exc)}, status=403)
+    return errors.from_call(exc, what)
 
 
 # ---------------------------------------------------------------------------
@@ -317,27 +288,6 @@ def server_live_migrations(compute, server_id):
         # This API lists live migrations only; it has no migration_type.
         m.migration_type = m.migration_type or 'live-migration'
     return found
-
-
-def find_server(compute, name_or_id):
-    """The server (any project for admins) or one clear CommandError."""
-    try:
-        server = compute.find_server(name_or_id, ignore_missing=True)
-        if server is None:
-            try:
-                server = compute.find_server(name_or_id, ignore_missing=True,
-                                             all_projects=True)
-            except sdk_exc.ForbiddenException:
-                server = None     # not admin: only its own servers
-    except sdk_exc.DuplicateResource:
-        raise exceptions.CommandError(
-            _('More than one server is named %s; use its ID') % name_or_id)
-    except sdk_exc.SDKException as exc:
-        raise _sdk_error(exc, _('Cannot find server %s') % name_or_id)
-    if server is None:
-        raise exceptions.CommandError(
-            _('No server with a name or ID of %s exists') % name_or_id)
-    return server
 
 
 def get_server(compute, server_id):
@@ -391,10 +341,10 @@ def can_force_complete(compute, migration):
 
 
 def abort(compute, migration):
-    """``DELETE /servers/{id}/migrations/{mid}``; CommandError if refused."""
+    """``DELETE /servers/{id}/migrations/{mid}``; CloudError if refused."""
     why = can_abort(compute, migration)
     if why:
-        raise exceptions.CommandError(why)
+        raise errors.Unsupported(why)
     try:
         compute.abort_server_migration(migration.id, migration.server_id,
                                        ignore_missing=False)
@@ -411,7 +361,7 @@ def force_complete(compute, migration):
     """
     why = can_force_complete(compute, migration)
     if why:
-        raise exceptions.CommandError(why)
+        raise errors.Unsupported(why)
     try:
         compute.force_complete_server_migration(migration.id,
                                                 migration.server_id)

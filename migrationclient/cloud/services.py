@@ -12,18 +12,20 @@
 
 """nova-compute services: resolve a host exactly, disable, enable.
 
-Seed 8.3 / 8.7: ``openstack compute service set <host> nova-compute
---disable`` before a maintenance, ``--enable`` after it.  Host names are
-matched exactly, never as a substring (novaclient's ``host-evacuate-live``
-drained the wrong hosts that way).  Disabling and enabling go through the
-SDK proxy, which picks ``PUT /os-services/{id}`` from 2.53 and the
-2.38-era ``PUT /os-services/disable-log-reason`` (host + binary) below it,
-following the microversion the caller's proxy speaks
+Seed sections 8.3 / 8.7: ``openstack compute service set <host>
+nova-compute --disable`` before a maintenance, ``--enable`` after it. Host
+names are matched exactly, never as a substring (novaclient's
+``host-evacuate-live`` drained the wrong hosts that way). Disabling and
+enabling go through the SDK proxy, which picks ``PUT /os-services/{id}``
+from 2.53 and the 2.38-era ``PUT /os-services/disable-log-reason`` (host +
+binary) below it, following the microversion the caller's proxy speaks
 (``--os-compute-api-version``).
 
 Every function takes the compute proxy (``client_manager.compute``) and
-raises :class:`ServiceError` (a ``ValueError``) with one clear line; the
-command layer turns it into ``CommandError``.
+raises the :mod:`migrationclient.cloud.errors` family (one clear line):
+:class:`~migrationclient.cloud.errors.NotFound` for a host without an
+exact match, :class:`~migrationclient.cloud.errors.Forbidden` without
+admin rights; the command layer turns it into ``CommandError``.
 """
 
 import dataclasses
@@ -32,12 +34,13 @@ import datetime
 from openstack import exceptions as sdk_exc
 
 from migrationclient._i18n import _
+from migrationclient.cloud import errors
 
 BINARY = 'nova-compute'
 
-
-class ServiceError(ValueError):
-    """A compute service problem worth one clear line to the user."""
+#: A compute service problem: the cloud layer's error family (kept as a
+#: name for the callers that catch it).
+ServiceError = errors.CloudError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,8 +76,9 @@ def list_compute_services(compute):
     try:
         services = list(compute.services(binary=BINARY))
     except sdk_exc.ForbiddenException:
-        raise ServiceError(_('Listing compute services is not allowed: '
-                             'this command needs an admin role.'))
+        raise errors.Forbidden(_('Listing compute services is not allowed: '
+                                 'this command needs an admin role.'),
+                               status=403)
     # The binary filter is a query parameter; keep only exact matches in
     # case a cloud ignores it.
     return [ComputeService.from_sdk(s) for s in services
@@ -85,9 +89,9 @@ def resolve_exact(services, host):
     """The nova-compute service of ``host``, matched exactly.
 
     :param services: list of :class:`ComputeService`
-    :raises ServiceError: no service has exactly that host name; the
-        message names close candidates (substring matches) without ever
-        picking one.
+    :raises migrationclient.cloud.errors.NotFound: no service has exactly
+        that host name; the message names close candidates (substring
+        matches) without ever picking one.
     """
     for svc in services:
         if svc.host == host:
@@ -96,11 +100,11 @@ def resolve_exact(services, host):
                      if host.lower() in s.host.lower()
                      or s.host.lower() in host.lower())
     if similar:
-        raise ServiceError(
+        raise errors.NotFound(
             _('No nova-compute service on host %(host)s (exact match; '
               'similar: %(similar)s).')
             % {'host': host, 'similar': ', '.join(similar)})
-    raise ServiceError(
+    raise errors.NotFound(
         _('No nova-compute service on host %(host)s; known compute hosts: '
           '%(known)s.')
         % {'host': host,
@@ -129,9 +133,8 @@ def disable(compute, service, reason):
             service.id, host=service.host, binary=BINARY,
             disabled_reason=reason)
     except sdk_exc.SDKException as exc:
-        raise ServiceError(
-            _('Could not disable nova-compute on %(host)s: %(err)s')
-            % {'host': service.host, 'err': _one_line(exc)})
+        raise errors.from_call(
+            exc, _('Could not disable nova-compute on %s') % service.host)
     return _after(updated, service, status='disabled',
                   disabled_reason=reason)
 
@@ -142,9 +145,8 @@ def enable(compute, service):
         updated = compute.enable_service(
             service.id, host=service.host, binary=BINARY)
     except sdk_exc.SDKException as exc:
-        raise ServiceError(
-            _('Could not enable nova-compute on %(host)s: %(err)s')
-            % {'host': service.host, 'err': _one_line(exc)})
+        raise errors.from_call(
+            exc, _('Could not enable nova-compute on %s') % service.host)
     return _after(updated, service, status='enabled', disabled_reason=None)
 
 
@@ -156,8 +158,3 @@ def _after(updated, before, **changes):
         if getattr(updated, 'disabled_reason', None) is not None:
             changes['disabled_reason'] = updated.disabled_reason
     return dataclasses.replace(before, **changes)
-
-
-def _one_line(exc):
-    text = str(getattr(exc, 'details', None) or exc)
-    return ' '.join(text.split())

@@ -17,8 +17,8 @@ concurrency, confirm cold migrations, handle stuck and failed migrations,
 keep a report that accounts for every server, resume, restore.
 
 It stands on two libraries and duplicates neither: the constraint library
-(:func:`migrationclient.constraints.engine.plan` over
-:func:`migrationclient.cloud.facts.gather`) says where each server may go
+(:func:`migrationclient.constraints.evaluate.plan` over
+:func:`migrationclient.cloud.gather.gather`) says where each server may go
 live or cold; the watching engine (:class:`migrationclient.engine.watch.
 Watcher`, one per source host: one ``GET /os-migrations`` per poll and
 host, byte progress of running live migrations, stuck detection, failure
@@ -60,14 +60,14 @@ import time
 
 from keystoneauth1 import exceptions as ks_exc
 from openstack import exceptions as sdk_exc
-from osc_lib import exceptions as osc_exc
 
 from migrationclient._i18n import _
-from migrationclient.cloud import facts as cloud_facts
+from migrationclient.cloud import errors as cloud_errors
+from migrationclient.cloud import gather as cloud_facts
 from migrationclient.cloud import migrations
 from migrationclient.cloud import sdkfix
 from migrationclient.cloud import services as services_mod
-from migrationclient.constraints import engine as cengine
+from migrationclient.constraints import evaluate as cengine
 from migrationclient.engine import report as report_mod
 from migrationclient.engine import watch
 from migrationclient import exitcodes
@@ -239,7 +239,7 @@ def plan_server(server, move, options):
 
     :param server: :class:`ServerInfo`
     :param move: the constraint library's ``Move`` for this server
-        (:func:`migrationclient.constraints.engine.plan`: ``kind`` live /
+        (:func:`migrationclient.constraints.evaluate.plan`: ``kind`` live /
         cold / None, ``candidates`` allowed destinations, ``reason`` why
         none), or None when it was not evaluated (state alone decides and
         the scheduler checks every destination).
@@ -562,7 +562,7 @@ class Actions:
         try:
             return migrations.list_migrations(self.compute,
                                               server_id=server_id)
-        except osc_exc.CommandError as exc:
+        except cloud_errors.CloudError as exc:
             raise CloudError(str(exc))
         except ks_exc.ClientException as exc:
             raise _cloud_error(exc)
@@ -1190,7 +1190,7 @@ class Drain:
                 self._event(item, _('%s: force-complete requested (the '
                                     'guest pauses until the copy ends)')
                             % message)
-        except osc_exc.CommandError as exc:
+        except cloud_errors.CloudError as exc:
             self._event(item, _('%(msg)s: %(policy)s refused: %(err)s')
                         % {'msg': message, 'policy': policy, 'err': exc})
 
@@ -1365,7 +1365,7 @@ class Drain:
                 w.abort(st)
                 self._event(item, _('%s: abort requested') % why)
                 return
-            except osc_exc.CommandError as exc:
+            except cloud_errors.CloudError as exc:
                 why = _('%(why)s (abort refused: %(err)s)') % {
                     'why': why, 'err': exc}
         self._settle(item, TIMEOUT, _('%(why)s: no longer waiting; migration '
@@ -1390,7 +1390,7 @@ class Drain:
                     item.aborted_why = _('interrupted (%s), aborted') % (
                         self.interrupted)
                     self._event(item, _('interrupted: abort requested'))
-                except osc_exc.CommandError as exc:
+                except cloud_errors.CloudError as exc:
                     self._event(item, _('interrupted: abort refused (%s); '
                                         'still watching') % exc)
         if self.clock() - self.interrupted_at >= self.options.grace_period:
@@ -1484,7 +1484,7 @@ def merge_previous(items, previous):
 
 
 #: a failed poll of the watching engine (after the libraries' retries)
-POLL_ERRORS = (osc_exc.CommandError, CloudError) + CALL_ERRORS
+POLL_ERRORS = (cloud_errors.CloudError, CloudError) + CALL_ERRORS
 
 
 def _int(value):
@@ -1795,7 +1795,7 @@ class Job:
                 gathered = cloud_facts.gather(
                     self.compute, self.conn, source_host=host,
                     destinations=list(self.dest_hosts))
-            except osc_exc.CommandError as exc:
+            except cloud_errors.CloudError as exc:
                 raise DrainError(str(exc))
             self.notes.extend(gathered.snapshot.cloud.notes)
             snapshot = gathered.snapshot
@@ -2000,7 +2000,7 @@ class RestoreJob(Job):
             gathered = cloud_facts.gather(
                 self.compute, self.conn, servers=[i.id for i in movable],
                 destinations=list(self.hosts))
-        except osc_exc.CommandError as exc:
+        except cloud_errors.CloudError as exc:
             raise DrainError(str(exc))
         snapshot = gathered.snapshot
         self.notes.extend(snapshot.cloud.notes)

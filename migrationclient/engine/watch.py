@@ -51,7 +51,7 @@ API for commands (stable; drain uses the same calls)::
     w.active                           # tracked states not ended
     w.finished                         # True when every tracked one ended
     w.for_server(server_id)            # newest MigrationState of a server
-    w.abort(state) / w.force_complete(state)   # -> Event; CommandError if
+    w.abort(state) / w.force_complete(state)   # -> Event; CloudError if
                                        # the microversion / status forbids
     w.requests                         # API requests made so far
     w.run(on_events, timeout=None, stop=None)  # loop poll()/sleep until
@@ -111,9 +111,9 @@ import datetime
 import math
 import time
 
-from osc_lib import exceptions
 
 from migrationclient._i18n import _
+from migrationclient.cloud import errors as cloud_errors
 from migrationclient.cloud import migrations as cloud
 from migrationclient.engine import progress
 from migrationclient.engine import render
@@ -771,7 +771,7 @@ class Watcher:
         try:
             do = self.abort if action == 'abort' else self.force_complete
             event = do(state)
-        except exceptions.CommandError as exc:
+        except cloud_errors.CloudError as exc:
             state.actions.append(action)   # do not hammer a refusal
             return [Event('warning', wall, state, str(exc),
                           {'action': action})]

@@ -23,6 +23,7 @@ import re
 import shlex
 
 from migrationclient._i18n import _
+from migrationclient import errors
 
 # libvirt domain names as nova writes them ("instance-%08x" by default,
 # ``instance_name_template`` may change it): keep a conservative alphabet.
@@ -37,7 +38,7 @@ CONTAINER_ENGINES = ('podman', 'docker')
 _CONTAINER_RE = re.compile(r'\A[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z')
 
 
-class InvalidName(ValueError):
+class InvalidName(errors.Error, ValueError):
     """A domain, interface or PCI name that is not safe to send."""
 
 
@@ -117,7 +118,6 @@ def _virsh(label, *args):
 # Host-wide templates.
 CAPABILITIES = _virsh('virsh capabilities', 'capabilities')
 FREEPAGES = _virsh('virsh freepages --all', 'freepages', '--all')
-NODEINFO = _virsh('virsh nodeinfo', 'nodeinfo')
 LIST_RUNNING = _virsh('virsh list --name', 'list', '--name')
 LSCPU = RemoteCommand('lscpu',
                       ('lscpu', '-J', '-e=CPU,NODE,SOCKET,CORE,ONLINE'),

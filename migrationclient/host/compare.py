@@ -27,13 +27,38 @@ Verdicts:
 
 import collections
 import dataclasses
+import enum
 
 from migrationclient._i18n import _
 from migrationclient.host.topology import format_cpuset
 
-SAME = 'same'
-EQUIVALENT = 'moved-equivalent'
-INFO = 'info'
+
+class Verdict(enum.Enum):
+    """The kinds of verdict; ``value`` is the word the user sees."""
+
+    SAME = 'same'
+    EQUIVALENT = 'moved-equivalent'
+    DEGRADED = 'degraded'
+    DIFFERS = 'differs'
+    INFO = 'info'
+
+
+@dataclasses.dataclass(frozen=True)
+class Judgement:
+    """A :class:`Verdict` and, for degraded / differs, the reason."""
+
+    kind: Verdict
+    reason: str = ''
+
+    def __str__(self):
+        if self.reason:
+            return '%s: %s' % (self.kind.value, self.reason)
+        return self.kind.value
+
+
+SAME = Judgement(Verdict.SAME)
+EQUIVALENT = Judgement(Verdict.EQUIVALENT)
+INFO = Judgement(Verdict.INFO)
 # Memory per cell within this fraction counts as equal (kernel reserves).
 MEMORY_TOLERANCE = 0.02
 
@@ -43,19 +68,24 @@ class Row:
     aspect: str
     before: str
     after: str
-    verdict: str
+    judgement: Judgement
+
+    @property
+    def verdict(self):
+        """The verdict as the user sees it (``degraded: <reason>``)."""
+        return str(self.judgement)
 
     @property
     def degraded(self):
-        return self.verdict.startswith('degraded')
+        return self.judgement.kind is Verdict.DEGRADED
 
 
 def degraded(reason):
-    return 'degraded: %s' % reason
+    return Judgement(Verdict.DEGRADED, reason)
 
 
 def differs(reason):
-    return 'differs: %s' % reason
+    return Judgement(Verdict.DIFFERS, reason)
 
 
 def is_degraded(rows):

@@ -22,9 +22,10 @@ import re
 from xml.etree import ElementTree  # nosec B405
 
 from migrationclient._i18n import _
+from migrationclient import errors
 
 
-class ParseError(ValueError):
+class ParseError(errors.Error, ValueError):
     """Output that does not look like what the command prints."""
 
 
@@ -139,22 +140,6 @@ def parse_freepages(text):
             current[int(match.group(1))] = int(match.group(2))
             continue
         raise ParseError(_('virsh freepages: unexpected line %r') % line)
-    return result
-
-
-def parse_nodeinfo(text):
-    """``virsh nodeinfo`` -> dict of the labelled values (strings)."""
-    result = {}
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        label, sep, value = line.partition(':')
-        if not sep:
-            raise ParseError(_('virsh nodeinfo: unexpected line %r') % line)
-        result[label.strip()] = value.strip()
-    for key in ('CPU(s)', 'NUMA cell(s)'):
-        if not result.get(key, '').isdigit():
-            raise ParseError(_('virsh nodeinfo: no %s') % key)
     return result
 
 

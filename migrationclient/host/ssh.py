@@ -13,7 +13,8 @@
 """SSH to compute nodes: options, a connection pool, one-line errors.
 
 paramiko is imported lazily (inside :class:`HostPool`), so that adding
-the SSH options to a parser costs nothing at plugin load time.
+the SSH options to a parser (:mod:`migrationclient.v1.ssh_options`) costs
+nothing at plugin load time.
 
 Host keys are verified against ``known_hosts`` (RejectPolicy).  A host
 with no known key is refused unless ``--ssh-accept-new-host-key`` is given
@@ -21,7 +22,6 @@ with no known key is refused unless ``--ssh-accept-new-host-key`` is given
 whose key changed is always refused.
 """
 
-import argparse
 import concurrent.futures
 import dataclasses
 import logging
@@ -33,11 +33,8 @@ import stat
 import threading
 import time
 
-from osc_lib import utils
-
 from migrationclient._i18n import _
-from migrationclient import arguments
-from migrationclient.host import commands
+from migrationclient import errors
 
 LOG = logging.getLogger(__name__)
 
@@ -49,7 +46,7 @@ CHANNELS_PER_HOST = 4
 SYSTEM_KNOWN_HOSTS = '/etc/ssh/ssh_known_hosts'
 
 
-class SSHError(Exception):
+class SSHError(errors.Error):
     """A failure talking to one host: ``str()`` is one line naming it."""
 
     def __init__(self, host, message, address=None):
@@ -99,79 +96,8 @@ class OutputUnparsable(SSHError):
 
 
 # --------------------------------------------------------------------------
-# Options
-
-
-def _port(text):
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise argparse.ArgumentTypeError(_('bad port %r') % text)
-    return int(text)
-
-
-def add_ssh_options(parser):
-    """Add the ``--ssh-*`` options (shared by every SSH-using command)."""
-    group = parser.add_argument_group(_('SSH to compute nodes'))
-    group.add_argument(
-        '--ssh-user', metavar='<user>',
-        default=utils.env('MIGRATION_SSH_USER', default=None),
-        help=_('Remote user (TripleO: heat-admin or tripleo-admin); '
-               'default: ~/.ssh/config, else the local user '
-               '(Env: MIGRATION_SSH_USER)'))
-    group.add_argument(
-        '--ssh-key', metavar='<file>', action='append', default=[],
-        help=_('Private key file (repeatable); the SSH agent and '
-               '~/.ssh/config IdentityFile are also tried'))
-    group.add_argument(
-        '--ssh-no-agent', action='store_true',
-        help=_('Do not use the SSH agent'))
-    group.add_argument(
-        '--ssh-port', metavar='<port>', type=_port, default=None,
-        help=_('Remote port (default: ~/.ssh/config, else 22)'))
-    group.add_argument(
-        '--ssh-proxy-jump', metavar='<[user@]host[:port]>', default=None,
-        help=_('Reach the compute nodes through this host (for instance '
-               'the undercloud); default: ProxyJump in ~/.ssh/config'))
-    group.add_argument(
-        '--ssh-sudo', action='store_true',
-        help=_('Run virsh through "sudo -n" (non-root remote user)'))
-    group.add_argument(
-        '--ssh-virsh-container', metavar='<container>', default=None,
-        help=_('Run virsh inside this container on the compute nodes '
-               '(TripleO OSP 13 and later: nova_libvirt)'))
-    group.add_argument(
-        '--ssh-container-engine', choices=('podman', 'docker'),
-        default='podman',
-        help=_('Engine of --ssh-virsh-container: podman (OSP 15 and '
-               'later, default) or docker (OSP 13)'))
-    group.add_argument(
-        '--ssh-timeout', metavar='<seconds>', type=arguments.positive_seconds,
-        default=DEFAULT_TIMEOUT,
-        help=_('Timeout for connecting and for each remote command '
-               '(default: %s)') % DEFAULT_TIMEOUT)
-    group.add_argument(
-        '--ssh-config', metavar='<file>', default='~/.ssh/config',
-        help=_('OpenSSH client config to honour (HostName, User, Port, '
-               'IdentityFile, ProxyJump, UserKnownHostsFile); default: '
-               '~/.ssh/config'))
-    group.add_argument(
-        '--ssh-known-hosts', metavar='<file>', default=None,
-        help=_('known_hosts file (default: ~/.ssh/known_hosts, plus '
-               '/etc/ssh/ssh_known_hosts)'))
-    group.add_argument(
-        '--ssh-accept-new-host-key', action='store_true',
-        help=_('Accept and save the key of a host not yet in known_hosts '
-               '(trust on first use; a CHANGED key is always refused)'))
-    group.add_argument(
-        '--ssh-host-map', metavar='<file>', default=None,
-        help=_('File of "<compute-host> <address>[:<port>]" lines '
-               'overriding the address taken from the compute API'))
-    group.add_argument(
-        '--ssh-host', metavar='<compute-host>=<address>[:<port>]',
-        action='append',
-        default=[],
-        help=_('Address of one compute host (repeatable; overrides '
-               '--ssh-host-map)'))
-    return parser
+# Options (the ``--ssh-*`` command line options that fill them are the
+# command layer's: migrationclient/v1/ssh_options.py)
 
 
 @dataclasses.dataclass
@@ -189,73 +115,6 @@ class SSHOptions:
     host_map: dict = dataclasses.field(default_factory=dict)
     virsh_container: str | None = None
     container_engine: str = 'podman'
-
-    @classmethod
-    def from_parsed_args(cls, args):
-        """Build options from ``add_ssh_options`` arguments.
-
-        Raises ValueError with a one-line message on a bad host map.
-        """
-        host_map = {}
-        if args.ssh_host_map:
-            host_map.update(load_host_map(args.ssh_host_map))
-        for item in args.ssh_host:
-            host, sep, address = item.partition('=')
-            if not sep or not host.strip() or not address.strip():
-                raise ValueError(_('--ssh-host expects '
-                                   '<compute-host>=<address>, got %r')
-                                 % item)
-            host_map[host.strip()] = address.strip()
-        if args.ssh_virsh_container:
-            try:
-                commands.validate_container(args.ssh_virsh_container)
-            except commands.InvalidName as exc:
-                raise ValueError(str(exc))
-        return cls(virsh_container=args.ssh_virsh_container,
-                   container_engine=args.ssh_container_engine,
-                   user=args.ssh_user, keys=tuple(args.ssh_key),
-                   allow_agent=not args.ssh_no_agent, port=args.ssh_port,
-                   proxy_jump=args.ssh_proxy_jump, sudo=args.ssh_sudo,
-                   timeout=args.ssh_timeout, config_file=args.ssh_config,
-                   known_hosts=args.ssh_known_hosts,
-                   accept_new_host_key=args.ssh_accept_new_host_key,
-                   host_map=host_map)
-
-
-def pool_from_parsed_args(parsed_args, addresses=None, warn=None):
-    """A :class:`HostPool` from ``add_ssh_options`` arguments.
-
-    Raises ValueError (bad option values, unreadable SSH config) with a
-    one-line message.
-    """
-    return HostPool(SSHOptions.from_parsed_args(parsed_args),
-                    addresses=addresses, warn=warn)
-
-
-def parse_host_map(text, source='host map'):
-    """``"<host> <address>"`` lines (``#`` comments) -> dict."""
-    result = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.split('#', 1)[0].strip()
-        if not line:
-            continue
-        parts = line.split()
-        if len(parts) != 2:
-            raise ValueError(_('%(src)s line %(n)d: expected "<compute-host> '
-                               '<address>", got %(line)r')
-                             % {'src': source, 'n': number, 'line': line})
-        result[parts[0]] = parts[1]
-    return result
-
-
-def load_host_map(path):
-    try:
-        with open(os.path.expanduser(path), encoding='utf-8') as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(_('cannot read --ssh-host-map %(path)s: %(err)s')
-                         % {'path': path, 'err': exc})
-    return parse_host_map(text, source=path)
 
 
 def key_file_warning(path):
@@ -305,45 +164,20 @@ class _Target:
     known_hosts: tuple
 
 
-class HostPool:
-    """SSH connections to compute hosts, one per host, reused.
+class HostTargets:
+    """Where and how to reach each compute host.
 
     ``addresses`` maps compute host names to the address the cloud gave
     (hypervisor ``host_ip``); the options' host map overrides it; the host
-    name itself is the fallback.  Use as a context manager or call
-    :meth:`close`.
+    name itself is the fallback.  The OpenSSH client config adds the port,
+    user, keys, known_hosts and jump host the options leave out.
     """
 
-    def __init__(self, options, addresses=None, warn=None):
-        import paramiko  # lazy: only commands that need SSH pay for it
-
+    def __init__(self, options, addresses, paramiko):
         self._paramiko = paramiko
         self.options = options
         self.addresses = dict(addresses or {})
-        self._warn = warn or LOG.warning
-        self._clients = {}
-        self._locks = {}
-        self._lock = threading.Lock()
-        self._warned_keys = set()
-        self._slots = {}
         self._ssh_config = self._load_ssh_config(options.config_file)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def close(self):
-        with self._lock:
-            clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            try:
-                client.close()
-            except Exception:  # nosec B110
-                pass
-
-    # -- configuration ----------------------------------------------------
 
     def _load_ssh_config(self, path):
         if not path:
@@ -389,6 +223,40 @@ class HostPool:
                        known_hosts=tuple(os.path.expanduser(k)
                                          for k in known))
 
+
+class HostPool(HostTargets):
+    """SSH connections to compute hosts, one per host, reused.
+
+    Hosts are reached as :class:`HostTargets` says.  Use as a context
+    manager or call :meth:`close`.
+    """
+
+    def __init__(self, options, addresses=None, warn=None):
+        import paramiko  # lazy: only commands that need SSH pay for it
+
+        super().__init__(options, addresses, paramiko)
+        self._warn = warn or LOG.warning
+        self._clients = {}
+        self._locks = {}
+        self._lock = threading.Lock()
+        self._warned_keys = set()
+        self._slots = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            try:
+                client.close()
+            except Exception:  # nosec B110
+                pass
+
     # -- connecting -------------------------------------------------------
 
     def _host_lock(self, key):
@@ -409,36 +277,6 @@ class HostPool:
                 self._clients[key] = client
             return client
 
-    def _policy(self, target):
-        pool = self
-        paramiko = self._paramiko
-
-        class Policy(paramiko.MissingHostKeyPolicy):
-            def missing_host_key(self, client, hostname, key):
-                fingerprint = _fingerprint(key)
-                if not pool.options.accept_new_host_key:
-                    raise HostKeyUnknown(
-                        target.host,
-                        _('unknown host key %(type)s %(fp)s for %(name)s '
-                          '(not in %(files)s): add it with ssh-keyscan '
-                          'after checking it, or pass '
-                          '--ssh-accept-new-host-key')
-                        % {'type': key.get_name(), 'fp': fingerprint,
-                           'name': hostname,
-                           'files': ', '.join(target.known_hosts)},
-                        target.address)
-                path = target.known_hosts[0]
-                pool._warn(_('host %(host)s: accepting NEW host key '
-                             '%(type)s %(fp)s for %(name)s and saving it '
-                             'to %(path)s (--ssh-accept-new-host-key)')
-                           % {'host': target.host, 'type': key.get_name(),
-                              'fp': fingerprint, 'name': hostname,
-                              'path': path})
-                client.get_host_keys().add(hostname, key.get_name(), key)
-                _append_known_host(path, hostname, key)
-
-        return Policy()
-
     def _new_client(self, target):
         client = self._paramiko.SSHClient()
         if os.path.exists(SYSTEM_KNOWN_HOSTS):
@@ -457,7 +295,9 @@ class HostPool:
                         % {'path': path, 'err': exc})
         # Keys loaded through load_host_keys() are saved back only on
         # save_host_keys(); the accept policy appends to the file itself.
-        client.set_missing_host_key_policy(self._policy(target))
+        client.set_missing_host_key_policy(_host_key_policy(
+            self._paramiko, target, self.options.accept_new_host_key,
+            self._warn))
         return client
 
     def _connect(self, target):
@@ -649,6 +489,40 @@ class HostPool:
         if errors:
             raise errors[0]
         return results
+
+
+def _host_key_policy(paramiko, target, accept_new, warn):
+    """The paramiko policy for a host key not in known_hosts.
+
+    Refuse it (:class:`HostKeyUnknown`), or with ``accept_new`` warn and
+    append it to the first known_hosts file (trust on first use).
+    """
+
+    class Policy(paramiko.MissingHostKeyPolicy):
+        def missing_host_key(self, client, hostname, key):
+            fingerprint = _fingerprint(key)
+            if not accept_new:
+                raise HostKeyUnknown(
+                    target.host,
+                    _('unknown host key %(type)s %(fp)s for %(name)s '
+                      '(not in %(files)s): add it with ssh-keyscan '
+                      'after checking it, or pass '
+                      '--ssh-accept-new-host-key')
+                    % {'type': key.get_name(), 'fp': fingerprint,
+                       'name': hostname,
+                       'files': ', '.join(target.known_hosts)},
+                    target.address)
+            path = target.known_hosts[0]
+            warn(_('host %(host)s: accepting NEW host key '
+                   '%(type)s %(fp)s for %(name)s and saving it '
+                   'to %(path)s (--ssh-accept-new-host-key)')
+                 % {'host': target.host, 'type': key.get_name(),
+                    'fp': fingerprint, 'name': hostname,
+                    'path': path})
+            client.get_host_keys().add(hostname, key.get_name(), key)
+            _append_known_host(path, hostname, key)
+
+    return Policy()
 
 
 def _collect(channel, timeout):

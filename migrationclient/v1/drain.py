@@ -19,11 +19,11 @@ from osc_lib.command import command
 from osc_lib import exceptions
 
 from migrationclient._i18n import _
-from migrationclient import arguments
 from migrationclient.cloud import services
 from migrationclient.engine import drain
 from migrationclient.engine import report as report_mod
 from migrationclient import exitcodes
+from migrationclient.v1 import arguments
 
 LOG = logging.getLogger(__name__)
 

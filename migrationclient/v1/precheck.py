@@ -12,7 +12,6 @@
 
 """``openstack migration precheck``: can these servers move, where, how."""
 
-import dataclasses
 import logging
 
 from cliff import columns
@@ -20,12 +19,11 @@ from osc_lib.command import command
 from osc_lib import exceptions
 
 from migrationclient._i18n import _
-from migrationclient.cloud import facts as cloud_facts
-from migrationclient.constraints import engine
-from migrationclient.constraints import facts as cf
+from migrationclient.constraints import evaluate
+from migrationclient.engine import precheck
 from migrationclient import exitcodes
-from migrationclient.host import facts as host_facts
-from migrationclient.host import ssh
+from migrationclient.v1 import errors
+from migrationclient.v1 import ssh_options
 
 LOG = logging.getLogger(__name__)
 
@@ -51,7 +49,7 @@ def rows(evaluations, server_ids, snapshot, long=False):
     for server_id in server_ids:
         server = snapshot.servers[server_id]
         evs = [e for e in evaluations if e.server.id == server_id]
-        if not any(e.allowed for e in evs):
+        if not evaluate.server_allowed(evs, server_id):
             blocked.append(server_id)
         if not evs:
             row = (server.id, server.name, server.host, '', 'no', 'no', '',
@@ -74,81 +72,6 @@ def rows(evaluations, server_ids, snapshot, long=False):
                 row += (LinesColumn([x.as_text() for x in ev.findings]),)
             result.append(row)
     return result, blocked
-
-
-def host_side_from_topology(topology):
-    """HostSideFacts from a ``migrationclient.host`` HostTopology.
-
-    Free dedicated CPUs per cell are not known on the host alone (they
-    depend on Nova's ``cpu_dedicated_set``): left unknown.
-    """
-    cells = []
-    for cell in topology.cells:
-        free_kib = cell.free_memory_kib
-        cells.append(cf.NumaCell(
-            id=cell.id, free_cpus=None,
-            free_memory_mb=None if free_kib is None else free_kib // 1024,
-            free_hugepages={size: free for size, free in
-                            cell.pages_free.items()
-                            if size > 4 and free is not None}))
-    return cf.HostSideFacts(cpu_model=None, numa_cells=tuple(cells))
-
-
-def guest_side_from_placement(placement):
-    """GuestSideFacts from a ``migrationclient.host`` GuestPlacement.
-
-    A placement without disks (``None``: not read) leaves the read-only
-    drive facts unknown.  An empty CD-ROM tray has nothing to migrate and
-    is not counted.
-    """
-    cpu_mode = placement.cpu_mode or None
-    disks = placement.disks
-    if disks is None:
-        return cf.GuestSideFacts(cpu_mode=cpu_mode)
-    drive = next((d for d in disks if d.config_drive), None)
-    cdroms = [d for d in disks if d.device == 'cdrom' and d.source
-              and not d.config_drive]
-    return cf.GuestSideFacts(
-        cpu_mode=cpu_mode, cdroms=len(cdroms),
-        config_drive_format=drive.config_drive_format if drive else None,
-        config_drive_device=drive.label if drive else None,
-        config_drive_shared=bool(drive and drive.kind == 'network'),
-        cdrom_devices=tuple('%s %s' % (d.label, d.source) for d in cdroms))
-
-
-def read_side_facts(snapshot, server_ids, destinations, options):
-    """Host-side facts over SSH: (hosts, guests, notes).
-
-    A host that cannot be read is a note (its rules stay unknown).
-    """
-    hosts, guests, notes = {}, {}, []
-    sources = {snapshot.servers[s].host for s in server_ids
-               if snapshot.servers[s].host in snapshot.hosts}
-    names = sorted(set(destinations) | sources)
-    addresses = {n: snapshot.hosts[n].host_ip for n in names
-                 if snapshot.hosts[n].host_ip}
-    topologies = {}
-    with ssh.HostPool(options, addresses) as pool:
-        for name in names:
-            try:
-                topologies[name] = host_facts.gather_host_facts(pool, name)
-            except ssh.SSHError as exc:
-                notes.append(_('SSH: %s') % exc)
-                continue
-            hosts[name] = host_side_from_topology(topologies[name])
-        for sid in server_ids:
-            server = snapshot.servers[sid]
-            if server.host not in topologies or not server.instance_name:
-                continue
-            try:
-                placement = host_facts.guest_facts(
-                    pool, server.host, server.instance_name,
-                    topo=topologies[server.host])
-            except ssh.SSHError as exc:
-                notes.append(_('SSH: %s') % exc)
-                continue
-            guests[sid] = guest_side_from_placement(placement)
-    return hosts, guests, notes
 
 
 class PrecheckMigration(command.Lister):
@@ -176,10 +99,10 @@ class PrecheckMigration(command.Lister):
                    'than the source'))
         kind = parser.add_mutually_exclusive_group()
         kind.add_argument(
-            '--live', action='store_const', const=(engine.LIVE,),
+            '--live', action='store_const', const=(evaluate.LIVE,),
             dest='kinds', help=_('Check live migration only'))
         kind.add_argument(
-            '--cold', action='store_const', const=(engine.COLD,),
+            '--cold', action='store_const', const=(evaluate.COLD,),
             dest='kinds', help=_('Check cold migration only'))
         parser.add_argument(
             '--long', action='store_true', default=False,
@@ -190,7 +113,7 @@ class PrecheckMigration(command.Lister):
                    'huge pages per NUMA cell of the destinations, the '
                    'guest CPU mode, its CD-ROMs and config drive format '
                    '(see the --ssh-* options)'))
-        ssh.add_ssh_options(parser)
+        ssh_options.add_ssh_options(parser)
         parser.add_argument(
             '--pci-live-migratable', action='store_true', default=False,
             help=_('The PCI aliases and devices are declared '
@@ -198,24 +121,28 @@ class PrecheckMigration(command.Lister):
                    'passthrough then only warns for live migration'))
         return parser
 
+    @errors.one_line_errors
     def take_action(self, parsed_args):
         if not parsed_args.servers and not parsed_args.source_host:
             raise exceptions.CommandError(
                 _('give at least one server or --source-host'))
-        kinds = parsed_args.kinds or (engine.LIVE, engine.COLD)
+        kinds = parsed_args.kinds or (evaluate.LIVE, evaluate.COLD)
+        options = None
+        if parsed_args.ssh:
+            try:
+                options = ssh_options.options_from_parsed_args(parsed_args)
+            except ValueError as exc:
+                raise exceptions.CommandError(str(exc))
         client_manager = self.app.client_manager
-        gathered = cloud_facts.gather(
+        result = precheck.run(
             client_manager.compute, client_manager.sdk_connection,
             servers=parsed_args.servers,
             source_host=parsed_args.source_host,
-            destinations=parsed_args.hosts,
-            pci_live_migratable=parsed_args.pci_live_migratable)
-        snapshot = gathered.snapshot
-        if parsed_args.ssh:
-            snapshot = self._with_ssh(snapshot, gathered, parsed_args)
-        evaluations = engine.precheck(snapshot, gathered.server_ids,
-                                      gathered.destinations, kinds)
-        data, blocked = rows(evaluations, gathered.server_ids, snapshot,
+            destinations=parsed_args.hosts, kinds=kinds,
+            pci_live_migratable=parsed_args.pci_live_migratable,
+            ssh_options=options)
+        snapshot = result.snapshot
+        data, blocked = rows(result.evaluations, result.server_ids, snapshot,
                              parsed_args.long)
         self._blocked = blocked
         for note in snapshot.cloud.notes:
@@ -225,25 +152,6 @@ class PrecheckMigration(command.Lister):
                         ', '.join(snapshot.servers[s].name or s
                                   for s in blocked))
         return (LONG_COLUMNS if parsed_args.long else COLUMNS), data
-
-    @staticmethod
-    def _with_ssh(snapshot, gathered, parsed_args):
-        try:
-            options = ssh.SSHOptions.from_parsed_args(parsed_args)
-        except ValueError as exc:
-            raise exceptions.CommandError(str(exc))
-        dests = set(gathered.destinations or ())
-        if gathered.destinations is None:
-            for sid in gathered.server_ids:
-                dests.update(engine.destinations_for(snapshot, sid))
-        hosts, guests, notes = read_side_facts(
-            snapshot, gathered.server_ids, dests, options)
-        snapshot = snapshot.with_side_facts(hosts, guests)
-        if notes:
-            cloud = dataclasses.replace(
-                snapshot.cloud, notes=snapshot.cloud.notes + tuple(notes))
-            snapshot = dataclasses.replace(snapshot, cloud=cloud)
-        return snapshot
 
     def run(self, parsed_args):
         self._blocked = []

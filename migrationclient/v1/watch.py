@@ -20,13 +20,14 @@ from osc_lib.command import command
 from osc_lib import exceptions
 
 from migrationclient._i18n import _
-from migrationclient import arguments
 from migrationclient.cloud import migrations as cloud
 from migrationclient.cloud import services
 from migrationclient.engine import render
 from migrationclient.engine import watch
 from migrationclient import exitcodes
 from migrationclient import microversions as mv
+from migrationclient.v1 import arguments
+from migrationclient.v1 import errors as v1_errors
 
 LOG = logging.getLogger(__name__)
 
@@ -209,6 +210,7 @@ class WatchMigration(command.Lister):
             _('No migration %(ref)s for server %(server)s') %
             {'ref': ref, 'server': server.id})
 
+    @v1_errors.one_line_errors
     def take_action(self, parsed_args):
         interval, timeout, window, policy, progress_interval = (
             self._validate(parsed_args))

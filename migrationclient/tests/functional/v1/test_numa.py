@@ -13,9 +13,9 @@
 """``numa compare`` against real sshd + real virsh (libvirt test driver).
 
 The cloud side (server -> compute host + libvirt name + address) is the
-seam :class:`migrationclient.v1.numa.ServerLocation`; these tests build it
-the way the compute API would fill it and drive everything below it for
-real.  ``--hosts`` needs no cloud and runs the command class itself.
+seam :class:`migrationclient.cloud.servers.ServerLocation`; these tests
+build it the way the compute API would fill it and drive everything below
+it for real.  ``--hosts`` needs no cloud and runs the command class itself.
 """
 
 import io
@@ -28,8 +28,11 @@ import types
 
 import testtools
 
+from migrationclient.cloud import servers
+from migrationclient.engine import numa as engine_numa
 from migrationclient import exitcodes
-from migrationclient.host import facts
+from migrationclient.host import probe
+from migrationclient.host import snapshot as snapshot_file
 from migrationclient.host import ssh
 from migrationclient.tests.functional import sshhosts
 from migrationclient.tests.functional.sshhosts import render
@@ -102,31 +105,31 @@ class NumaCompareTest(testtools.TestCase):
         return pool
 
     def location(self, host):
-        return numa.ServerLocation('uuid-1', 'vm1', host, DOMAIN)
+        return servers.ServerLocation('uuid-1', 'vm1', host, DOMAIN)
 
     def snapshot_then_compare(self, after_host):
         """--save on the source, then --before on ``after_host``."""
         path = os.path.join(self.dir, 'before.json')
-        data, placement = numa.take_snapshot(self.pool(),
-                                             self.location(SRC))
-        numa.write_snapshot(path, data)
-        snapshot, before = numa.read_snapshot(path)
+        data, placement = engine_numa.take_snapshot(self.pool(),
+                                                    self.location(SRC))
+        snapshot_file.write_snapshot(path, data)
+        snapshot, before = snapshot_file.read_snapshot(path)
         self.assertEqual(placement, before)
-        rows = numa.compare_with_snapshot(self.pool(),
-                                          self.location(after_host),
-                                          snapshot, before)
+        rows = engine_numa.compare_with_snapshot(self.pool(),
+                                                 self.location(after_host),
+                                                 snapshot, before)
         return {row.aspect: row for row in rows}
 
     # -- placements -------------------------------------------------------
 
     def test_snapshot_facts(self):
         pool = self.pool()
-        topo = facts.gather_host_facts(pool, SRC)
+        topo = probe.gather_host_facts(pool, SRC)
         self.assertEqual([[0, 1, 2, 3], [4, 5, 6, 7]],
                          [c.cpus for c in topo.cells])
         self.assertEqual({'ens1f0': 0, 'ens2f0': 1}, topo.nics)
         self.assertEqual(512, topo.cells[1].pages_free[2048])
-        placement = facts.guest_facts(pool, SRC, DOMAIN)
+        placement = probe.guest_facts(pool, SRC, DOMAIN)
         self.assertEqual({0: [0], 1: [1]}, placement.vcpu_pins)
         self.assertEqual([0], placement.cells)
         self.assertEqual(('strict', [0], 2048),
@@ -212,7 +215,7 @@ class NumaCompareTest(testtools.TestCase):
     def test_unknown_host_key_refused(self):
         known = self.bed.write_known_hosts('kh-unknown', skip=(DST,))
         error = self.assertRaises(ssh.HostKeyUnknown,
-                                  facts.gather_host_facts,
+                                  probe.gather_host_facts,
                                   self.pool(known_hosts=known), DST)
         self.assertRegex(str(error), r'^host cmp-dst \(127\.0\.0\.\d+'
                          r'(:\d+)?\): unknown host key ssh-ed25519 '
@@ -227,20 +230,20 @@ class NumaCompareTest(testtools.TestCase):
                                          accept_new_host_key=True),
                             warn=warnings.append)
         self.addCleanup(pool.close)
-        facts.gather_host_facts(pool, DST)
+        probe.gather_host_facts(pool, DST)
         self.assertEqual(1, len(warnings))
         self.assertIn('accepting NEW host key', warnings[0])
         with open(known) as handle:
             self.assertIn(self.bed.hosts[DST].host_key_pub, handle.read())
         # and the saved key is then verified like any other
-        facts.gather_host_facts(self.pool(known_hosts=known), DST)
+        probe.gather_host_facts(self.pool(known_hosts=known), DST)
 
     def test_changed_host_key_refused(self):
         known = self.bed.write_known_hosts(
             'kh-changed', keys={DST: self.bed.other_key()})
         for accept in (False, True):
             error = self.assertRaises(
-                ssh.HostKeyChanged, facts.gather_host_facts,
+                ssh.HostKeyChanged, probe.gather_host_facts,
                 self.pool(known_hosts=known, accept_new_host_key=accept),
                 DST)
             self.assertIn('host key CHANGED', str(error))
@@ -249,7 +252,7 @@ class NumaCompareTest(testtools.TestCase):
         self.bed.hosts[DST].write_state(state(guest(1)), hang=True)
         started = time.monotonic()
         error = self.assertRaises(ssh.CommandTimeout,
-                                  facts.gather_host_facts,
+                                  probe.gather_host_facts,
                                   self.pool(timeout=1.5), DST)
         self.assertLess(time.monotonic() - started, 10)
         self.assertRegex(str(error), r'^host cmp-dst .*: virsh \S+.* did '
@@ -257,7 +260,7 @@ class NumaCompareTest(testtools.TestCase):
 
     def test_command_missing(self):
         error = self.assertRaises(ssh.CommandMissing,
-                                  facts.gather_host_facts, self.pool(),
+                                  probe.gather_host_facts, self.pool(),
                                   NONUMA)
         self.assertRegex(str(error), r'^host cmp-nonuma .*: numactl is not '
                          r'installed or not in PATH')
@@ -265,7 +268,7 @@ class NumaCompareTest(testtools.TestCase):
     def test_container_engine_missing(self):
         # cmp-nonuma's PATH has only basic tools: no podman there
         error = self.assertRaises(
-            ssh.CommandMissing, facts.gather_host_facts,
+            ssh.CommandMissing, probe.gather_host_facts,
             self.pool(virsh_container='nova_libvirt'), NONUMA)
         self.assertRegex(str(error), r'^host cmp-nonuma .*: podman is not '
                          r'installed or not in PATH \(virsh capabilities')
@@ -274,19 +277,19 @@ class NumaCompareTest(testtools.TestCase):
         self.bed.hosts[DST].write_state(state(guest(1)),
                                         corrupt='capabilities.xml')
         error = self.assertRaises(ssh.OutputUnparsable,
-                                  facts.gather_host_facts, self.pool(), DST)
+                                  probe.gather_host_facts, self.pool(), DST)
         self.assertRegex(str(error), r'^host cmp-dst .*: cannot read the '
                          r'output of virsh capabilities: .*not XML')
 
     def test_unknown_domain(self):
-        error = self.assertRaises(ssh.CommandFailed, facts.guest_facts,
+        error = self.assertRaises(ssh.CommandFailed, probe.guest_facts,
                                   self.pool(), DST, DOMAIN)
         self.assertIn('exited 1', str(error))
         self.assertIn(DOMAIN, str(error))
 
     def test_wrong_user_and_refused_port(self):
         error = self.assertRaises(ssh.AuthenticationFailed,
-                                  facts.gather_host_facts,
+                                  probe.gather_host_facts,
                                   self.pool(user='root'), SRC)
         self.assertIn('authentication failed as user root', str(error))
         closed = self.host_map()
@@ -294,7 +297,7 @@ class NumaCompareTest(testtools.TestCase):
         closed[SRC] = '%s:%d' % (host.address, sshhosts._free_port(
             host.address))
         error = self.assertRaises(ssh.HostUnreachable,
-                                  facts.gather_host_facts,
+                                  probe.gather_host_facts,
                                   self.pool(host_map=closed), SRC)
         self.assertIn('cannot connect to port', str(error))
 
@@ -302,7 +305,7 @@ class NumaCompareTest(testtools.TestCase):
         jump = self.bed.hosts[SRC]
         pool = self.pool(proxy_jump='%s@%s:%d' % (sshhosts.USER,
                                                   jump.address, jump.port))
-        topo = facts.gather_host_facts(pool, DST)
+        topo = probe.gather_host_facts(pool, DST)
         self.assertEqual(2, len(topo.cells))
 
     def test_cli_error_is_one_line(self):

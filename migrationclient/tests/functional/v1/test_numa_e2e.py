@@ -29,12 +29,14 @@ import shutil
 import tempfile
 import time
 
+from migrationclient.cloud import servers
+from migrationclient.engine import numa as engine_numa
 from migrationclient import exitcodes
+from migrationclient.host import snapshot as snapshot_file
 from migrationclient.host import ssh
 from migrationclient.tests.functional import base
 from migrationclient.tests.functional import sshhosts
 from migrationclient.tests.functional.v1 import test_numa
-from migrationclient.v1 import numa
 
 SOURCE = 'compute1'
 COMPUTES = ('compute1', 'compute2', 'compute3')
@@ -219,11 +221,11 @@ class NumaCompareEndToEndTest(base.FunctionalTestCase):
             host_map={n: '%s:%d' % (h.address, h.port)
                       for n, h in self.hosts.hosts.items()})
         with ssh.HostPool(options) as pool:
-            location = numa.locate_server(compute, server.id)
+            location = servers.locate_server(compute, server.id)
             self.assertEqual((SOURCE, domain),
                              (location.host, location.domain))
-            data, _placement = numa.take_snapshot(pool, location)
-        numa.write_snapshot(self.snapshot, data)
+            data, _placement = engine_numa.take_snapshot(pool, location)
+        snapshot_file.write_snapshot(self.snapshot, data)
         self.live_migrate(server, 'compute2')
         self.hosts.hosts['compute2'].write_state(
             test_numa.state(self.guest(domain, 1)))

@@ -27,7 +27,7 @@ import fixtures
 from openstack import exceptions as sdk_exc
 from testtools import content
 
-from migrationclient.cloud import facts as cloud_facts
+from migrationclient.cloud import gather as cloud_gather
 from migrationclient import exitcodes
 from migrationclient.tests.functional import base
 
@@ -342,8 +342,8 @@ class TestPrecheckCommand(PrecheckMixin, base.FunctionalTestCase):
         a = self.create_server('image', host='compute1', name='p3-dup')
         self.create_server('image', host='compute2', name='p3-dup')
         for args, text in (
-                (('no-such-server',), 'no server with a name or ID'),
-                (('p3-dup',), 'more than one server'),
+                (('no-such-server',), 'No server with a name or ID'),
+                (('p3-dup',), 'More than one server'),
                 ((a.id, '--host', 'compute'), 'unknown host compute'),
                 ((a.id, '--host', 'compute22'), 'unknown host compute22'),
                 (('--source-host', 'compute'), 'unknown host compute'),
@@ -406,7 +406,7 @@ class TestPrecheckCommand(PrecheckMixin, base.FunctionalTestCase):
         hooks = conn.session.session.hooks['response']
         hooks.append(hook)
         try:
-            gathered = cloud_facts.gather(conn.compute, conn, **kwargs)
+            gathered = cloud_gather.gather(conn.compute, conn, **kwargs)
         finally:
             hooks.remove(hook)
         return gathered, seen

@@ -26,9 +26,9 @@ from openstack.compute.v2 import server_action as sdk_action
 from openstack.compute.v2 import server_migration as sdk_server_migration
 from openstack.compute.v2 import service as sdk_service
 from openstack import exceptions as sdk_exc
-from osc_lib import exceptions
 import testtools
 
+from migrationclient.cloud import errors
 from migrationclient.cloud import migrations as cloud
 from migrationclient import microversions as mv
 
@@ -257,9 +257,9 @@ class TestVersions(testtools.TestCase):
         self.assertIn('queued', cloud.can_force_complete(
             FakeCompute(), self._m('queued')))
 
-    def test_abort_refused_below_224_raises_command_error(self):
+    def test_abort_refused_below_224_raises_cloud_error(self):
         compute = FakeCompute('2.23')
-        self.assertRaises(exceptions.CommandError, cloud.abort, compute,
+        self.assertRaises(errors.CloudError, cloud.abort, compute,
                           self._m())
         self.assertEqual([], compute.calls)
 
@@ -274,7 +274,7 @@ class TestVersions(testtools.TestCase):
         compute = FakeCompute()
         compute.fail_abort = sdk_exc.ConflictException(
             'Conflict\nmigration is not running')
-        exc = self.assertRaises(exceptions.CommandError, cloud.abort,
+        exc = self.assertRaises(errors.CloudError, cloud.abort,
                                 compute, self._m())
         self.assertNotIn('\n', str(exc))
 
@@ -300,7 +300,7 @@ class TestListing(testtools.TestCase):
                 raise sdk_exc.ForbiddenException(
                     'Policy doesn\'t allow os_compute_api:os-migrations:index'
                     ' to be performed.')
-        exc = self.assertRaises(exceptions.CommandError,
+        exc = self.assertRaises(errors.Forbidden,
                                 cloud.list_migrations, Forbidden())
         self.assertIn('admin', str(exc))
 

@@ -26,6 +26,7 @@ import openstack
 import requests_mock
 import testtools
 
+from migrationclient.cloud import errors
 from migrationclient.cloud import services
 
 SAMPLES = os.path.join(os.path.dirname(os.path.dirname(__file__)),
@@ -87,11 +88,11 @@ class TestResolve(_Base):
 
     def test_substring_is_never_a_match(self):
         svcs = services.list_compute_services(self.compute)
-        exc = self.assertRaises(services.ServiceError,
+        exc = self.assertRaises(errors.NotFound,
                                 services.resolve_exact, svcs, 'host')
         self.assertIn('exact match', str(exc))
         self.assertIn('host1, host2', str(exc))
-        exc = self.assertRaises(services.ServiceError,
+        exc = self.assertRaises(errors.NotFound,
                                 services.resolve_exact, svcs, 'compute9')
         self.assertIn('known compute hosts: host1, host2', str(exc))
 
@@ -103,7 +104,7 @@ class TestResolve(_Base):
         self.mocker.get(ENDPOINT + '/os-services', status_code=403,
                         json={'forbidden': {'code': 403, 'message':
                                             'Policy does not allow'}})
-        exc = self.assertRaises(services.ServiceError,
+        exc = self.assertRaises(errors.Forbidden,
                                 services.list_compute_services, self.compute)
         self.assertIn('admin', str(exc))
 
@@ -143,7 +144,7 @@ class TestDisableEnable253(_Base):
         self.mocker.put(ENDPOINT + '/os-services/' + svc.id,
                         status_code=409, json={'conflictingRequest': {
                             'code': 409, 'message': 'Service is busy'}})
-        exc = self.assertRaises(services.ServiceError, services.disable,
+        exc = self.assertRaises(errors.CloudError, services.disable,
                                 self.compute, svc, 'x')
         self.assertIn('Could not disable nova-compute on host1', str(exc))
 

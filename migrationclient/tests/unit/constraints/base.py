@@ -15,7 +15,7 @@
 Each builder starts from a sample copied from upstream (see
 migrationclient/tests/unit/samples) and changes only the fields a test is
 about, then goes through the same openstacksdk resources and parsers
-(:mod:`migrationclient.cloud.facts`) as a real precheck.
+(:mod:`migrationclient.cloud.gather`) as a real precheck.
 """
 
 import copy
@@ -30,8 +30,8 @@ from openstack.compute.v2 import service as sdk_service
 from openstack.network.v2 import port as sdk_port
 from openstack.placement.v1 import resource_provider_inventory as sdk_inv
 
-from migrationclient.cloud import facts as cloud_facts
-from migrationclient.constraints import facts as f
+from migrationclient.cloud import gather as cloud_gather
+from migrationclient.constraints import model as f
 from migrationclient import microversions as mv
 
 SAMPLES = os.path.join(os.path.dirname(os.path.dirname(__file__)),
@@ -63,7 +63,7 @@ def sdk_server_from(body):
 
 
 def server(host='host1', flavor=None, ports=(), **fields):
-    return cloud_facts.server_from_sdk(
+    return cloud_gather.server_from_sdk(
         sdk_server_from(server_body(host, flavor, **fields)), ports=ports)
 
 
@@ -111,12 +111,12 @@ def inventory(used=None, **changes):
     resources = [sdk_inv.ResourceProviderInventory(
         _synchronized=True, resource_class=rc, **fields)
         for rc, fields in invs.items()]
-    return cloud_facts.inventory_from_sdk(resources, usages)
+    return cloud_gather.inventory_from_sdk(resources, usages)
 
 
 def host(name, inv=None, cpu_info=None, version=None, aggregates=(),
          traits=None, hv=True, **service_fields):
-    return cloud_facts.host_from_sdk(
+    return cloud_gather.host_from_sdk(
         service(name, **service_fields),
         hypervisor(name, cpu_info, version) if hv else None,
         aggregates, inv if inv is not None else inventory(), traits)
@@ -132,7 +132,7 @@ def port(vnic_type='direct', vif_type='hw_veb'):
         'neutron/derived/port-sriov-direct-show-response.json')['port'])
     body['binding:vnic_type'] = vnic_type
     body['binding:vif_type'] = vif_type
-    return cloud_facts.port_from_sdk(
+    return cloud_gather.port_from_sdk(
         sdk_port.Port(_synchronized=True, **body))
 
 
@@ -141,7 +141,7 @@ def group(policy, members, member_hosts, rules=None):
         'nova/os-server-groups/v2.64/server-groups-list-resp.json')
         ['server_groups'][0])
     body.update(policy=policy, members=list(members), rules=rules or {})
-    return cloud_facts.group_from_sdk(
+    return cloud_gather.group_from_sdk(
         sdk_group.ServerGroup(_synchronized=True, **body), member_hosts)
 
 

@@ -13,7 +13,7 @@
 
 import testtools
 
-from migrationclient.constraints import facts as f
+from migrationclient.constraints import model as f
 from migrationclient.constraints import rules
 from migrationclient.tests.unit.constraints import base
 
@@ -59,7 +59,7 @@ class TestCpuArch(RuleTestCase):
     def test_traits_without_arch_unknown(self):
         hosts = [base.host('host1', traits=['HW_CPU_X86_AVX2']),
                  base.host('host2', traits=['HW_CPU_X86_AVX2'])]
-        hosts = [h.__class__(**dict(h.__dict__, cpu=base.cloud_facts
+        hosts = [h.__class__(**dict(h.__dict__, cpu=base.cloud_gather
                                     .cpu_from_traits(h.traits)))
                  for h in hosts]
         found = self.check(base.server(), hosts)
@@ -82,9 +82,9 @@ class TestCpuFeatures(RuleTestCase):
         self.assertIn('clflush', found[0].message)
 
     def test_traits(self):
-        src = base.cloud_facts.cpu_from_traits(
+        src = base.cloud_gather.cpu_from_traits(
             ['HW_CPU_X86_AVX2', 'HW_CPU_X86_AESNI', 'HW_CPU_HYPERTHREADING'])
-        dst = base.cloud_facts.cpu_from_traits(['HW_CPU_X86_AVX2'])
+        dst = base.cloud_gather.cpu_from_traits(['HW_CPU_X86_AVX2'])
         hosts = base.two_hosts()
         hosts = [hosts[0].__class__(**dict(hosts[0].__dict__, cpu=src)),
                  hosts[1].__class__(**dict(hosts[1].__dict__, cpu=dst))]
@@ -698,7 +698,7 @@ class TestNumaEmptyTwin(RuleTestCase):
     def test_identical_empty_destination_fits(self):
         found = self.check(base.server(flavor=PINNED), self.hosts({}))
         self.assertEqual({f.OK}, self.severities(found))
-        self.assertIn('seed 8.3', found[0].message)
+        self.assertIn('the guest cells fit as on the source', found[0].message)
 
     def test_busy_or_different_destination_unknown(self):
         found = self.check(base.server(flavor=PINNED),

@@ -12,9 +12,9 @@
 
 """precheck shares rule results: it must equal evaluate, pair by pair.
 
-``engine.precheck`` computes a rule once per distinct input that the
+``evaluate.precheck`` computes a rule once per distinct input that the
 rule's ``depends`` declaration names (server key, source, destination);
-``engine.evaluate`` runs every rule for one pair.  On random facts that
+``evaluate.evaluate`` runs every rule for one pair.  On random facts that
 vary every field a rule reads, both must give equal evaluations (every
 finding, message and verdict), and a rule's findings must not change when
 a server fact outside its declared key changes.
@@ -28,8 +28,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 import testtools
 
-from migrationclient.constraints import engine
-from migrationclient.constraints import facts as f
+from migrationclient.constraints import evaluate
+from migrationclient.constraints import model as f
 from migrationclient.constraints import rules
 from migrationclient import microversions as mv
 
@@ -188,15 +188,15 @@ class TestSharedEqualsEvaluate(testtools.TestCase):
 
     @settings(max_examples=100, deadline=None)
     @given(st.integers(0, 2 ** 32 - 1),
-           st.sampled_from(((engine.LIVE, engine.COLD), (engine.LIVE,),
-                            (engine.COLD,))))
+           st.sampled_from(((evaluate.LIVE, evaluate.COLD), (evaluate.LIVE,),
+                            (evaluate.COLD,))))
     def test_default_destinations(self, seed, kinds):
         snap = random_snapshot(seed)
         ids = list(snap.servers)
-        expected = [engine.evaluate(snap, sid, dest, kinds)
+        expected = [evaluate.evaluate(snap, sid, dest, kinds)
                     for sid in ids
-                    for dest in engine.destinations_for(snap, sid)]
-        self.assertEqual(expected, engine.precheck(snap, ids, kinds=kinds))
+                    for dest in evaluate.destinations_for(snap, sid)]
+        self.assertEqual(expected, evaluate.precheck(snap, ids, kinds=kinds))
 
     @settings(max_examples=60, deadline=None)
     @given(st.integers(0, 2 ** 32 - 1))
@@ -205,9 +205,9 @@ class TestSharedEqualsEvaluate(testtools.TestCase):
         snap = random_snapshot(seed)
         ids = list(snap.servers)
         dests = sorted(snap.hosts)
-        expected = [engine.evaluate(snap, sid, dest)
+        expected = [evaluate.evaluate(snap, sid, dest)
                     for sid in ids for dest in dests]
-        self.assertEqual(expected, engine.precheck(snap, ids, dests))
+        self.assertEqual(expected, evaluate.precheck(snap, ids, dests))
 
     def test_many_servers_share_results(self):
         snap = random_snapshot(7)
@@ -217,9 +217,9 @@ class TestSharedEqualsEvaluate(testtools.TestCase):
             servers['copy-%d' % i] = dataclasses.replace(
                 template, id='copy-%d' % i, name='copy%d' % i)
         snap = dataclasses.replace(snap, servers=servers)
-        evs = engine.precheck(snap, list(servers))
+        evs = evaluate.precheck(snap, list(servers))
         self.assertEqual(
-            [engine.evaluate(snap, e.server.id, e.destination) for e in evs],
+            [evaluate.evaluate(snap, e.server.id, e.destination) for e in evs],
             evs)
         copies = [e for e in evs if e.server.id.startswith('copy-')]
         self.assertTrue(copies)

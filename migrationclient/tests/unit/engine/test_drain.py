@@ -31,7 +31,7 @@ import fixtures
 from openstack import exceptions as sdk_exc
 import testtools
 
-from migrationclient.constraints import engine as cengine
+from migrationclient.constraints import evaluate as cengine
 from migrationclient.engine import drain
 from migrationclient.engine import report as report_mod
 from migrationclient.engine import watch

@@ -45,6 +45,20 @@ def verdicts(rows):
     return {row.aspect: row.verdict for row in rows}
 
 
+class TestVerdicts(testtools.TestCase):
+
+    def test_kind_is_an_enum_not_a_prefix(self):
+        row = compare.Row('x', '1', '2', compare.degraded('same cell'))
+        self.assertIs(compare.Verdict.DEGRADED, row.judgement.kind)
+        self.assertEqual('degraded: same cell', row.verdict)
+        self.assertTrue(row.degraded)
+        row = compare.Row('x', '1', '2', compare.differs('degraded pages'))
+        self.assertEqual('differs: degraded pages', row.verdict)
+        self.assertFalse(row.degraded)
+        self.assertEqual('same', compare.Row('x', '1', '1',
+                                             compare.SAME).verdict)
+
+
 class TestComparePlacements(testtools.TestCase):
 
     def test_same(self):

@@ -67,13 +67,6 @@ class TestVirsh(testtools.TestCase):
         self.assertRaises(parsers.ParseError, parsers.parse_freepages,
                           'error: this function is not supported')
 
-    def test_nodeinfo(self):
-        info = parsers.parse_nodeinfo(sample('nodeinfo.txt'))
-        self.assertEqual('2', info['NUMA cell(s)'])
-        self.assertEqual('8', info['CPU(s)'])
-        self.assertRaises(parsers.ParseError, parsers.parse_nodeinfo,
-                          'garbage')
-
     def test_vcpupin(self):
         self.assertEqual({0: {0}, 1: {1}},
                          parsers.parse_vcpupin(sample('vcpupin-pinned.txt')))

@@ -12,14 +12,14 @@
 
 import testtools
 
-from migrationclient.host import facts
 from migrationclient.host import parsers
+from migrationclient.host import probe
 from migrationclient.host import topology
 from migrationclient.tests.unit.host.base import sample
 
 
 def host_topology(numactl='numactl-2node.txt'):
-    return facts.build_host_topology(
+    return probe.build_host_topology(
         'cmp-1',
         parsers.parse_capabilities(sample('capabilities-testdefault.xml')),
         parsers.parse_freepages(sample('freepages-testdefault.txt')),
@@ -49,7 +49,7 @@ class TestHostTopology(testtools.TestCase):
         self.assertIn('cell 0 CPUs 0-1', topo.notes[0])
 
     def test_lscpu_cross_check(self):
-        topo = facts.build_host_topology(
+        topo = probe.build_host_topology(
             'h', parsers.parse_capabilities(
                 sample('capabilities-testdefault.xml')),
             lscpu={9: {'node': 0, 'socket': 0, 'core': 0, 'online': True},
@@ -68,7 +68,7 @@ class TestGuestPlacement(testtools.TestCase):
     def placement(self, name='pinned', neighbours=None, pci=None,
                   xml=None):
         topo = host_topology()
-        return facts.build_guest_placement(
+        return probe.build_guest_placement(
             'cmp-1', 'instance-00000001', topo,
             parsers.parse_domain_xml(sample(xml or 'dumpxml-%s.xml' % name)),
             parsers.parse_vcpupin(sample('vcpupin-%s.txt' % name)),
@@ -118,7 +118,7 @@ class TestGuestPlacement(testtools.TestCase):
         # a parsed XML without 'disks' (older caller): unknown too
         xml = parsers.parse_domain_xml(sample('dumpxml-pinned.xml'))
         del xml['disks']
-        p = facts.build_guest_placement(
+        p = probe.build_guest_placement(
             'cmp-1', 'instance-00000001', host_topology(), xml,
             parsers.parse_vcpupin(sample('vcpupin-pinned.txt')),
             parsers.parse_numatune(sample('numatune-pinned.txt')),

@@ -13,8 +13,8 @@
 
 import testtools
 
-from migrationclient.constraints import engine
-from migrationclient.constraints import facts as f
+from migrationclient.constraints import evaluate
+from migrationclient.constraints import model as f
 from migrationclient.tests.unit.constraints import base
 
 
@@ -28,9 +28,9 @@ class TestEvaluate(testtools.TestCase):
     def test_every_rule_reports(self):
         srv = base.server()
         snap = base.snapshot([srv], three_hosts())
-        ev = engine.evaluate(snap, srv.id, 'host2')
+        ev = evaluate.evaluate(snap, srv.id, 'host2')
         rules = {x.rule for x in ev.findings}
-        self.assertEqual(set(engine.rules.RULE_IDS), rules)
+        self.assertEqual(set(evaluate.rules.RULE_IDS), rules)
         self.assertTrue(ev.live.allowed)
         self.assertTrue(ev.cold.allowed)
         self.assertEqual('live', ev.preferred)
@@ -40,7 +40,7 @@ class TestEvaluate(testtools.TestCase):
         srv = base.server(status='SHUTOFF',
                           **{'OS-EXT-STS:vm_state': 'stopped'})
         snap = base.snapshot([srv], three_hosts())
-        ev = engine.evaluate(snap, srv.id, 'host2')
+        ev = evaluate.evaluate(snap, srv.id, 'host2')
         self.assertFalse(ev.live.allowed)
         self.assertEqual('no', ev.live.label)
         self.assertEqual('cold', ev.preferred)
@@ -51,7 +51,7 @@ class TestEvaluate(testtools.TestCase):
     def test_kinds_skip(self):
         srv = base.server()
         snap = base.snapshot([srv], three_hosts())
-        ev = engine.evaluate(snap, srv.id, 'host2', kinds=(engine.COLD,))
+        ev = evaluate.evaluate(snap, srv.id, 'host2', kinds=(evaluate.COLD,))
         self.assertEqual('skipped', ev.live.label)
         self.assertFalse(ev.live.allowed)
         self.assertEqual('cold', ev.preferred)
@@ -60,7 +60,7 @@ class TestEvaluate(testtools.TestCase):
         srv = base.server()
         snap = base.snapshot([srv], three_hosts(),
                              notes=('placement not read',))
-        ev = engine.evaluate(snap, srv.id, 'host2')
+        ev = evaluate.evaluate(snap, srv.id, 'host2')
         self.assertIn('placement not read',
                       [w.message for w in ev.warnings])
 
@@ -69,31 +69,31 @@ class TestCommand(testtools.TestCase):
 
     def cloud(self, version, requested=None):
         return f.CloudFacts(
-            max_version=engine.mv.Version.parse(version),
-            requested_version=engine.mv.Version.parse(requested)
+            max_version=evaluate.mv.Version.parse(version),
+            requested_version=evaluate.mv.Version.parse(requested)
             if requested else None)
 
     def test_live(self):
         self.assertEqual(
             'openstack --os-compute-api-version 2.30 server migrate '
             '--live-migration --host h2 --wait abc',
-            engine.server_command('abc', 'live', 'h2', self.cloud('2.104')))
+            evaluate.server_command('abc', 'live', 'h2', self.cloud('2.104')))
 
     def test_cold_before_256_cannot_name_host(self):
         self.assertEqual(
             'openstack server migrate --wait abc',
-            engine.server_command('abc', 'cold', 'h2', self.cloud('2.38')))
+            evaluate.server_command('abc', 'cold', 'h2', self.cloud('2.38')))
 
     def test_requested_higher_version_kept(self):
         self.assertEqual(
             'openstack --os-compute-api-version 2.90 server migrate '
             '--live-migration --host h2 --wait abc',
-            engine.server_command('abc', 'live', 'h2',
-                                  self.cloud('2.104', '2.90')))
+            evaluate.server_command('abc', 'live', 'h2',
+                                    self.cloud('2.104', '2.90')))
 
     def test_quoting(self):
-        cmd = engine.server_command('abc', 'live', 'h;2',
-                                    self.cloud('2.104'))
+        cmd = evaluate.server_command('abc', 'live', 'h;2',
+                                      self.cloud('2.104'))
         self.assertIn("--host 'h;2'", cmd)
 
 
@@ -102,13 +102,13 @@ class TestPrecheck(testtools.TestCase):
     def test_default_destinations(self):
         srv = base.server()
         snap = base.snapshot([srv], three_hosts(status='disabled'))
-        self.assertEqual(['host2'], engine.destinations_for(snap, srv.id))
-        evs = engine.precheck(snap, [srv.id])
+        self.assertEqual(['host2'], evaluate.destinations_for(snap, srv.id))
+        evs = evaluate.precheck(snap, [srv.id])
         self.assertEqual(['host2'], [e.destination for e in evs])
-        evs = engine.precheck(snap, [srv.id], ['host3'])
+        evs = evaluate.precheck(snap, [srv.id], ['host3'])
         self.assertFalse(evs[0].allowed)
-        self.assertTrue(engine.server_allowed(
-            engine.precheck(snap, [srv.id]), srv.id))
+        self.assertTrue(evaluate.server_allowed(
+            evaluate.precheck(snap, [srv.id]), srv.id))
 
 
 class TestPlan(testtools.TestCase):
@@ -126,13 +126,13 @@ class TestPlan(testtools.TestCase):
         # 3 servers of 3000 MB: two fit on one host only once each.
         servers = self._servers(3, ram=3000)
         snap = base.snapshot(servers, three_hosts())
-        moves = engine.plan(snap, [s.id for s in servers])
+        moves = evaluate.plan(snap, [s.id for s in servers])
         dests = [m.destination for m in moves]
         self.assertEqual(['host2', 'host3', 'host2'], dests)
         self.assertEqual(['live'] * 3, [m.kind for m in moves])
         servers = self._servers(5, ram=3000)
         snap = base.snapshot(servers, three_hosts())
-        moves = engine.plan(snap, [s.id for s in servers])
+        moves = evaluate.plan(snap, [s.id for s in servers])
         self.assertIsNone(moves[4].kind)
         self.assertIn('does not fit', moves[4].reason)
 
@@ -142,7 +142,7 @@ class TestPlan(testtools.TestCase):
         grp = base.group('anti-affinity', ids, {i: 'host1' for i in ids})
         snap = base.snapshot(servers, three_hosts(),
                              groups={i: (grp,) for i in ids})
-        moves = engine.plan(snap, ids)
+        moves = evaluate.plan(snap, ids)
         self.assertEqual({'host2', 'host3'},
                          {m.destination for m in moves})
 
@@ -152,7 +152,7 @@ class TestMaybe(testtools.TestCase):
     def test_unknown_makes_maybe(self):
         srv = base.server(flavor={'extra_specs': {'hw:mem_page_size': '2MB'}})
         snap = base.snapshot([srv], three_hosts())
-        ev = engine.evaluate(snap, srv.id, 'host2')
+        ev = evaluate.evaluate(snap, srv.id, 'host2')
         self.assertEqual(('maybe', 'maybe'), (ev.live.label, ev.cold.label))
         self.assertTrue(ev.live.allowed)
         self.assertFalse(ev.live.certain)
@@ -160,8 +160,8 @@ class TestMaybe(testtools.TestCase):
         self.assertIn('hugepages', {x.rule for x in ev.relevant_warnings()})
         side = f.HostSideFacts(numa_cells=(
             f.NumaCell(0, free_hugepages={2048: 1024}),))
-        ev = engine.evaluate(snap.with_side_facts({'host2': side}), srv.id,
-                             'host2')
+        ev = evaluate.evaluate(snap.with_side_facts({'host2': side}), srv.id,
+                               'host2')
         self.assertEqual('yes', ev.live.label)
 
     def test_plan_prefers_certain(self):
@@ -171,6 +171,6 @@ class TestMaybe(testtools.TestCase):
             f.NumaCell(0, free_hugepages={2048: 1024}),))
         # host2 comes first by name, but only host3's huge pages are known
         snap = snap.with_side_facts({'host3': side})
-        moves = engine.plan(snap, [srv.id])
+        moves = evaluate.plan(snap, [srv.id])
         self.assertEqual('host3', moves[0].destination)
         self.assertEqual(('host3', 'host2'), moves[0].candidates)

@@ -15,7 +15,7 @@ import argparse
 from osc_lib import exceptions
 import testtools
 
-from migrationclient import arguments
+from migrationclient.v1 import arguments
 
 
 class TestNumber(testtools.TestCase):

@@ -32,7 +32,7 @@ requests that does not grow with N on clouds >= 2.47:
 Hypervisors are read at compute 2.87 when the user did not ask for a
 microversion: the last one that shows ``cpu_info`` (Nova never drops old
 microversions).  The ``*_from_sdk`` functions are pure: they turn
-openstacksdk resources into :mod:`migrationclient.constraints.facts`.
+openstacksdk resources into :mod:`migrationclient.constraints.model`.
 """
 
 import json
@@ -40,11 +40,13 @@ import logging
 import warnings
 
 from openstack import exceptions as sdk_exc
-from osc_lib import exceptions
 
 from migrationclient._i18n import _
+from migrationclient.cloud import errors
 from migrationclient.cloud import sdkfix
-from migrationclient.constraints import facts as f
+from migrationclient.cloud import servers
+from migrationclient.cloud import versions
+from migrationclient.constraints import model as f
 from migrationclient import microversions as mv
 
 LOG = logging.getLogger(__name__)
@@ -227,58 +229,10 @@ def group_from_sdk(group, member_hosts):
 
 def _admin_error(what, exc):
     if isinstance(exc, sdk_exc.ForbiddenException):
-        return exceptions.CommandError(
-            _('listing %s needs admin rights (%s)') % (what, exc))
-    return exceptions.CommandError(_('cannot list %(what)s: %(exc)s')
-                                   % {'what': what, 'exc': exc})
-
-
-def cloud_versions(compute):
-    """(cloud maximum, requested) compute microversions."""
-    try:
-        data = compute.get_endpoint_data()
-    except Exception as exc:   # keystoneauth: unreachable, no endpoint
-        raise exceptions.CommandError(
-            _('compute service unreachable: %s') % exc)
-    if data is None or not data.max_microversion:
-        raise exceptions.CommandError(
-            _('compute service reports no microversions (needs >= %s)')
-            % mv.MINIMUM)
-    max_version = mv.Version.parse('%d.%d' % tuple(
-        data.max_microversion[:2]))
-    requested = compute.default_microversion
-    requested = mv.Version.parse(requested) if requested else None
-    if max_version < mv.MINIMUM:
-        raise exceptions.CommandError(
-            _('compute API %(max)s is older than the oldest supported '
-              '%(min)s') % {'max': max_version, 'min': mv.MINIMUM})
-    if requested is not None and requested > max_version:
-        raise exceptions.CommandError(
-            _('--os-compute-api-version %(req)s: the cloud supports up to '
-              '%(max)s') % {'req': requested, 'max': max_version})
-    return max_version, requested
-
-
-def find_servers(compute, refs):
-    """Look up servers by name or ID (exact, all projects)."""
-    result = []
-    for ref in refs:
-        try:
-            server = compute.find_server(ref, ignore_missing=False,
-                                         details=True, all_projects=True)
-        except sdk_exc.DuplicateResource:
-            raise exceptions.CommandError(
-                _('more than one server is named %s: use its ID') % ref)
-        except sdk_exc.NotFoundException:
-            raise exceptions.CommandError(
-                _('no server with a name or ID of %s') % ref)
-        except sdk_exc.SDKException as exc:
-            raise exceptions.CommandError(
-                _('cannot look up server %(ref)s: %(exc)s')
-                % {'ref': ref, 'exc': exc})
-        if server.id not in [s.id for s in result]:
-            result.append(server)
-    return result
+        return errors.Forbidden(
+            _('listing %s needs admin rights (%s)') % (what, exc),
+            status=403)
+    return errors.from_call(exc, _('cannot list %s') % what)
 
 
 class Gathered:
@@ -298,17 +252,17 @@ def gather(compute, conn, servers=(), source_host=None, destinations=None,
     ``compute`` is the compute proxy OSC gives (honours
     ``--os-compute-api-version``); ``conn`` the openstacksdk connection
     (placement, network).  ``destinations`` are exact host names (None:
-    every enabled nova-compute host but the source).  Raises
-    ``osc_lib.exceptions.CommandError`` on bad input or missing rights;
-    placement and network failures degrade to notes.
+    every enabled nova-compute host but the source).  Raises the
+    :mod:`migrationclient.cloud.errors` family on bad input or missing
+    rights; placement and network failures degrade to notes.
     """
-    max_version, requested = cloud_versions(compute)
+    max_version, requested = versions.checked(compute)
     notes = []
     by_host = _services(compute)
     for name in ([source_host] if source_host else []) + list(
             destinations or ()):
         if name not in by_host:
-            raise exceptions.CommandError(
+            raise errors.NotFound(
                 _('unknown host %(name)s (nova-compute hosts: %(known)s)')
                 % {'name': name, 'known': ', '.join(sorted(by_host))})
     found = _servers(compute, servers, source_host)
@@ -384,13 +338,13 @@ def _services(compute):
     for service in services:
         by_host.setdefault(service.host, service)
     if not by_host:
-        raise exceptions.CommandError(
+        raise errors.NotFound(
             _('the cloud has no nova-compute service'))
     return by_host
 
 
 def _servers(compute, refs, source_host):
-    found = list(find_servers(compute, refs)) if refs else []
+    found = list(servers.find_servers(compute, refs)) if refs else []
     if source_host:
         try:
             on_host = list(sdkfix.servers_on_host(compute, source_host))
@@ -489,14 +443,14 @@ def _flavors(compute, servers):
         flavors = {fl.id: fl for fl in compute.flavors(details=True,
                                                        is_public=None)}
     except sdk_exc.SDKException as exc:
-        raise exceptions.CommandError(_('cannot list flavors: %s') % exc)
+        raise errors.from_call(exc, _('cannot list flavors'))
     specs_cache = {}
     result = {}
     for srv in old:
         fid = srv.flavor.id if srv.flavor else None
         flavor = flavors.get(fid)
         if flavor is None:
-            raise exceptions.CommandError(
+            raise errors.NotFound(
                 _('flavor %(flavor)s of server %(server)s not found')
                 % {'flavor': fid, 'server': srv.id})
         specs = _get(flavor, 'extra_specs', None)

@@ -15,7 +15,7 @@
 Three kinds of facts, gathered elsewhere and passed in:
 
 * :class:`ServerFacts`: one server (state, flavor, image properties, ports,
-  server groups) from the compute API (``migrationclient.cloud.facts``).
+  server groups) from the compute API (``migrationclient.cloud.gather``).
 * :class:`HostFacts`: one compute host (service, hypervisor, CPU, placement
   capacity, aggregates) from the compute and placement APIs.
 * :class:`CloudFacts`: the cloud (maximum compute microversion, hence the
@@ -28,7 +28,7 @@ the guest CPU mode and its read-only drives).  ``None`` means "not
 gathered"; rules that need them then report :data:`NOT_CHECKED`.
 
 Everything is bundled in a :class:`Snapshot`, the single input of
-:mod:`migrationclient.constraints.engine`.
+:mod:`migrationclient.constraints.evaluate`.
 """
 
 import dataclasses

@@ -12,24 +12,24 @@
 
 """Precheck engine: server x destination -> live and cold verdicts.
 
-Pure (no I/O).  Input is a :class:`~migrationclient.constraints.facts.
-Snapshot` (built by :func:`migrationclient.cloud.facts.gather`, or by hand
+Pure (no I/O).  Input is a :class:`~migrationclient.constraints.model.
+Snapshot` (built by :func:`migrationclient.cloud.gather.gather`, or by hand
 in tests).  API for commands (``migration precheck``, ``compute drain``)::
 
-    from migrationclient.constraints import engine
+    from migrationclient.constraints import evaluate
 
-    ev = engine.evaluate(snapshot, server_id, 'compute2')
+    ev = evaluate.evaluate(snapshot, server_id, 'compute2')
     ev.live.allowed, ev.cold.allowed       # bool: no blocker found
     ev.live.certain                        # and nothing decisive unknown
     ev.live.label                          # 'yes' / 'maybe' / 'no' / 'skipped'
     ev.blockers, ev.warnings               # lists of Finding
-    ev.command(engine.LIVE)                # 'openstack server migrate ...'
+    ev.command(evaluate.LIVE)                # 'openstack server migrate ...'
     ev.preferred                           # 'live', 'cold' or None
 
-    evs = engine.precheck(snapshot, [server_id, ...],
+    evs = evaluate.precheck(snapshot, [server_id, ...],
                           destinations=None)   # None: every other host
 
-    moves = engine.plan(snapshot, [server_id, ...], destinations=None,
+    moves = evaluate.plan(snapshot, [server_id, ...], destinations=None,
                         kinds=('live', 'cold'))
     # one Move per server: .server_id, .kind ('live' / 'cold' / None),
     # .destination, .candidates (every allowed destination, best first),
@@ -53,7 +53,7 @@ import dataclasses
 import itertools
 import shlex
 
-from migrationclient.constraints import facts as f
+from migrationclient.constraints import model as f
 from migrationclient.constraints import rules
 from migrationclient import microversions as mv
 

@@ -10,7 +10,7 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Parsers of migrationclient.cloud.facts on SDK resources from samples."""
+"""Parsers of migrationclient.cloud.gather on SDK resources from samples."""
 
 import copy
 
@@ -19,7 +19,7 @@ from openstack.compute.v2 import hypervisor as sdk_hypervisor
 from openstack.compute.v2 import server_group as sdk_group
 import testtools
 
-from migrationclient.cloud import facts as cloud_facts
+from migrationclient.cloud import gather as cloud_gather
 from migrationclient.tests.unit.constraints import base
 
 
@@ -28,7 +28,7 @@ class TestCpu(testtools.TestCase):
     def test_cpu_info_object(self):
         hv = base.sample('nova/os-hypervisors/v2.28/hypervisors-detail-resp'
                          '.json')['hypervisors'][0]
-        cpu = cloud_facts.cpu_from_cpu_info(hv['cpu_info'])
+        cpu = cloud_gather.cpu_from_cpu_info(hv['cpu_info'])
         self.assertEqual('x86_64', cpu.arch)
         self.assertEqual('Nehalem', cpu.model)
         self.assertEqual(frozenset({'pge', 'clflush'}), cpu.features)
@@ -38,21 +38,21 @@ class TestCpu(testtools.TestCase):
         hv = base.sample('nova/os-hypervisors/hypervisors-detail-resp.json'
                          )['hypervisors'][0]
         self.assertIsInstance(hv['cpu_info'], str)
-        cpu = cloud_facts.cpu_from_cpu_info(hv['cpu_info'])
+        cpu = cloud_gather.cpu_from_cpu_info(hv['cpu_info'])
         self.assertEqual('x86_64', cpu.arch)
         self.assertEqual('cpu_info', cpu.source)
 
     def test_cells_and_garbage(self):
-        cpu = cloud_facts.cpu_from_cpu_info(
+        cpu = cloud_gather.cpu_from_cpu_info(
             {'arch': 'x86_64', 'topology': {'cells': 2}})
         self.assertEqual(2, cpu.numa_cells)
-        self.assertIsNone(cloud_facts.cpu_from_cpu_info('not json'))
-        self.assertIsNone(cloud_facts.cpu_from_cpu_info(None))
+        self.assertIsNone(cloud_gather.cpu_from_cpu_info('not json'))
+        self.assertIsNone(cloud_gather.cpu_from_cpu_info(None))
 
     def test_traits(self):
         traits = base.sample('placement/resource_provider_traits/'
                              'get-resource_provider-traits.json')['traits']
-        cpu = cloud_facts.cpu_from_traits(
+        cpu = cloud_gather.cpu_from_traits(
             traits + ['HW_CPU_X86_AVX2', 'HW_ARCH_X86_64'])
         self.assertEqual('x86_64', cpu.arch)
         self.assertEqual(frozenset({'HW_CPU_X86_AVX2'}), cpu.features)
@@ -73,7 +73,7 @@ class TestHost(testtools.TestCase):
         body = base.sample('nova/os-hypervisors/v2.88/hypervisors-detail-'
                            'resp.json')['hypervisors'][0]
         hv = sdk_hypervisor.Hypervisor(_synchronized=True, **body)
-        host = cloud_facts.host_from_sdk(
+        host = cloud_gather.host_from_sdk(
             base.service('host2'), hv, traits=['HW_CPU_X86_SSE'])
         self.assertEqual('traits', host.cpu.source)
         self.assertIsNone(host.free_ram_mb)
@@ -84,7 +84,7 @@ class TestHost(testtools.TestCase):
         body = base.sample('nova/os-hypervisors/v2.28/hypervisors-detail-'
                            'resp.json')['hypervisors'][0]
         hv = sdk_hypervisor.Hypervisor(_synchronized=True, **body)
-        self.assertIsNone(cloud_facts.host_from_sdk(
+        self.assertIsNone(cloud_gather.host_from_sdk(
             base.service('host1'), hv).provider_id)
 
     def test_forced_down_and_aggregates(self):
@@ -109,14 +109,14 @@ class TestServer(testtools.TestCase):
         body = copy.deepcopy(base.sample(
             'nova/servers/servers-details-resp.json')['servers'][0])
         server = base.sdk_server_from(body)
-        self.assertFalse(cloud_facts.embeds_flavor(server))
+        self.assertFalse(cloud_gather.embeds_flavor(server))
         flavors = base.sample('nova/flavors/flavors-detail-resp.json')
         flavor = [fl for fl in flavors['flavors']
                   if fl['id'] == server.flavor.id][0]
         specs = base.sample('nova/flavor-extra-specs/'
                             'flavor-extra-specs-list-resp.json')
-        facts = cloud_facts.server_from_sdk(
-            server, cloud_facts.flavor_from_sdk(
+        facts = cloud_gather.server_from_sdk(
+            server, cloud_gather.flavor_from_sdk(
                 sdk_flavor.Flavor(_synchronized=True, **flavor),
                 specs['extra_specs']))
         self.assertEqual('m1.tiny', facts.flavor.name)
@@ -132,7 +132,7 @@ class TestServer(testtools.TestCase):
     def test_image_properties(self):
         body = base.server_body()
         body['image']['properties']['hw_cpu_policy'] = 'dedicated'
-        srv = cloud_facts.server_from_sdk(base.sdk_server_from(body))
+        srv = cloud_gather.server_from_sdk(base.sdk_server_from(body))
         self.assertEqual({'hw_cpu_policy': 'dedicated'},
                          srv.image_properties)
         self.assertTrue(srv.dedicated_cpus)
@@ -150,7 +150,7 @@ class TestGroup(testtools.TestCase):
         body = base.sample('nova/os-server-groups/server-groups-list-resp'
                            '.json')['server_groups'][0]
         body = dict(body, members=['a', 'b'])
-        grp = cloud_facts.group_from_sdk(
+        grp = cloud_gather.group_from_sdk(
             sdk_group.ServerGroup(_synchronized=True, **body), {'a': 'h1'})
         self.assertEqual(body['policies'][0], grp.policy)
         self.assertEqual({'a': 'h1'}, grp.member_hosts)
@@ -167,17 +167,17 @@ class TestInventoryHosts(testtools.TestCase):
 
     def test_plain_servers_skip_the_source(self):
         servers = [base.server(), base.server(id='b')]
-        self.assertEqual({'c2', 'c3'}, cloud_facts.inventory_hosts(
+        self.assertEqual({'c2', 'c3'}, cloud_gather.inventory_hosts(
             {'c2', 'c3'}, {'c1'}, servers))
 
     def test_numa_server_needs_the_source(self):
         # the numa rule's "empty twin" check compares with the source
         servers = [base.server(), base.server(
             id='b', flavor={'extra_specs': {'hw:cpu_policy': 'dedicated'}})]
-        self.assertEqual({'c1', 'c2', 'c3'}, cloud_facts.inventory_hosts(
+        self.assertEqual({'c1', 'c2', 'c3'}, cloud_gather.inventory_hosts(
             {'c2', 'c3'}, {'c1'}, servers))
 
     def test_source_that_is_a_destination(self):
         # named servers on two hosts: each is a destination of the other
-        self.assertEqual({'c1', 'c2'}, cloud_facts.inventory_hosts(
+        self.assertEqual({'c1', 'c2'}, cloud_gather.inventory_hosts(
             {'c1', 'c2'}, {'c1', 'c2'}, [base.server()]))

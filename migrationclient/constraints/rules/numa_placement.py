@@ -1,0 +1,254 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""NUMA placement rules: NUMA topology, CPU pinning, huge pages (seed
+sections 8.2 / 8.3; Nova Train NUMA-aware live migration).
+"""
+
+from migrationclient._i18n import _
+from migrationclient.constraints import model as f
+from migrationclient.constraints.rules import base
+from migrationclient.constraints.rules import capacity
+from migrationclient import microversions as mv
+
+
+def _cells(host):
+    if host.host_side and host.host_side.numa_cells:
+        return len(host.host_side.numa_cells)
+    if host.cpu and host.cpu.numa_cells:
+        return host.cpu.numa_cells
+    return None
+
+
+def _fit_cells(cells, nodes, cpus, mem_mb, page_kb):
+    """Greedy fit of ``nodes`` equal guest cells into host cells."""
+    per_cpu = -(-cpus // nodes) if cpus else 0
+    per_mem = -(-mem_mb // nodes)
+    used = 0
+    for cell in cells:
+        if used == nodes:
+            break
+        if per_cpu and cell.free_cpus is not None \
+                and cell.free_cpus < per_cpu:
+            continue
+        if page_kb:
+            pages = -(-per_mem * 1024 // page_kb)
+            if cell.free_hugepages.get(page_kb, 0) < pages:
+                continue
+        elif cell.free_memory_mb is not None and cell.free_memory_mb < per_mem:
+            continue
+        used += 1
+    return used == nodes
+
+
+def page_size_kb(server):
+    value = server.spec('mem_page_size')
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    if text in ('small', 'any'):
+        return None
+    if text == 'large':
+        return 0            # any large page size
+    units = {'kb': 1, 'k': 1, 'mb': 1024, 'm': 1024, 'gb': 1048576,
+             'g': 1048576}
+    for unit, factor in sorted(units.items(), key=lambda u: -len(u[0])):
+        if text.endswith(unit) and text[:-len(unit)].isdigit():
+            return int(text[:-len(unit)]) * factor
+    return int(text) if text.isdigit() else None
+
+
+def _empty_twin(source, dest):
+    """True when ``dest`` looks like ``source`` and runs nothing.
+
+    Same NUMA cell count and CPU model, same placement totals and
+    reservations for VCPU, PCPU and MEMORY_MB, and no memory in use on the
+    destination: the seed's "identical and empty destination" (8.3).
+    """
+    if source is None or not (source.cpu and dest.cpu):
+        return False
+    if not source.cpu.numa_cells or \
+            source.cpu.numa_cells != dest.cpu.numa_cells or \
+            source.cpu.model != dest.cpu.model:
+        return False
+    if source.inventory is None or dest.inventory is None:
+        return False
+    for rc in ('VCPU', 'PCPU', 'MEMORY_MB'):
+        a, b = source.inventory.get(rc), dest.inventory.get(rc)
+        if (a is None) != (b is None):
+            return False
+        if a is not None and (a.total, a.reserved) != (b.total, b.reserved):
+            return False
+    # The compute node record (hypervisor fields below 2.88) is where Nova
+    # keeps the NUMA usage; it can lag behind placement after a delete.
+    if dest.running_vms or dest.vcpus_used:
+        return False
+    mem = dest.inventory.get('MEMORY_MB')
+    pcpu = dest.inventory.get('PCPU')
+    return bool(mem) and mem.used == 0 and (pcpu is None or pcpu.used == 0)
+
+
+@base.depends(lambda server, snapshot: (
+    server.numa_nodes, server.dedicated_cpus, server.flavor.vcpus,
+    server.flavor.ram, page_size_kb(server)), source=True, dest=True)
+def numa(server, source, dest, snapshot):
+    """numa: the guest NUMA topology fits the destination's NUMA cells.
+
+    Seed 8.2 "live migration constraints" and 8.3 (NUMA, CPU pinning,
+    DPDK: the same NUMA node needs enough capacity on the destination).
+    Nova: NUMA live migration refused by default in Stein
+    (``enable_numa_live_migration``), NUMA-aware from Train; before Stein
+    allowed but the pinning is copied unchanged.  Cell count from the
+    hypervisor ``cpu_info`` topology; per-cell capacity only with --ssh.
+    """
+    rule = 'numa'
+    nodes = server.numa_nodes
+    if not nodes:
+        return base.ok(rule, _('guest has no NUMA topology'))
+    findings = []
+    nova = snapshot.cloud.nova
+    if nova == mv.STEIN:
+        findings.append(base.finding(
+            rule, f.BLOCKER,
+            _('Stein refuses live migration of NUMA guests by default'),
+            _('cold migrate, or set [workarounds]enable_numa_live_migration'),
+            (f.LIVE,)))
+    elif nova < mv.STEIN:
+        findings.append(base.finding(
+            rule, f.WARNING,
+            _('before Train live migration keeps the guest NUMA pinning '
+              'unchanged: the same NUMA cells must be free on the '
+              'destination'),
+            _('use an empty destination with the same NUMA layout, or cold '
+              'migrate'), (f.LIVE,)))
+    cells = _cells(dest)
+    if cells is None:
+        findings.extend(base.unknown(
+            rule, _('destination NUMA cells not known'),
+            remedy=_('use --ssh')))
+        return findings
+    if nodes > cells:
+        findings.append(base.finding(
+            rule, f.BLOCKER,
+            _('guest has %(nodes)d NUMA nodes, destination %(cells)d')
+            % {'nodes': nodes, 'cells': cells},
+            _('choose a destination with at least %d NUMA cells') % nodes))
+        return findings
+    host_cells = dest.host_side.numa_cells if dest.host_side else ()
+    if not host_cells and _empty_twin(source, dest):
+        findings.append(base.finding(
+            rule, f.OK,
+            _('destination has the source\'s NUMA shape and capacity and '
+              'runs no guest: the guest cells fit as on the source')))
+        return findings
+    if not host_cells:
+        findings.extend(base.unknown(
+            rule, _('guest fits the %(cells)d cells; per-cell free capacity '
+                    'not checked') % {'cells': cells},
+            remedy=_('use --ssh')))
+        return findings
+    cpus = server.flavor.vcpus if server.dedicated_cpus else 0
+    # huge page backed memory is checked by the hugepages rule
+    mem = 0 if page_size_kb(server) is not None else server.flavor.ram
+    if not _fit_cells(host_cells, nodes, cpus, mem, None):
+        findings.append(base.finding(
+            rule, f.BLOCKER,
+            _('no %(nodes)d destination NUMA cell(s) with %(cpus)d free '
+              'CPUs and %(mem)d MB free memory')
+            % {'nodes': nodes, 'cpus': -(-cpus // nodes),
+               'mem': -(-server.flavor.ram // nodes)},
+            _('free a NUMA cell on the destination or choose another')))
+    if not any(x.severity == f.BLOCKER for x in findings):
+        findings.append(base.finding(
+            rule, f.OK, _('guest NUMA topology fits the destination cells')))
+    return findings
+
+
+def _aggregate_specs(server):
+    """``aggregate_instance_extra_specs:*`` of the flavor, sorted."""
+    return tuple((key, str(want)) for key, want
+                 in sorted(server.flavor.extra_specs.items())
+                 if key.startswith('aggregate_instance_extra_specs:'))
+
+
+@base.depends(lambda server, snapshot: (
+    server.dedicated_cpus, server.flavor.vcpus, _aggregate_specs(server)),
+    dest=True)
+def pinning(server, source, dest, snapshot):
+    """pinning: dedicated CPUs are free on the destination.
+
+    Seed 8.2/8.3 (``hw:cpu_policy=dedicated``,
+    ``aggregate_instance_extra_specs:pinned=true`` with
+    AggregateInstanceExtraSpecsFilter).  Train+: free placement ``PCPU``;
+    before, pinned guests consume ``VCPU``.
+    """
+    rule = 'pinning'
+    findings = []
+    for key, want in _aggregate_specs(server):
+        meta_key = key.split(':', 1)[1]
+        values = [str(m.get(meta_key)) for _n, m in dest.aggregates
+                  if meta_key in m]
+        if str(want) not in values:
+            findings.append(base.finding(
+                rule, f.BLOCKER,
+                _('destination is in no aggregate with %(k)s=%(v)s '
+                  '(AggregateInstanceExtraSpecsFilter)')
+                % {'k': meta_key, 'v': want},
+                _('choose a host of the matching aggregate')))
+    if not server.dedicated_cpus:
+        if not findings:
+            return base.ok(rule, _('guest CPUs are not pinned'))
+        return findings
+    if capacity.pcpu_cloud(snapshot) and dest.inventory is not None:
+        found = capacity.resource_check(
+            rule, dest, 'PCPU', server.flavor.vcpus,
+            _('dedicated CPUs (PCPU)'))
+        findings.extend(found)
+    elif dest.inventory is not None:
+        findings.extend(capacity.resource_check(rule, dest, 'VCPU',
+                                                server.flavor.vcpus,
+                                                _('pinned vCPUs (VCPU)')))
+    else:
+        findings.extend(base.unknown(
+            rule, _('destination dedicated CPU capacity not known')))
+    return findings
+
+
+@base.depends(lambda server, snapshot: (
+    page_size_kb(server), server.numa_nodes, server.flavor.ram), dest=True)
+def hugepages(server, source, dest, snapshot):
+    """hugepages: the guest's huge pages are free on one destination cell.
+
+    Seed 8.3 (``hw:mem_page_size`` 2MB / 2048 / 1GB).  Free huge pages per
+    cell are only visible on the host (--ssh).
+    """
+    rule = 'hugepages'
+    page_kb = page_size_kb(server)
+    if page_kb is None:
+        return base.ok(rule, _('guest uses small pages'))
+    cells = dest.host_side.numa_cells if dest.host_side else ()
+    if not cells:
+        return base.unknown(
+            rule, _('free huge pages on the destination not known'),
+            remedy=_('use --ssh'))
+    nodes = max(server.numa_nodes, 1)
+    sizes = {page_kb} if page_kb else {
+        s for c in cells for s in c.free_hugepages if s > 4}
+    for size in sorted(sizes):
+        if _fit_cells(cells, nodes, 0, server.flavor.ram, size):
+            return base.ok(rule, _('%(n)d cell(s) with free %(s)d KiB pages')
+                           % {'n': nodes, 's': size})
+    return [base.finding(
+        rule, f.BLOCKER,
+        _('no %(n)d destination cell(s) with %(mb)d MB of free huge pages')
+        % {'n': nodes, 'mb': -(-server.flavor.ram // nodes)},
+        _('free huge pages on the destination or choose another'))]

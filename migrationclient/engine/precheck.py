@@ -1,0 +1,109 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The precheck: gather the facts, read the hosts, evaluate the rules.
+
+The work below ``openstack migration precheck`` (and reusable by the
+drain): cloud facts through :func:`migrationclient.cloud.gather.gather`,
+optionally host-side facts over SSH (:func:`read_side_facts`, bridged by
+:mod:`migrationclient.host.bridge`), then
+:func:`migrationclient.constraints.evaluate.precheck`.
+"""
+
+import dataclasses
+
+from migrationclient._i18n import _
+from migrationclient.cloud import gather as cloud_gather
+from migrationclient.constraints import evaluate
+from migrationclient.host import bridge
+from migrationclient.host import probe
+from migrationclient.host import ssh
+
+
+@dataclasses.dataclass
+class Result:
+    """What :func:`run` returns."""
+
+    snapshot: object        # constraints.model.Snapshot (with side facts)
+    server_ids: list        # the servers checked, in order
+    evaluations: list       # constraints.evaluate.Evaluation
+
+
+def run(compute, conn, servers=(), source_host=None, destinations=None,
+        kinds=(evaluate.LIVE, evaluate.COLD), pci_live_migratable=False,
+        ssh_options=None):
+    """Precheck ``servers`` / ``source_host`` against ``destinations``.
+
+    ``ssh_options`` (a :class:`migrationclient.host.ssh.SSHOptions`) also
+    reads host-side facts over SSH; a host that cannot be read is a note.
+    Raises the :mod:`migrationclient.cloud.errors` family.
+    """
+    gathered = cloud_gather.gather(
+        compute, conn, servers=servers, source_host=source_host,
+        destinations=destinations, pci_live_migratable=pci_live_migratable)
+    snapshot = gathered.snapshot
+    if ssh_options is not None:
+        snapshot = with_side_facts(snapshot, gathered, ssh_options)
+    evaluations = evaluate.precheck(snapshot, gathered.server_ids,
+                                    gathered.destinations, kinds)
+    return Result(snapshot, gathered.server_ids, evaluations)
+
+
+def with_side_facts(snapshot, gathered, options):
+    """``snapshot`` with the host-side facts of its hosts and guests."""
+    dests = set(gathered.destinations or ())
+    if gathered.destinations is None:
+        for sid in gathered.server_ids:
+            dests.update(evaluate.destinations_for(snapshot, sid))
+    hosts, guests, notes = read_side_facts(
+        snapshot, gathered.server_ids, dests, options)
+    snapshot = snapshot.with_side_facts(hosts, guests)
+    if notes:
+        cloud = dataclasses.replace(
+            snapshot.cloud, notes=snapshot.cloud.notes + tuple(notes))
+        snapshot = dataclasses.replace(snapshot, cloud=cloud)
+    return snapshot
+
+
+def read_side_facts(snapshot, server_ids, destinations, options):
+    """Host-side facts over SSH: (hosts, guests, notes).
+
+    A host that cannot be read is a note (its rules stay unknown).
+    """
+    hosts, guests, notes = {}, {}, []
+    sources = {snapshot.servers[s].host for s in server_ids
+               if snapshot.servers[s].host in snapshot.hosts}
+    names = sorted(set(destinations) | sources)
+    addresses = {n: snapshot.hosts[n].host_ip for n in names
+                 if snapshot.hosts[n].host_ip}
+    topologies = {}
+    with ssh.HostPool(options, addresses) as pool:
+        for name in names:
+            try:
+                topologies[name] = probe.gather_host_facts(pool, name)
+            except ssh.SSHError as exc:
+                notes.append(_('SSH: %s') % exc)
+                continue
+            hosts[name] = bridge.host_side_from_topology(topologies[name])
+        for sid in server_ids:
+            server = snapshot.servers[sid]
+            if server.host not in topologies or not server.instance_name:
+                continue
+            try:
+                placement = probe.guest_facts(
+                    pool, server.host, server.instance_name,
+                    topo=topologies[server.host])
+            except ssh.SSHError as exc:
+                notes.append(_('SSH: %s') % exc)
+                continue
+            guests[sid] = bridge.guest_side_from_placement(placement)
+    return hosts, guests, notes

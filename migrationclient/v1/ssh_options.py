@@ -1,0 +1,169 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The ``--ssh-*`` options of the commands that read compute nodes.
+
+They fill a :class:`migrationclient.host.ssh.SSHOptions` (the host layer
+knows nothing of argparse).  Bad values raise ``ValueError`` with one line
+naming the option; the commands turn it into ``CommandError``.
+Importing this module does not import paramiko.
+"""
+
+import argparse
+import os
+
+from osc_lib import utils
+
+from migrationclient._i18n import _
+from migrationclient.host import commands
+from migrationclient.host import ssh
+from migrationclient.v1 import arguments
+
+
+def _port(text):
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(_('bad port %r') % text)
+    return int(text)
+
+
+def add_ssh_options(parser):
+    """Add the ``--ssh-*`` options (shared by every SSH-using command)."""
+    group = parser.add_argument_group(_('SSH to compute nodes'))
+    group.add_argument(
+        '--ssh-user', metavar='<user>',
+        default=utils.env('MIGRATION_SSH_USER', default=None),
+        help=_('Remote user (TripleO: heat-admin or tripleo-admin); '
+               'default: ~/.ssh/config, else the local user '
+               '(Env: MIGRATION_SSH_USER)'))
+    group.add_argument(
+        '--ssh-key', metavar='<file>', action='append', default=[],
+        help=_('Private key file (repeatable); the SSH agent and '
+               '~/.ssh/config IdentityFile are also tried'))
+    group.add_argument(
+        '--ssh-no-agent', action='store_true',
+        help=_('Do not use the SSH agent'))
+    group.add_argument(
+        '--ssh-port', metavar='<port>', type=_port, default=None,
+        help=_('Remote port (default: ~/.ssh/config, else 22)'))
+    group.add_argument(
+        '--ssh-proxy-jump', metavar='<[user@]host[:port]>', default=None,
+        help=_('Reach the compute nodes through this host (for instance '
+               'the undercloud); default: ProxyJump in ~/.ssh/config'))
+    group.add_argument(
+        '--ssh-sudo', action='store_true',
+        help=_('Run virsh through "sudo -n" (non-root remote user)'))
+    group.add_argument(
+        '--ssh-virsh-container', metavar='<container>', default=None,
+        help=_('Run virsh inside this container on the compute nodes '
+               '(TripleO OSP 13 and later: nova_libvirt)'))
+    group.add_argument(
+        '--ssh-container-engine', choices=('podman', 'docker'),
+        default='podman',
+        help=_('Engine of --ssh-virsh-container: podman (OSP 15 and '
+               'later, default) or docker (OSP 13)'))
+    group.add_argument(
+        '--ssh-timeout', metavar='<seconds>', type=arguments.positive_seconds,
+        default=ssh.DEFAULT_TIMEOUT,
+        help=_('Timeout for connecting and for each remote command '
+               '(default: %s)') % ssh.DEFAULT_TIMEOUT)
+    group.add_argument(
+        '--ssh-config', metavar='<file>', default='~/.ssh/config',
+        help=_('OpenSSH client config to honour (HostName, User, Port, '
+               'IdentityFile, ProxyJump, UserKnownHostsFile); default: '
+               '~/.ssh/config'))
+    group.add_argument(
+        '--ssh-known-hosts', metavar='<file>', default=None,
+        help=_('known_hosts file (default: ~/.ssh/known_hosts, plus '
+               '/etc/ssh/ssh_known_hosts)'))
+    group.add_argument(
+        '--ssh-accept-new-host-key', action='store_true',
+        help=_('Accept and save the key of a host not yet in known_hosts '
+               '(trust on first use; a CHANGED key is always refused)'))
+    group.add_argument(
+        '--ssh-host-map', metavar='<file>', default=None,
+        help=_('File of "<compute-host> <address>[:<port>]" lines '
+               'overriding the address taken from the compute API'))
+    group.add_argument(
+        '--ssh-host', metavar='<compute-host>=<address>[:<port>]',
+        action='append',
+        default=[],
+        help=_('Address of one compute host (repeatable; overrides '
+               '--ssh-host-map)'))
+    return parser
+
+
+def options_from_parsed_args(args):
+    """:class:`~migrationclient.host.ssh.SSHOptions` from the options.
+
+    Raises ValueError with a one-line message on a bad host map.
+    """
+    host_map = {}
+    if args.ssh_host_map:
+        host_map.update(load_host_map(args.ssh_host_map))
+    for item in args.ssh_host:
+        host, sep, address = item.partition('=')
+        if not sep or not host.strip() or not address.strip():
+            raise ValueError(_('--ssh-host expects '
+                               '<compute-host>=<address>, got %r')
+                             % item)
+        host_map[host.strip()] = address.strip()
+    if args.ssh_virsh_container:
+        try:
+            commands.validate_container(args.ssh_virsh_container)
+        except commands.InvalidName as exc:
+            raise ValueError(str(exc))
+    return ssh.SSHOptions(
+        virsh_container=args.ssh_virsh_container,
+        container_engine=args.ssh_container_engine,
+        user=args.ssh_user, keys=tuple(args.ssh_key),
+        allow_agent=not args.ssh_no_agent, port=args.ssh_port,
+        proxy_jump=args.ssh_proxy_jump, sudo=args.ssh_sudo,
+        timeout=args.ssh_timeout, config_file=args.ssh_config,
+        known_hosts=args.ssh_known_hosts,
+        accept_new_host_key=args.ssh_accept_new_host_key,
+        host_map=host_map)
+
+
+def pool_from_parsed_args(parsed_args, addresses=None, warn=None):
+    """A :class:`~migrationclient.host.ssh.HostPool` from the options.
+
+    Raises ValueError (bad option values, unreadable SSH config) with a
+    one-line message.
+    """
+    return ssh.HostPool(options_from_parsed_args(parsed_args),
+                        addresses=addresses, warn=warn)
+
+
+def parse_host_map(text, source='host map'):
+    """``"<host> <address>"`` lines (``#`` comments) -> dict."""
+    result = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.split('#', 1)[0].strip()
+        if not line:
+            continue
+        parts = line.split()
+        if len(parts) != 2:
+            raise ValueError(_('%(src)s line %(n)d: expected "<compute-host> '
+                               '<address>", got %(line)r')
+                             % {'src': source, 'n': number, 'line': line})
+        result[parts[0]] = parts[1]
+    return result
+
+
+def load_host_map(path):
+    try:
+        with open(os.path.expanduser(path), encoding='utf-8') as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(_('cannot read --ssh-host-map %(path)s: %(err)s')
+                         % {'path': path, 'err': exc})
+    return parse_host_map(text, source=path)
