@@ -409,7 +409,7 @@ def _root_traits(server, specs, nova):
 def request_shape(server, nova, az_aggregates=None, pinning=True):
     """The :class:`RequestShape` Nova's scheduler asks for ``server``.
 
-    ``server`` is a :class:`~migrationclient.constraints.facts.ServerFacts`
+    ``server`` is a :class:`~migrationclient.constraints.model.ServerFacts`
     (flavor with extra specs, image properties, volume-backed or not);
     ``nova`` the Nova major version (``CloudFacts.nova``): Train (20) and
     later translate pinning to ``PCPU`` and forbid disabled computes.

@@ -22,7 +22,7 @@ it from what the host layer already reads:
 
 * the host cells (``virsh capabilities``, ``virsh freepages --all``,
   ``numactl --hardware``, merged by
-  :func:`migrationclient.host.facts.build_host_topology`);
+  :func:`migrationclient.host.probe.build_host_topology`);
 * the CPU sets of :mod:`migrationclient.host.novaconf`;
 * ``virsh vcpupin`` / ``virsh emulatorpin`` of every running domain
   (:func:`~migrationclient.host.parsers.parse_vcpupin`,
@@ -47,7 +47,7 @@ such a move early instead of leaving two guests on the same CPUs).
 import dataclasses
 
 from migrationclient._i18n import _
-from migrationclient.constraints import facts as cfacts
+from migrationclient.constraints import model as cfacts
 from migrationclient import microversions as mv
 
 
@@ -116,7 +116,7 @@ class HostPinning:
     def numa_cells(self):
         """The cells as the rules read them.
 
-        :class:`migrationclient.constraints.facts.NumaCell` tuples, what
+        :class:`migrationclient.constraints.model.NumaCell` tuples, what
         ``HostSideFacts.numa_cells`` holds.
         """
         return tuple(

@@ -26,7 +26,7 @@ from urllib import parse
 import testtools
 
 from migrationclient.cloud import candidates
-from migrationclient.constraints import facts as f
+from migrationclient.constraints import model as f
 from migrationclient.constraints import request as rq
 from migrationclient.tests.functional import base
 

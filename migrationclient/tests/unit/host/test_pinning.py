@@ -21,9 +21,9 @@ domains: ``instance-00000001`` pinned to CPUs 0 and 1 (emulator on 0-1),
 
 import testtools
 
-from migrationclient.constraints import facts as cfacts
-from migrationclient.constraints import rules
-from migrationclient.host import facts
+from migrationclient.constraints import model as cfacts
+from migrationclient.constraints.rules import numa_placement as rules
+from migrationclient.host import probe as facts
 from migrationclient.host import novaconf
 from migrationclient.host import parsers
 from migrationclient.host import pinning
