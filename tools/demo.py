@@ -41,7 +41,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from migrationclient.tests.functional import base  # noqa: E402
+from testbed import client  # noqa: E402
 
 SOURCE = 'compute1'
 
@@ -82,7 +82,7 @@ def main():
     args = parser.parse_args()
 
     banner('starting the test bed (real Nova 34 + Placement, 3 computes)')
-    bed = base.Bed(driver='libvirt' if args.libvirt else 'fake',
+    bed = client.Bed(driver='libvirt' if args.libvirt else 'fake',
                    extra_args=['--max-concurrent-live-migrations', '2'])
     bed.start()
     print('bed pid %s, state %s' % (bed.pid, bed.state_dir))
@@ -106,7 +106,7 @@ def run(bed, args):
                                        server.status))
     state_home = tempfile.mkdtemp(prefix='drain-demo-')
     env = dict(bed.env(), XDG_STATE_HOME=state_home)
-    openstack = [base._openstack_binary(), '--os-cloud', 'fakecloud']
+    openstack = [client.openstack_binary(), '--os-cloud', 'fakecloud']
 
     banner('openstack compute drain %s --dry-run' % SOURCE)
     subprocess.run(openstack + ['compute', 'drain', SOURCE, '--dry-run',

@@ -31,8 +31,8 @@ import testtools
 from migrationclient import exitcodes
 from migrationclient.host import facts
 from migrationclient.host import ssh
-from migrationclient.tests.functional import sshhosts
-from migrationclient.tests.functional.sshhosts import render
+from testbed import sshhosts
+from testbed.sshhosts import render
 from migrationclient.v1 import numa
 
 DOMAIN = 'instance-00000001'

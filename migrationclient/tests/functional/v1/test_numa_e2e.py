@@ -32,7 +32,7 @@ import time
 from migrationclient import exitcodes
 from migrationclient.host import ssh
 from migrationclient.tests.functional import base
-from migrationclient.tests.functional import sshhosts
+from testbed import sshhosts
 from migrationclient.tests.functional.v1 import test_numa
 from migrationclient.v1 import numa
 

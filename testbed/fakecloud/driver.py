@@ -17,7 +17,7 @@ Nova loads compute drivers from the ``nova.virt`` package only, so
 ``compute_driver = fakecloud.FakeCloudDriver``.
 
 Behaviour is chosen per server through its metadata (keys in
-``migrationclient.tests.functional.fakecloud``):
+``testbed.fakecloud``):
 
 * ``fakecloud:hold=SECONDS``: the live migration stays ``running`` that
   long; memory progress (``memory_total/processed/remaining_bytes``) is
@@ -41,7 +41,7 @@ from oslo_log import log as logging
 import nova.conf
 from nova.virt import fake
 
-from migrationclient.tests.functional import fakecloud
+from testbed import fakecloud
 
 CONF = nova.conf.CONF
 LOG = logging.getLogger(__name__)
@@ -107,6 +107,10 @@ class FakeCloudDriver(fake.FakeDriver):
             self.vcpus, self.memory_mb, self.local_gb = size
             self.resources = fake.Resources(
                 vcpus=size[0], memory_mb=size[1], local_gb=size[2])
+
+    def get_host_ip_addr(self):
+        # nova's FakeDriver says 192.168.0.1 (migrations' dest_host).
+        return fakecloud.host_ip(CONF.host)
 
     # -- live migration ---------------------------------------------------
 
