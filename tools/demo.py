@@ -83,7 +83,7 @@ def main():
 
     banner('starting the test bed (real Nova 34 + Placement, 3 computes)')
     bed = client.Bed(driver='libvirt' if args.libvirt else 'fake',
-                   extra_args=['--max-concurrent-live-migrations', '2'])
+                     extra_args=['--max-concurrent-live-migrations', '2'])
     bed.start()
     print('bed pid %s, state %s' % (bed.pid, bed.state_dir))
     try:

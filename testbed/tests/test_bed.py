@@ -431,33 +431,40 @@ class TestLibvirtBed(client.BedTestCase):
     def test_hypervisors_report_loopback_host_ips(self):
         assert_loopback_host_ips(self)
 
-    def test_periodic_frees_pinned_cpus_of_a_migrated_guest(self):
-        """The resource tracker runs every ``--periodic-interval`` (1 s).
-
-        compute1 has 4 dedicated CPUs, 2 per NUMA cell: two 2-CPU pinned
-        guests fill it.  Once one of them has live-migrated away, only the
-        resource tracker's periodic drops its pins from compute1's NUMA
-        topology (Placement is freed at once): until then a pinned boot
-        onto compute1 fails its claim there and goes ERROR.
-        """
-        periodic = self.bed.control('GET', '/periodic')
-        self.assertEqual(1, periodic['interval'])
-        first = self.create_server('pinned', host='compute1')
-        self.create_server('pinned', host='compute1')
-        self.openstack('server', 'migrate', '--live-migration', '--host',
-                       'compute2', first.id)
-        mig = self.wait_for_migration(first, ('completed', 'error',
-                                              'failed'))
-        self.assertEqual('completed', mig.status)
+    def _wait_periodic_runs(self, count):
         runs = self.bed.control('GET', '/periodic')['runs']
         deadline = time.monotonic() + 60
-        while self.bed.control('GET', '/periodic')['runs'] < runs + 2:
+        while self.bed.control('GET', '/periodic')['runs'] < runs + count:
             self.assertLess(time.monotonic(), deadline,
                             'no periodic run in 60 s')
             time.sleep(0.5)
-        third = self.create_server('pinned', host='compute1')
-        self.assertEqual('ACTIVE', third.status)
-        self.assertEqual('compute1', third.compute_host)
+
+    def test_periodic_frees_pinned_cpus_of_a_migrated_guest(self):
+        """The resource tracker runs every ``--periodic-interval`` (1 s).
+
+        compute2 has 4 dedicated CPUs, 2 per NUMA cell: two 2-CPU pinned
+        guests fill it.  A pinned guest that live-migrated onto compute2
+        and was deleted there keeps its pins in compute2's NUMA topology
+        until the resource tracker's periodic runs (Placement is freed at
+        once): until then the second of two pinned boots onto compute2
+        fails its claim there and goes ERROR.
+        """
+        periodic = self.bed.control('GET', '/periodic')
+        self.assertEqual(1, periodic['interval'])
+        moved = self.create_server('pinned', host='compute1')
+        self.openstack('server', 'migrate', '--live-migration', '--host',
+                       'compute2', moved.id)
+        mig = self.wait_for_migration(moved, ('completed', 'error',
+                                              'failed'))
+        self.assertEqual('completed', mig.status)
+        self.wait_for_server(moved, 'ACTIVE')
+        self._wait_periodic_runs(2)
+        self.bed.delete_server(moved)
+        self._wait_periodic_runs(2)
+        for _ in range(2):
+            server = self.create_server('pinned', host='compute2')
+            self.assertEqual('ACTIVE', server.status)
+            self.assertEqual('compute2', server.compute_host)
 
     def test_pinned_aggregate_flavor_on_member_hosts(self):
         """The bed's aggregate ``pinned`` is one the scheduler knows.

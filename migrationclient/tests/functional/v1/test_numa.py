@@ -31,9 +31,9 @@ import testtools
 from migrationclient import exitcodes
 from migrationclient.host import facts
 from migrationclient.host import ssh
+from migrationclient.v1 import numa
 from testbed import sshhosts
 from testbed.sshhosts import render
-from migrationclient.v1 import numa
 
 DOMAIN = 'instance-00000001'
 SRC, DST, NONUMA = 'cmp-src', 'cmp-dst', 'cmp-nonuma'

@@ -32,9 +32,9 @@ import time
 from migrationclient import exitcodes
 from migrationclient.host import ssh
 from migrationclient.tests.functional import base
-from testbed import sshhosts
 from migrationclient.tests.functional.v1 import test_numa
 from migrationclient.v1 import numa
+from testbed import sshhosts
 
 SOURCE = 'compute1'
 COMPUTES = ('compute1', 'compute2', 'compute3')

@@ -34,9 +34,9 @@ from testtools import content
 from migrationclient.engine import watch
 from migrationclient import exitcodes
 from migrationclient.tests.functional import base
+from migrationclient.v1 import watch as v1watch
 from testbed import fakecloud
 from testbed import httpproxy
-from migrationclient.v1 import watch as v1watch
 
 SOURCE = 'compute1'
 
