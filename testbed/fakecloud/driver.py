@@ -101,7 +101,9 @@ class FakeCloudDriver(fake.FakeDriver):
     def __init__(self, virtapi, read_only=False):
         super().__init__(virtapi, read_only)
         self._controls = {}
-        # The bed starts each compute with CONF.host set to its name.
+        # The bed starts each compute with CONF.host set to its name (only
+        # while it starts: read it here, not later).
+        self._fc_host = CONF.host
         size = DEFAULTS['sizes'].get(CONF.host)
         if size:
             self.vcpus, self.memory_mb, self.local_gb = size
@@ -110,7 +112,10 @@ class FakeCloudDriver(fake.FakeDriver):
 
     def get_host_ip_addr(self):
         # nova's FakeDriver says 192.168.0.1 (migrations' dest_host).
-        return fakecloud.host_ip(CONF.host)
+        try:
+            return fakecloud.host_ip(self._fc_host)
+        except ValueError:
+            return '127.0.0.1'
 
     # -- live migration ---------------------------------------------------
 
