@@ -118,9 +118,9 @@ class Context:
         if self._bed is None:
             if not self.use_bed:
                 raise RuntimeError('this benchmark needs the test bed')
-            from migrationclient.tests.functional import base
+            from testbed import client
             started = time.monotonic()
-            self._bed = base.Bed.get()
+            self._bed = client.Bed.get()
             self.log('test bed ready in %.1f s (%s, pid %s, %s)',
                      time.monotonic() - started, self._bed.state_dir,
                      self._bed.pid,
@@ -144,9 +144,9 @@ class Context:
             raise RuntimeError('this benchmark needs the test bed')
         beds = self.cache.setdefault('beds', {})
         if computes not in beds:
-            from migrationclient.tests.functional import base
+            from testbed import client
             started = time.monotonic()
-            bed = beds[computes] = base.Bed.get(computes=computes)
+            bed = beds[computes] = client.Bed.get(computes=computes)
             if bed.owned:
                 self.cleanups.append(bed.stop)
             self.log('test bed with %d computes ready in %.1f s (%s, pid '

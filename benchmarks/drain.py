@@ -74,9 +74,9 @@ def _bed(ctx):
     """Our own bed (4 computes, 10 concurrent live migrations)."""
     bed = ctx.cache.get('drain-bed')
     if bed is None:
-        from migrationclient.tests.functional import base
+        from testbed import client
         started = time.monotonic()
-        bed = base.Bed.get(computes=COMPUTES, extra_args=(
+        bed = client.Bed.get(computes=COMPUTES, extra_args=(
             '--max-concurrent-live-migrations', str(MAX_CONCURRENT)))
         ctx.log('drain bed ready in %.1f s (%s, pid %s)',
                 time.monotonic() - started, bed.state_dir, bed.pid)

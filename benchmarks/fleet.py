@@ -101,7 +101,7 @@ def ensure_servers(ctx, n, bed=None, timeout=1800):
 
 def _submit(bed, source, flavor, names):
     """Create servers ``names`` on ``source`` from a few threads; ids."""
-    from migrationclient.tests.functional import fakecloud
+    from testbed import fakecloud
     local = threading.local()
 
     def create(name):
@@ -122,7 +122,7 @@ def _connection(bed):
     import openstack.config
     import openstack.connection
 
-    from migrationclient.tests.functional import fakecloud
+    from testbed import fakecloud
     config = openstack.config.OpenStackConfig(
         config_files=[bed.clouds_yaml])
     return openstack.connection.Connection(

@@ -12,8 +12,8 @@
 
 """Run things against the test bed through the counting proxy.
 
-:class:`ProxiedCloud` puts a :class:`~migrationclient.tests.functional.
-httpproxy.CountingProxy` in front of every endpoint of the bed and writes a
+:class:`ProxiedCloud` puts a :class:`~testbed.httpproxy.CountingProxy` in
+front of every endpoint of the bed and writes a
 ``clouds.yaml`` whose cloud ``fakecloud`` goes through it.  Then
 
 * :meth:`ProxiedCloud.measure_cli` runs the real ``openstack`` CLI (a
@@ -39,7 +39,7 @@ import time
 
 from benchmarks import common
 from benchmarks import startup
-from migrationclient.tests.functional import httpproxy
+from testbed import httpproxy
 
 CLOUD = 'fakecloud'
 
@@ -85,7 +85,7 @@ class Measurement:
 class ProxiedCloud:
     """The bed behind a counting proxy, and a clouds.yaml that uses it.
 
-    :param bed: a :class:`migrationclient.tests.functional.base.Bed`.
+    :param bed: a :class:`testbed.client.Bed`.
     :param settings: extra keys for the proxied cloud (e.g.
         ``{'status_code_retries': 3}``).
     """

@@ -17,7 +17,8 @@
 #      --nodeps: the build host need not be an RPM distribution);
 #   3. checks: the main package has the entry points (entry_points.txt with
 #      openstack.cli.extension) and no tests, the tests package has the
-#      tests, the doc package the HTML and the man page; the main package's
+#      tests but not the test bed (testbed/, a tool of the source tree),
+#      the doc package the HTML and the man page; the main package's
 #      files, unpacked into a fresh virtual environment that sees the
 #      dependencies but not this source tree, load in openstack:
 #      "openstack command list --group openstack.migration.v1".
@@ -130,6 +131,13 @@ check "tests package has the unit tests" \
     grep -q '/migrationclient/tests/unit/__init__\.py$' <<<"$tests_files"
 check "tests package has nothing outside the tests" \
     bash -c '! grep "site-packages/" <<<"$1" | grep -vq "/migrationclient/tests"' _ "$tests_files"
+# The test bed is a tool of the source tree (testbed/), not a package of
+# python-migrationclient: no RPM ships it.
+check "tests package has the functional tests" \
+    grep -q '/migrationclient/tests/functional/base\.py$' <<<"$tests_files"
+check "no package ships the test bed" \
+    bash -c '! grep -Eq "/(testbed|fakecloud|sshhosts|httpproxy\.py)(/|$)|/tests/functional/keystone/" <<<"$1"' \
+    _ "$main_files"$'\n'"$tests_files"
 check "doc package has the HTML" grep -q '/html/index\.html$' <<<"$doc_files"
 check "doc package has openstack-migration(1)" \
     grep -q '/man1/openstack-migration\.1' <<<"$doc_files"

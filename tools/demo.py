@@ -50,7 +50,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from migrationclient.tests.functional import base  # noqa: E402
+from testbed import client  # noqa: E402
 
 SOURCE = 'compute1'
 
@@ -92,7 +92,7 @@ DRAIN_STATUS = {0: 'the host is empty', 4: 'servers remain on the host',
                 5: 'the drain was interrupted'}
 
 
-class KeptBed(base.Bed):
+class KeptBed(client.Bed):
     """The bed of ``--keep``: it outlives this process.
 
     ``Bed`` passes ``--parent-pid``, with which the bed stops when its
@@ -131,12 +131,12 @@ def main():
            'nothing here touches a real cloud; the bed is stopped at the end'
            if not args.keep else
            'nothing here touches a real cloud; --keep: the bed stays up')
-    bed = (KeptBed if args.keep else base.Bed)(
+    bed = (KeptBed if args.keep else client.Bed)(
         driver='libvirt' if args.libvirt else 'fake',
         extra_args=['--max-concurrent-live-migrations', '2'])
     try:
         bed.start()
-    except base.BedError as exc:
+    except client.BedError as exc:
         print('demo FAILED: the test bed did not start: %s' % exc)
         return 1
     print('bed ready: pid %s, clouds.yaml and logs in %s'
@@ -177,7 +177,7 @@ def run(bed, args, state_home):
     # The drain's report goes under XDG_STATE_HOME: a directory of the
     # demo's own, never the user's ~/.local/state.
     env = dict(bed.env(), XDG_STATE_HOME=state_home)
-    openstack = [base._openstack_binary(), '--os-cloud', 'fakecloud']
+    openstack = [client.openstack_binary(), '--os-cloud', 'fakecloud']
 
     banner('openstack compute drain %s --dry-run' % SOURCE,
            'the plan: what would move where, and why not; nothing moves')

@@ -39,7 +39,8 @@ if [ -z "${1:-}" ] && [ -x "$TOXWORK/functional/bin/python" ]; then
 fi
 
 # One closing line that any CI can read: tests run by stestr in the unit and
-# functional environments.
+# functional environments (the functional run includes the test bed's own
+# tests, testbed/tests).
 passed=0; failed=0; skipped=0
 for env in py3:migrationclient/tests/unit: functional:migrationclient/tests/functional:.stestr.functional; do
     name=${env%%:*}; rest=${env#*:}; path=${rest%%:*}; repo=${rest#*:}

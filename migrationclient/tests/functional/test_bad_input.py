@@ -52,7 +52,7 @@ import fixtures
 from migrationclient.engine import report as report_mod
 from migrationclient.host import topology
 from migrationclient.tests.functional import base
-from migrationclient.tests.functional import fakecloud
+from testbed import fakecloud
 
 ADMIN = fakecloud.CLOUD_ADMIN
 MEMBER = fakecloud.CLOUD_MEMBER

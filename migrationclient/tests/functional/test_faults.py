@@ -44,8 +44,8 @@ import time
 from migrationclient.engine import report as report_mod
 from migrationclient import exitcodes
 from migrationclient.tests.functional import base
-from migrationclient.tests.functional import fakecloud
-from migrationclient.tests.functional import httpproxy
+from testbed import fakecloud
+from testbed import httpproxy
 
 SOURCE = 'compute1'
 TARGETS = ('compute2', 'compute3')

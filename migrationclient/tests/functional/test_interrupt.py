@@ -55,7 +55,7 @@ import time
 from migrationclient.engine import report as report_mod
 from migrationclient import exitcodes
 from migrationclient.tests.functional import base
-from migrationclient.tests.functional import fakecloud
+from testbed import fakecloud
 
 SOURCE = 'compute1'
 RUNS = int(os.environ.get('INTERRUPT_RUNS', '20'))

@@ -41,12 +41,13 @@ import time
 import requests
 import testtools
 
-from migrationclient.tests.functional import keystone
-from migrationclient.tests.functional.keystone import standin
+import testbed
+from testbed import keystone
+from testbed.keystone import standin
 
 HAVE_KEYSTONE = importlib.util.find_spec('keystone') is not None
-with open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                       'fakecloud', '__main__.py')) as _f:
+with open(os.path.join(testbed.ROOT, 'testbed', 'fakecloud',
+                       '__main__.py')) as _f:
     # Not imported: the bed's __main__ monkey-patches with eventlet.
     BED_HAS_KEYSTONE = "'--keystone'" in _f.read()
 # The entry-point cache (stevedore) lives here: an empty HOME would lose it
@@ -94,7 +95,7 @@ def version_tuple(text):
 
 
 @testtools.skipUnless(HAVE_KEYSTONE, 'keystone is not installed (see '
-                      'migrationclient/tests/functional/requirements.txt)')
+                      'testbed/requirements.txt)')
 class KeystoneTest(testtools.TestCase):
 
     ks = None

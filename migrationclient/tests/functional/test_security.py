@@ -35,7 +35,7 @@ import testtools
 import yaml
 
 from migrationclient.tests.functional import base
-from migrationclient.tests.functional import fakecloud
+from testbed import fakecloud
 
 TOKEN = 'admin:T0ken-S3cr3t-%s' % os.getpid()
 PASSWORD = 'Pa55w0rd-S3cr3t-%s' % os.getpid()

@@ -30,7 +30,7 @@ import time
 
 from migrationclient import exitcodes
 from migrationclient.tests.functional import base
-from migrationclient.tests.functional import fakecloud
+from testbed import fakecloud
 
 SOURCE = 'compute1'
 

@@ -34,9 +34,9 @@ from migrationclient import exitcodes
 from migrationclient.host import probe
 from migrationclient.host import snapshot as snapshot_file
 from migrationclient.host import ssh
-from migrationclient.tests.functional import sshhosts
-from migrationclient.tests.functional.sshhosts import render
 from migrationclient.v1 import numa
+from testbed import sshhosts
+from testbed.sshhosts import render
 
 DOMAIN = 'instance-00000001'
 SRC, DST, NONUMA = 'cmp-src', 'cmp-dst', 'cmp-nonuma'

@@ -35,8 +35,8 @@ from migrationclient import exitcodes
 from migrationclient.host import snapshot as snapshot_file
 from migrationclient.host import ssh
 from migrationclient.tests.functional import base
-from migrationclient.tests.functional import sshhosts
 from migrationclient.tests.functional.v1 import test_numa
+from testbed import sshhosts
 
 SOURCE = 'compute1'
 COMPUTES = ('compute1', 'compute2', 'compute3')

@@ -13,7 +13,7 @@
 """``openstack migration watch`` against the fake cloud (real Nova 34).
 
 The fake driver is steered by server metadata (see
-``migrationclient.tests.functional.fakecloud``): ``hold`` keeps a live
+``testbed.fakecloud``): ``hold`` keeps a live
 migration ``running`` with memory progress every 0.5 s, ``stall`` stops the
 progress until abort / force-complete, ``fail`` rolls it back.  Migrations
 are started through openstacksdk; the command runs in-process (OSC shell,
@@ -34,9 +34,9 @@ from testtools import content
 from migrationclient.engine import watch
 from migrationclient import exitcodes
 from migrationclient.tests.functional import base
-from migrationclient.tests.functional import fakecloud
-from migrationclient.tests.functional import httpproxy
 from migrationclient.v1 import watch as v1watch
+from testbed import fakecloud
+from testbed import httpproxy
 
 SOURCE = 'compute1'
 

@@ -17,7 +17,7 @@ Nova loads compute drivers from the ``nova.virt`` package only, so
 ``compute_driver = fakecloud.FakeCloudDriver``.
 
 Behaviour is chosen per server through its metadata (keys in
-``migrationclient.tests.functional.fakecloud``):
+``testbed.fakecloud``):
 
 * ``fakecloud:hold=SECONDS``: the live migration stays ``running`` that
   long; memory progress (``memory_total/processed/remaining_bytes``) is
@@ -41,7 +41,7 @@ from oslo_log import log as logging
 import nova.conf
 from nova.virt import fake
 
-from migrationclient.tests.functional import fakecloud
+from testbed import fakecloud
 
 CONF = nova.conf.CONF
 LOG = logging.getLogger(__name__)
@@ -101,12 +101,21 @@ class FakeCloudDriver(fake.FakeDriver):
     def __init__(self, virtapi, read_only=False):
         super().__init__(virtapi, read_only)
         self._controls = {}
-        # The bed starts each compute with CONF.host set to its name.
+        # The bed starts each compute with CONF.host set to its name (only
+        # while it starts: read it here, not later).
+        self._fc_host = CONF.host
         size = DEFAULTS['sizes'].get(CONF.host)
         if size:
             self.vcpus, self.memory_mb, self.local_gb = size
             self.resources = fake.Resources(
                 vcpus=size[0], memory_mb=size[1], local_gb=size[2])
+
+    def get_host_ip_addr(self):
+        # nova's FakeDriver says 192.168.0.1 (migrations' dest_host).
+        try:
+            return fakecloud.host_ip(self._fc_host)
+        except ValueError:
+            return '127.0.0.1'
 
     # -- live migration ---------------------------------------------------
 

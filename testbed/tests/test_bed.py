@@ -11,20 +11,18 @@
 #    under the License.
 """Functional tests of the test bed itself (real Nova, real CLI)."""
 
-import collections
+import ipaddress
 import json
 import os
 import signal
 import time
-import unittest
 import urllib.error
 import urllib.request
 
-from stestr import scheduler
 import testtools
 
-from migrationclient.tests.functional import base
-from migrationclient.tests.functional import fakecloud
+from testbed import client
+from testbed import fakecloud
 
 IN_PROGRESS = ('queued', 'preparing', 'running', 'post-migrating')
 
@@ -38,7 +36,21 @@ def _http(url, headers=None):
         return e.code, json.loads(e.read() or b'null')
 
 
-class TestBedServices(base.FunctionalTestCase):
+def assert_loopback_host_ips(test):
+    """Each hypervisor's host_ip is its own address in 127.0.0.0/8."""
+    loopback = ipaddress.ip_network('127.0.0.0/8')
+    rows = test.openstack_json('hypervisor', 'list')
+    ips = {r['Hypervisor Hostname']: r['Host IP'] for r in rows}
+    test.assertEqual(sorted(test.bed.hosts), sorted(ips))
+    for host, ip in ips.items():
+        test.assertIn(ipaddress.ip_address(ip), loopback, host)
+        test.assertEqual(fakecloud.host_ip(host), ip)
+        shown = test.openstack_json('hypervisor', 'show', host)
+        test.assertEqual(ip, shown['host_ip'])
+    test.assertEqual(len(ips), len(set(ips.values())), ips)
+
+
+class TestBedServices(client.BedTestCase):
 
     def test_services_listed_by_real_cli(self):
         services = self.openstack_json('compute', 'service', 'list')
@@ -58,6 +70,9 @@ class TestBedServices(base.FunctionalTestCase):
         image = self.osc_json('image', 'show', 'cirros')
         self.assertEqual(fakecloud.IMAGE_CIRROS, image['id'])
 
+    def test_hypervisors_report_loopback_host_ips(self):
+        assert_loopback_host_ips(self)
+
     def test_state_file(self):
         state = self.bed.state
         self.assertEqual(self.bed.pid, state['pid'])
@@ -70,7 +85,7 @@ class TestBedServices(base.FunctionalTestCase):
 class TestBedLifecycle(testtools.TestCase):
 
     def test_sigterm_stops_it_cleanly(self):
-        bed = base.Bed(computes=1).start()
+        bed = client.Bed(computes=1).start()
         self.addCleanup(bed.stop)
         state_file = os.path.join(bed.state_dir, 'state.json')
         self.assertTrue(os.path.exists(state_file))
@@ -84,24 +99,7 @@ class TestBedLifecycle(testtools.TestCase):
                           bed.endpoints['compute'] + '/flavors')
 
 
-class TestWorkerFile(testtools.TestCase):
-    """``workers.yaml`` (tox -e functional) runs every test exactly once."""
-
-    def test_every_test_on_exactly_one_worker(self):
-        here = os.path.dirname(os.path.abspath(__file__))
-        top = os.path.dirname(os.path.dirname(os.path.dirname(here)))
-        suite = unittest.defaultTestLoader.discover(here, top_level_dir=top)
-        ids = [t.id() for t in testtools.iterate_tests(suite)]
-        self.assertIn(self.id(), ids)
-        parts = scheduler.generate_worker_partitions(
-            ids, os.path.join(here, 'workers.yaml'))
-        self.assertEqual(3, len(parts))
-        seen = collections.Counter(i for part in parts for i in part)
-        self.assertEqual([], sorted(i for i in ids if seen[i] != 1))
-        self.assertEqual(len(ids), sum(len(part) for part in parts))
-
-
-class TestServerKinds(base.FunctionalTestCase):
+class TestServerKinds(client.BedTestCase):
 
     def test_kinds_on_fake_driver(self):
         expected = {
@@ -127,10 +125,10 @@ class TestServerKinds(base.FunctionalTestCase):
         self.assertIn(server.id, [s['ID'] for s in listed])
 
     def test_libvirt_kinds_need_libvirt_bed(self):
-        self.assertRaises(base.BedError, self.create_server, 'pinned')
+        self.assertRaises(client.BedError, self.create_server, 'pinned')
 
 
-class TestLiveMigration(base.FunctionalTestCase):
+class TestLiveMigration(client.BedTestCase):
 
     def test_live_migration_by_real_cli(self):
         server = self.create_server(host='compute1')
@@ -263,7 +261,7 @@ class TestLiveMigration(base.FunctionalTestCase):
                 server, timeout=60).status)
 
 
-class TestColdMigration(base.FunctionalTestCase):
+class TestColdMigration(client.BedTestCase):
 
     def test_cold_migration_and_confirm_by_real_cli(self):
         server = self.create_server(host='compute1')
@@ -291,7 +289,7 @@ class TestColdMigration(base.FunctionalTestCase):
         self.assertEqual('compute1', server.compute_host)
 
 
-class TestNonAdmin(base.FunctionalTestCase):
+class TestNonAdmin(client.BedTestCase):
 
     def test_member_cannot_list_services(self):
         result = self.openstack('compute', 'service', 'list',
@@ -309,7 +307,7 @@ class TestNonAdmin(base.FunctionalTestCase):
         self.assertIn('os-migrate-server:migrate_live', result.stderr)
 
 
-class TestNetworkResponder(base.FunctionalTestCase):
+class TestNetworkResponder(client.BedTestCase):
 
     def test_ports_created_in_the_bed_are_visible(self):
         port = self.create_port(vnic_type='direct')
@@ -326,7 +324,7 @@ class TestNetworkResponder(base.FunctionalTestCase):
             device_id='00000000-0000-0000-0000-000000000000')))
 
 
-class TestControl(base.FunctionalTestCase):
+class TestControl(client.BedTestCase):
 
     def test_stop_and_start_a_compute(self):
         self.stop_compute('compute3')
@@ -356,7 +354,7 @@ class TestControl(base.FunctionalTestCase):
         self.assertEqual('ACTIVE', server.status)
 
 
-class TestOlderCloud(base.FunctionalTestCase):
+class TestOlderCloud(client.BedTestCase):
     """An OSP 10 (Newton) API surface: real Nova capped at 2.38."""
 
     # The 2.38 bed of test_drain, test_precheck and test_watch (three
@@ -383,7 +381,7 @@ class TestOlderCloud(base.FunctionalTestCase):
         self.assertNotEqual(0, result.returncode)
 
 
-class TestLibvirtBed(base.FunctionalTestCase):
+class TestLibvirtBed(client.BedTestCase):
     """Nova's libvirt driver on fakelibvirt: real NUMA and PCI decisions."""
 
     BED_DRIVER = 'libvirt'
@@ -429,6 +427,65 @@ class TestLibvirtBed(base.FunctionalTestCase):
         pins = set(self._topology(server)['nodes'][0]['cpu_pinning']
                    .values())
         self.assertTrue(pins <= {0, 1, 4, 5}, pins)
+
+    def test_hypervisors_report_loopback_host_ips(self):
+        assert_loopback_host_ips(self)
+
+    def _wait_periodic_runs(self, count):
+        runs = self.bed.control('GET', '/periodic')['runs']
+        deadline = time.monotonic() + 60
+        while self.bed.control('GET', '/periodic')['runs'] < runs + count:
+            self.assertLess(time.monotonic(), deadline,
+                            'no periodic run in 60 s')
+            time.sleep(0.5)
+
+    def test_periodic_frees_pinned_cpus_of_a_migrated_guest(self):
+        """The resource tracker runs every ``--periodic-interval`` (1 s).
+
+        compute2 has 4 dedicated CPUs, 2 per NUMA cell: two 2-CPU pinned
+        guests fill it.  A pinned guest that live-migrated onto compute2
+        and was deleted there keeps its pins in compute2's NUMA topology
+        until the resource tracker's periodic runs (Placement is freed at
+        once): until then the second of two pinned boots onto compute2
+        fails its claim there and goes ERROR.
+        """
+        periodic = self.bed.control('GET', '/periodic')
+        self.assertEqual(1, periodic['interval'])
+        moved = self.create_server('pinned', host='compute1')
+        self.openstack('server', 'migrate', '--live-migration', '--host',
+                       'compute2', moved.id)
+        mig = self.wait_for_migration(moved, ('completed', 'error',
+                                              'failed'))
+        self.assertEqual('completed', mig.status)
+        self.wait_for_server(moved, 'ACTIVE')
+        self._wait_periodic_runs(2)
+        self.bed.delete_server(moved)
+        self._wait_periodic_runs(2)
+        for _ in range(2):
+            server = self.create_server('pinned', host='compute2')
+            self.assertEqual('ACTIVE', server.status)
+            self.assertEqual('compute2', server.compute_host)
+
+    def test_pinned_aggregate_flavor_on_member_hosts(self):
+        """The bed's aggregate ``pinned`` is one the scheduler knows.
+
+        A flavor with ``aggregate_instance_extra_specs:pinned=true`` is
+        scheduled (no host given) onto a member host and live-migrates,
+        scheduled again, to the other member, never to compute3.
+        """
+        members = set(self.bed.state['libvirt']['aggregates']['pinned'])
+        self.assertEqual({'compute1', 'compute2'}, members)
+        server = self.create_server('pinned_aggregate')
+        self.assertIn(server.compute_host, members)
+        source = server.compute_host
+        self.openstack('server', 'migrate', '--live-migration', server.id)
+        mig = self.wait_for_migration(server, ('completed', 'error',
+                                               'failed'))
+        self.assertEqual('completed', mig.status)
+        server = self.wait_for_server(server, 'ACTIVE')
+        self.assertEqual(members - {source}, {server.compute_host})
+        aggs = self.openstack_json('aggregate', 'show', 'pinned')
+        self.assertEqual(sorted(members), sorted(aggs['hosts']))
 
     def _live_migrate_refused(self, server, *host):
         # openstacksdk live-migrates with microversion 2.30 (< 2.34): the

@@ -11,7 +11,7 @@
 #    under the License.
 """Real Placement behind ``middleware.placement_app``, until SIGTERM.
 
-    python -m migrationclient.tests.functional.keystone.standin \\
+    python -m testbed.keystone.standin \\
         --keystone-dir KDIR --state-dir DIR
 
 For proving the Keystone components without the whole bed: Placement's
@@ -32,9 +32,9 @@ import threading
 import time
 from wsgiref import simple_server
 
-from migrationclient.tests.functional import keystone
-from migrationclient.tests.functional.keystone import middleware
-from migrationclient.tests.functional.keystone import server
+from testbed import keystone
+from testbed.keystone import middleware
+from testbed.keystone import server
 
 
 def placement_conf(state_dir):

@@ -41,7 +41,7 @@ itself (``yaml`` is imported by the ``clouds.yaml`` helpers only).
 
 Run on its own::
 
-    python -m migrationclient.tests.functional.httpproxy \\
+    python -m testbed.httpproxy \\
         --clouds-yaml BED/clouds.yaml --out-dir /tmp/proxy \\
         [--rules rules.json] [--seed 0] [--idle-timeout 300]
 
@@ -961,7 +961,7 @@ def write_proxied_clouds_yaml(src, dst, proxy, cloud='fakecloud',
 
 def _parse_args(argv):
     parser = argparse.ArgumentParser(
-        prog='python -m migrationclient.tests.functional.httpproxy',
+        prog='python -m testbed.httpproxy',
         description='Counting, fault-injecting proxy for the test bed.')
     parser.add_argument('--clouds-yaml', required=True,
                         help="the bed's clouds.yaml")

@@ -29,16 +29,16 @@ import openstack.config
 import openstack.connection
 import openstack.exceptions
 
-from migrationclient.tests.functional import base
-from migrationclient.tests.functional import fakecloud
-from migrationclient.tests.functional import httpproxy
+from testbed import client
+from testbed import fakecloud
+from testbed import httpproxy
 
 SERVERS_DETAIL = ('compute', 'GET', '/v2.1/servers/detail')
 #: keystoneauth's default delay is 0.5 s, doubling; keep the tests short.
 FAST = {'status_code_retry_delay': 0.05, 'connect_retry_delay': 0.05}
 
 
-class ProxyBedTest(base.FunctionalTestCase):
+class ProxyBedTest(client.BedTestCase):
 
     def setUp(self):
         super().setUp()

@@ -12,7 +12,7 @@
 """The Keystone process: real Keystone on 127.0.0.1, until SIGTERM.
 
     OS_BOOTSTRAP_PASSWORD=... python -m \\
-        migrationclient.tests.functional.keystone.server --state-dir DIR
+        testbed.keystone.server --state-dir DIR
 
 It binds two free ports (``public`` and ``internal``: the same Keystone
 app on both, so that a client's endpoint interface is visible in
@@ -31,7 +31,7 @@ configuration in oslo.config's global ``CONF``, the same object Nova uses,
 and the bed process is eventlet-patched; sharing one process would mix the
 two services' options (``[database]``, ``[oslo_policy]``...).
 
-Only ``migrationclient.tests.functional.keystone`` (the parent side) is
+Only ``testbed.keystone`` (the parent side) is
 meant to start this module; it is a module so that ``python -m`` works
 with any interpreter that has ``keystone`` installed.
 """
@@ -144,7 +144,7 @@ def alive(pid):
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
-        prog='python -m migrationclient.tests.functional.keystone.server')
+        prog='python -m testbed.keystone.server')
     p.add_argument('--state-dir', required=True)
     p.add_argument('--host', default='127.0.0.1')
     p.add_argument('--token-expiration', type=int, default=3600)
@@ -229,7 +229,7 @@ def main(argv=None):
     # once per process (the provider registry locks): run them in a child
     # while this process imports Keystone's WSGI app.
     manage = subprocess.Popen(
-        [sys.executable, '-m', 'migrationclient.tests.functional.keystone.'
+        [sys.executable, '-m', 'testbed.keystone.'
          'server', '--state-dir', state, '--manage-only',
          '--public-url', urls['public'], '--internal-url', urls['internal']])
     from keystone.server.flask import core as flask_core

@@ -54,7 +54,7 @@ from nova import objects
 from nova.tests import fixtures as nova_fixtures
 from nova.tests.fixtures import libvirt as fakelibvirt
 
-from migrationclient.tests.functional import fakecloud
+from testbed import fakecloud
 
 LOG = logging.getLogger(__name__)
 
@@ -235,14 +235,21 @@ class LibvirtMode:
         self.start_compute(host, connection=self.connections[host])
 
     def post_start(self):
-        """Aggregate ``pinned`` over the hosts with 2 NUMA nodes."""
+        """Aggregate ``pinned`` over the hosts with 2 NUMA nodes.
+
+        Made through Nova's aggregate API (what ``openstack aggregate
+        create / set / add host`` run), which tells the scheduler's host
+        manager and Placement: an aggregate written with the Nova objects
+        alone is invisible to the scheduler's filters.
+        """
+        from nova.compute import api as compute_api
         ctx = nova_context.get_admin_context()
-        agg = objects.Aggregate(ctx, name='pinned',
-                                metadata={'pinned': 'true'})
-        agg.create()
+        aggregates = compute_api.AggregateAPI()
+        agg = aggregates.create_aggregate(ctx, 'pinned', None)
+        aggregates.update_aggregate_metadata(ctx, agg.id, {'pinned': 'true'})
         for index, host in enumerate(self.bed.compute_hosts):
             if index % 3 != 2:
-                agg.add_host(host)
+                aggregates.add_host_to_aggregate(ctx, agg.id, host)
 
     def describe(self):
         return {
@@ -264,7 +271,7 @@ class LibvirtMode:
         dst_host = urllib.parse.urlparse(destination).netloc
         uuid = etree.fromstring(params['destination_xml']).find('./uuid').text
         md = _metadata(uuid)
-        from migrationclient.tests.functional.fakecloud import driver
+        from testbed.fakecloud import driver
         hold = _number(md, fakecloud.META_HOLD, driver.DEFAULTS['hold'])
         stall = _number(md, fakecloud.META_STALL)
         fail = bool(_number(md, fakecloud.META_FAIL, 0))
@@ -312,7 +319,7 @@ def _hold(instance, key, default=0.0):
 def _migrate_disk_and_power_off(self, context, instance, dest, flavor,
                                 network_info, block_device_info=None,
                                 timeout=0, retry_interval=0):
-    from migrationclient.tests.functional.fakecloud import driver
+    from testbed.fakecloud import driver
     _hold(instance, fakecloud.META_COLD_HOLD, driver.DEFAULTS['cold_hold'])
     return '{}'
 

@@ -29,7 +29,7 @@ import time
 import fixtures
 import testtools
 
-from migrationclient.tests.functional import httpproxy
+from testbed import httpproxy
 
 UUID = '6f1d3a0e-1f7a-4c8e-9d54-3b6f0b7b2a11'
 

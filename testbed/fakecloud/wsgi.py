@@ -401,7 +401,8 @@ class ControlResponder:
     nova-compute service (its RPC server and heartbeat stop, so Nova sees the
     service go down after ``service_down_time``);
     ``POST /periodic``: run ``update_available_resource`` on every running
-    compute now.
+    compute now; ``GET /periodic``: ``{"interval": s, "runs": n}``, the
+    ``--periodic-interval`` and how many timed runs have happened.
     """
 
     def __init__(self, bed):
@@ -429,6 +430,10 @@ class ControlResponder:
         if path == '/periodic' and method == 'POST':
             self.bed.run_periodics()
             return _json(start_response, '200 OK', {'ran': True})
+        if path == '/periodic' and method == 'GET':
+            return _json(start_response, '200 OK', {
+                'interval': self.bed.options.periodic_interval,
+                'runs': getattr(self.bed, 'periodic_runs', 0)})
         if path == '' and method == 'GET':
             return _json(start_response, '200 OK', self.bed.state())
         return _not_found(start_response)

@@ -49,7 +49,7 @@ import time
 
 import fixtures
 
-from migrationclient.tests.functional.sshhosts import render
+from testbed.sshhosts import render
 
 USER = 'migtest'
 UID = 64321

@@ -13,7 +13,7 @@
 
 Start it with::
 
-    python -m migrationclient.tests.functional.fakecloud --state-dir DIR
+    python -m testbed.fakecloud --state-dir DIR
 
 This package module itself imports nothing from Nova, so test processes can
 read the constants below without pulling in eventlet; the bed process
@@ -49,3 +49,21 @@ META_COLD_HOLD = 'fakecloud:cold_hold'
 #: Images the bed registers besides the Glance fixture's own.
 IMAGE_CIRROS = 'a8b2e5c4-1d3f-4e5a-9b7c-0d1e2f3a4b5c'
 IMAGE_RHEL = 'b7c3f6d5-2e4a-4f6b-8c8d-1e2f3a4b5c6d'
+
+
+def host_ip(host):
+    """The loopback address the bed's hypervisor ``host`` reports.
+
+    ``computeN`` reports ``host_ip`` 127.0.0.(N+1): one distinct address
+    per compute in 127.0.0.0/8, the addresses ``testbed.sshhosts`` gives
+    its hosts when started for ``compute1``, ``compute2``, ... in order
+    (first address 127.0.0.2), so that ``--ssh`` without a host map stays
+    on this machine.
+    """
+    prefix = 'compute'
+    if not host.startswith(prefix) or not host[len(prefix):].isdigit():
+        raise ValueError('not a compute of the bed: %s' % host)
+    index = int(host[len(prefix):])
+    if not 1 <= index <= 253:
+        raise ValueError('no loopback address for %s' % host)
+    return '127.0.0.%d' % (index + 1)

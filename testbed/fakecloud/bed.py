@@ -23,6 +23,7 @@ import os
 import sys
 from unittest import mock
 
+import eventlet
 import fixtures
 
 from nova import context as nova_context
@@ -32,9 +33,9 @@ from nova.tests.functional import fixtures as func_fixtures
 from nova.tests.functional.libvirt import base as libvirt_base
 from oslo_log import log as logging
 
-from migrationclient.tests.functional import fakecloud
-from migrationclient.tests.functional.fakecloud import driver
-from migrationclient.tests.functional.fakecloud import wsgi
+from testbed import fakecloud
+from testbed.fakecloud import driver
+from testbed.fakecloud import wsgi
 
 LOG = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ class FakeCloud(test.TestCase):
         self.keystone = None
         if getattr(opts, 'keystone', False):
             # Started first: it sets itself up while Nova starts.
-            from migrationclient.tests.functional import keystone
+            from testbed import keystone
             self.keystone = keystone.Keystone(
                 os.path.join(opts.state_dir, 'keystone'),
                 debug=opts.debug).start()
@@ -172,7 +173,7 @@ class FakeCloud(test.TestCase):
         self.scheduler = self.start_service('scheduler', host='controller')
 
         if opts.driver == 'libvirt':
-            from migrationclient.tests.functional.fakecloud import libvirt
+            from testbed.fakecloud import libvirt
             self.libvirt_mode = libvirt.LibvirtMode(self)
             self.libvirt_mode.setUp()
         else:
@@ -181,7 +182,7 @@ class FakeCloud(test.TestCase):
             self._start_one_compute(host)
 
         if self.keystone:
-            from migrationclient.tests.functional.keystone import middleware
+            from testbed.keystone import middleware
             self.keystone.wait_ready()
             self.keystone.provision()
             # Nova's own api-paste pipeline (authtoken, keystonecontext)
@@ -195,6 +196,7 @@ class FakeCloud(test.TestCase):
         wsgi.install_validation_switch()
         self._post_start()
         self._serve()
+        self._start_periodics()
 
     def _configure(self):
         opts = self.options
@@ -222,7 +224,54 @@ class FakeCloud(test.TestCase):
         self.flags(periodic_fuzzy_delay=0)
         if opts.periodic_interval:
             self.flags(update_resources_interval=opts.periodic_interval)
+        # Nothing of the bed dials out of 127.0.0.0/8: the global my_ip
+        # (libvirt's migration address) and each hypervisor's host_ip
+        # (_report_host_ips) are loopback addresses.
+        self.flags(my_ip='127.0.0.1')
+        self._report_host_ips()
         self.flags(allow_resize_to_same_host=False)
+
+    def _report_host_ips(self):
+        """Each compute node's ``host_ip``: ``fakecloud.host_ip(host)``.
+
+        The resource tracker writes the one global ``CONF.my_ip`` into
+        every compute node record; the bed's computes share one
+        configuration, so the address is set per tracker (``rt.host``)
+        before the record is written.
+        """
+        from nova.compute import resource_tracker
+        original = resource_tracker.ResourceTracker._update_available_resource
+
+        def _update_available_resource(rt, context, resources,
+                                       startup=False):
+            resources['host_ip'] = fakecloud.host_ip(rt.host)
+            return original(rt, context, resources, startup=startup)
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.compute.resource_tracker.ResourceTracker.'
+            '_update_available_resource', _update_available_resource))
+
+    def _start_periodics(self):
+        """Run ``update_available_resource`` every ``--periodic-interval``.
+
+        nova's test configuration disables the services' periodic tasks
+        (``periodic_enable=False``); a bed without them keeps the usage of
+        migrated guests on their source host for ever (pinned CPUs of the
+        compute node's NUMA topology, PCI devices).  This green thread
+        runs the resource tracker's periodic on every running compute,
+        as nova-compute does every ``update_resources_interval``.
+        """
+        interval = self.options.periodic_interval
+        if not interval:
+            return
+
+        def loop():
+            while True:
+                eventlet.sleep(interval)
+                self.periodic_runs += 1
+                self.run_periodics()
+        self.periodic_runs = 0
+        self._periodic_thread = eventlet.spawn(loop)
+        self.addCleanup(self._periodic_thread.kill)
 
     @staticmethod
     def _default_filters():
@@ -296,7 +345,7 @@ class FakeCloud(test.TestCase):
             'control': wsgi.ControlResponder(self),
         }
         if self.keystone:
-            from migrationclient.tests.functional.keystone import middleware
+            from testbed.keystone import middleware
             # Identity comes from tokens: no default identity, no
             # trusted-headers member listener; the real Keystone replaces
             # the identity responder.  Public and internal interfaces are
@@ -408,7 +457,7 @@ class FakeCloud(test.TestCase):
             }
         if self.keystone:
             # Same cloud names, real password auth and the catalog.
-            from migrationclient.tests.functional import keystone
+            from testbed import keystone
             clouds = self.keystone.clouds()
             return {'clouds': dict(clouds, **{
                 fakecloud.CLOUD_ADMIN: dict(clouds[keystone.CLOUD_ADMIN],
@@ -459,14 +508,23 @@ class FakeCloud(test.TestCase):
         LOG.info('fakecloud: started nova-compute on %s again', host)
 
     def run_periodics(self):
+        """``update_available_resource`` on every running compute.
+
+        With an untargeted admin context, as nova-compute's own periodic
+        task runs it (the bed has one cell).  Not inside ``target_cell``:
+        nova's cell database fixture holds a read lock for the whole
+        ``with`` block, and Nova 34 runs the per-node update on an
+        executor green thread that takes the read lock again; with a
+        writer of another request waiting in between (writers go first),
+        the two wait for each other for ever (seen as a bed that no longer
+        answers API calls which touch the database).
+        """
         ctx = nova_context.get_admin_context()
         for host, compute in list(self.computes.items()):
-            with nova_context.target_cell(
-                    ctx, self.host_mappings[host].cell_mapping) as cctxt:
-                try:
-                    compute.manager.update_available_resource(cctxt)
-                except Exception:
-                    LOG.exception('periodic on %s failed', host)
+            try:
+                compute.manager.update_available_resource(ctx)
+            except Exception:
+                LOG.exception('periodic on %s failed', host)
 
     # -- tear-down ---------------------------------------------------------
 

@@ -17,7 +17,7 @@ the *public* and the *internal* identity endpoint.  This module is the
 parent side; it imports nothing of Keystone's, so the eventlet-patched bed
 process and plain test processes can both use it::
 
-    from migrationclient.tests.functional import keystone
+    from testbed import keystone
 
     ks = keystone.Keystone(state_dir).start()    # returns at once
     ...                                           # set up Nova meanwhile
@@ -45,9 +45,10 @@ import sys
 import time
 import urllib.parse
 
-from migrationclient.tests.functional.keystone import rc
+import testbed
+from testbed.keystone import rc
 
-SERVER_MODULE = 'migrationclient.tests.functional.keystone.server'
+SERVER_MODULE = 'testbed.keystone.server'
 
 REGION = 'regionOne'
 DOMAIN = 'Default'
@@ -72,8 +73,7 @@ SERVICES = {
     'image': ('glance', 'OpenStack Image Service'),
 }
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.dirname(os.path.abspath(__file__))))))
+_ROOT = testbed.ROOT
 
 
 class KeystoneError(Exception):

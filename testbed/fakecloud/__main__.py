@@ -11,7 +11,7 @@
 #    under the License.
 """Run the fake cloud until SIGTERM.
 
-    python -m migrationclient.tests.functional.fakecloud --state-dir DIR \
+    python -m testbed.fakecloud --state-dir DIR \
         [--driver fake|libvirt] [--computes N] [--max-microversion 2.38]
 
 When ready it writes ``DIR/clouds.yaml`` (clouds ``fakecloud`` and
@@ -54,7 +54,7 @@ def _host_size(text):
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
-        prog='python -m migrationclient.tests.functional.fakecloud',
+        prog='python -m testbed.fakecloud',
         description='A fake cloud running real Nova and Placement code.')
     p.add_argument('--state-dir', required=True,
                    help='where clouds.yaml, state.json and bed.log go')
@@ -141,7 +141,7 @@ def main(argv=None):
 
     import eventlet
 
-    from migrationclient.tests.functional.fakecloud import bed as bed_mod
+    from testbed.fakecloud import bed as bed_mod
 
     started = time.monotonic()
     cloud = bed_mod.FakeCloud(args)
