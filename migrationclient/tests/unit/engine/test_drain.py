@@ -732,7 +732,7 @@ class TestDrainRun(testtools.TestCase):
             nova.add('s%d' % n, hold=4)
         items = [item('s%d' % n) for n in range(3)]
         run = DrainRun(nova, items, opts(max_parallel=2, max_per_target=0))
-        signals = drain._Signals()
+        signals = drain.Signals()
         signals._handler(signal.SIGTERM, None)
         self.assertEqual(['SIGTERM'], signals.pending)
         signals.attach(run.drain)
@@ -886,7 +886,8 @@ class TestJobReports(testtools.TestCase):
 
         def missing(name, ignore_missing):
             raise sdk_exc.NotFoundException('no such aggregate')
-        job.compute = types.SimpleNamespace(find_aggregate=missing)
+        job.actions = drain.Actions(
+            types.SimpleNamespace(find_aggregate=missing))
         exc = self.assertRaises(drain.DrainError, job._aggregate_hosts,
                                 'agg')
         self.assertIn('No aggregate named agg', str(exc))

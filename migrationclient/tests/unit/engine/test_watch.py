@@ -14,9 +14,9 @@
 
 import datetime
 
-from osc_lib import exceptions
 import testtools
 
+from migrationclient.cloud import errors as cloud_errors
 from migrationclient.cloud import migrations as cloud
 from migrationclient.engine import watch
 from migrationclient import exitcodes
@@ -268,7 +268,7 @@ class TestServerWatch(WatchTestCase):
         self.compute.records = [fakes.os_migration()]
         w = self.watcher(server_id=SERVER)
         w.start()
-        self.assertRaises(exceptions.CommandError, w.abort, w.states[1])
+        self.assertRaises(cloud_errors.CloudError, w.abort, w.states[1])
 
     def test_ended_but_unchanged_since_mark_asks_without_mark(self):
         w = self.watcher(server_id=SERVER)
@@ -707,7 +707,9 @@ class TestSampledProgress(WatchTestCase):
             return real(server_id)
 
         self.compute.server_actions = broken
-        self.assertRaises(ks_exc.ConnectFailure, w.poll)
+        exc = self.assertRaises(cloud_errors.CloudError, w.poll)
+        self.assertTrue(exc.no_answer)
+        self.assertIn('connection reset', str(exc))
         self.assertEqual([], [s.id for s in w.states.values() if s.ended])
         self.tick(2)
         events = w.poll()
