@@ -60,6 +60,45 @@ def _watcher_factory(compute, options):
     return make
 
 
+def previous_report(path, kind, hosts, resume, explicit, notes):
+    """The report at ``path`` a job continues from, or None.
+
+    :param resume: ``--resume`` named ``path``: it must be this job's
+    :param explicit: ``--report`` named ``path``: it must not be another
+        job's
+    :param notes: list the note of an archived complete report goes to
+    """
+    if not os.path.exists(path):
+        if resume:
+            raise DrainError(_('Report %s does not exist.') % path)
+        return None
+    try:
+        data = report_mod.load(path)
+    except report_mod.ReportError as exc:
+        raise DrainError(str(exc))
+    if data['kind'] != kind or sorted(data['hosts']) != sorted(hosts):
+        if resume:
+            raise DrainError(
+                _('%(path)s is a %(kind)s report of %(hosts)s, not of '
+                  'this %(mine)s of %(me)s.') % {
+                    'path': path, 'kind': data['kind'],
+                    'hosts': ', '.join(data['hosts']),
+                    'mine': kind, 'me': ', '.join(hosts)})
+        if explicit:
+            raise DrainError(
+                _('--report %(path)s holds a report of another job '
+                  '(%(kind)s of %(hosts)s); choose another file.') % {
+                    'path': path, 'kind': data['kind'],
+                    'hosts': ', '.join(data['hosts'])})
+        return None
+    if data['state'] == 'complete' and not resume:
+        archived = report_mod.archive_path(path)
+        os.replace(path, archived)
+        notes.append(_('previous complete report kept as %s') % archived)
+        return None
+    return data
+
+
 class Job:
     """A drain of one or more hosts, from checks to report.
 
@@ -104,39 +143,11 @@ class Job:
 
     def _load_previous(self, explicit):
         """The report to continue from, or None (see README)."""
-        path = self.resume or self.report_path
-        if not os.path.exists(path):
-            if self.resume:
-                raise DrainError(_('Report %s does not exist.') % path)
-            return None
-        try:
-            data = report_mod.load(path)
-        except report_mod.ReportError as exc:
-            raise DrainError(str(exc))
-        if data['kind'] != self.kind or sorted(data['hosts']) != sorted(
-                self.hosts):
-            if self.resume:
-                raise DrainError(
-                    _('%(path)s is a %(kind)s report of %(hosts)s, not of '
-                      'this %(mine)s of %(me)s.') % {
-                        'path': path, 'kind': data['kind'],
-                        'hosts': ', '.join(data['hosts']),
-                        'mine': self.kind, 'me': ', '.join(self.hosts)})
-            if explicit:
-                raise DrainError(
-                    _('--report %(path)s holds a report of another job '
-                      '(%(kind)s of %(hosts)s); choose another file.') % {
-                        'path': path, 'kind': data['kind'],
-                        'hosts': ', '.join(data['hosts'])})
-            return None
-        if data['state'] == 'complete' and not self.resume:
-            archived = report_mod.archive_path(path)
-            os.replace(path, archived)
-            self.notes.append(_('previous complete report kept as %s')
-                              % archived)
-            return None
-        if self.resume:
-            self.report_path = path
+        data = previous_report(self.resume or self.report_path, self.kind,
+                               self.hosts, bool(self.resume), explicit,
+                               self.notes)
+        if data is not None and self.resume:
+            self.report_path = self.resume
         return data
 
     def prepare(self, explicit_report=False):
