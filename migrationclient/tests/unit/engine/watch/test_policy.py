@@ -1,0 +1,30 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""What the watching engine does on its own."""
+
+
+import testtools
+
+from migrationclient.engine import watch
+from migrationclient.tests.unit import fakes
+
+
+class TestPolicy(testtools.TestCase):
+
+    def test_bad_policy(self):
+        self.assertRaises(ValueError, watch.Policy, on_stuck='reboot')
+        self.assertRaises(ValueError, watch.Policy, abort_after=-1)
+
+    def test_one_scope(self):
+        self.assertRaises(ValueError, watch.Watcher, fakes.FakeCompute(),
+                          server_id='x', host='y')
