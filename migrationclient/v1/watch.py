@@ -25,7 +25,6 @@ from migrationclient.engine import render
 from migrationclient.engine import watch
 from migrationclient import errors
 from migrationclient import exitcodes
-from migrationclient import microversions as mv
 from migrationclient.v1 import errors as v1_errors
 
 LOG = logging.getLogger(__name__)
@@ -168,29 +167,8 @@ class WatchMigration(command.Lister):
         return interval, timeout, window, policy, progress_interval
 
     def _check_policy(self, cloud, policy):
-        version = cloud.version
-        wants_abort = (policy.abort_after is not None or
-                       policy.on_stuck == 'abort')
-        wants_force = (policy.force_complete_after is not None or
-                       policy.on_stuck == 'force-complete')
-        if wants_abort and version < mv.ABORT:
-            raise errors.Error(
-                _('Abort is not available: it needs compute API %(need)s, '
-                  'this cloud / --os-compute-api-version gives %(have)s')
-                % {'need': mv.ABORT, 'have': version})
-        if wants_force and version < mv.FORCE_COMPLETE:
-            raise errors.Error(
-                _('Force-complete is not available: it needs compute API '
-                  '%(need)s, this cloud / --os-compute-api-version gives '
-                  '%(have)s') % {'need': mv.FORCE_COMPLETE, 'have': version})
-        if wants_force:
-            self.app.stderr.write(
-                _('WARNING: %s\n') % watch.FORCE_COMPLETE_WARNING)
-        if version < mv.SERVER_MIGRATIONS:
-            self.app.stderr.write(
-                _('Note: compute API %(have)s < %(need)s: no byte progress, '
-                  'statuses from os-migrations only\n')
-                % {'have': version, 'need': mv.SERVER_MIGRATIONS})
+        for line in watch.check_policy(policy, cloud.version):
+            self.app.stderr.write(line + '\n')
 
     @v1_errors.one_line_errors
     def take_action(self, parsed_args):

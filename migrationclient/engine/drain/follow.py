@@ -123,8 +123,6 @@ class Follower:
             dest = st.migration.dest_compute
             if dest:
                 self.drain.slots.place(item.id, dest)
-            if st.memory is not None and st.memory.percent is not None:
-                item.percent = round(st.memory.percent, 1)
             if ev.kind in ('new', 'status'):
                 item.migration_status = st.status
                 self.drain.event(item, _('migration %(id)s %(status)s%(dest)s')

@@ -109,6 +109,7 @@ class Drain:
                             'path': self.report_path, 'err': exc})
 
     def event(self, item, text):
+        """Tell ``on_event`` about ``item`` and rewrite the report."""
         self.on_event(item, text)
         self.save()
 
@@ -125,6 +126,7 @@ class Drain:
         return None
 
     def conclude(self, item, state, text, error=None):
+        """End ``item`` in ``state`` (done, failed...): free its slot."""
         item.state = state
         item.stage = None
         if error is not None:
@@ -142,6 +144,7 @@ class Drain:
         self.event(item, text)
 
     def watcher(self, host):
+        """The watcher of source ``host`` (started on first use)."""
         w = self.watchers.get(host)
         if w is None:
             w = self.watcher_for(host)
@@ -159,7 +162,7 @@ class Drain:
             return None
 
     def run(self):
-        """Run until every item settled or the drain stops.
+        """Run until every item ended or the drain stops.
 
         Returns the exit status (:mod:`migrationclient.exitcodes`).
         """

@@ -118,10 +118,12 @@ Requests per poll (see doc/source/user/watch.rst, "Cost"):
 """
 
 from migrationclient.cloud import migrations as _migrations
+from migrationclient.engine.watch.policy import check_policy  # noqa: F401
 from migrationclient.engine.watch.policy import default_progress_interval  # noqa
 from migrationclient.engine.watch.policy import FORCE_COMPLETE_WARNING  # noqa
 from migrationclient.engine.watch.policy import ON_STUCK  # noqa: F401
 from migrationclient.engine.watch.policy import Policy  # noqa: F401
+from migrationclient.engine.watch.policy import PolicyError  # noqa: F401
 from migrationclient.engine.watch.state import Event  # noqa: F401
 from migrationclient.engine.watch.state import exit_status  # noqa: F401
 from migrationclient.engine.watch.state import FINISHED  # noqa: F401

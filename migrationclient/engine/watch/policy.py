@@ -20,8 +20,10 @@ itself, with an empty policy).
 import dataclasses
 
 from migrationclient._i18n import _
-from migrationclient.cloud import errors
+from migrationclient.cloud import errors as cloud_errors
 from migrationclient.engine.watch import state as state_mod
+from migrationclient import errors
+from migrationclient import microversions as mv
 
 ON_STUCK = ('report', 'abort', 'force-complete')
 
@@ -56,6 +58,41 @@ def default_progress_interval(poll_interval, stuck_window=None):
     """
     window = stuck_window if stuck_window else 300.0
     return max(float(poll_interval), float(window) / 6.0)
+
+
+class PolicyError(errors.Error):
+    """The cloud cannot do what the policy asks (one line)."""
+
+
+def check_policy(policy, version):
+    """Can compute API ``version`` do what ``policy`` asks?
+
+    :raises PolicyError: it cannot abort / force-complete as asked
+    :returns: lines to show the user first (warnings, limits)
+    """
+    wants_abort = (policy.abort_after is not None or
+                   policy.on_stuck == 'abort')
+    wants_force = (policy.force_complete_after is not None or
+                   policy.on_stuck == 'force-complete')
+    if wants_abort and version < mv.ABORT:
+        raise PolicyError(
+            _('Abort is not available: it needs compute API %(need)s, '
+              'this cloud / --os-compute-api-version gives %(have)s')
+            % {'need': mv.ABORT, 'have': version})
+    if wants_force and version < mv.FORCE_COMPLETE:
+        raise PolicyError(
+            _('Force-complete is not available: it needs compute API '
+              '%(need)s, this cloud / --os-compute-api-version gives '
+              '%(have)s') % {'need': mv.FORCE_COMPLETE, 'have': version})
+    lines = []
+    if wants_force:
+        lines.append(_('WARNING: %s') % FORCE_COMPLETE_WARNING)
+    if version < mv.SERVER_MIGRATIONS:
+        lines.append(
+            _('Note: compute API %(have)s < %(need)s: no byte progress, '
+              'statuses from os-migrations only')
+            % {'have': version, 'need': mv.SERVER_MIGRATIONS})
+    return lines
 
 
 def apply(watcher):
@@ -102,7 +139,7 @@ def _act(watcher, state, action, cause):
     try:
         do = watcher.abort if action == 'abort' else watcher.force_complete
         event = do(state)
-    except errors.CloudError as exc:
+    except cloud_errors.CloudError as exc:
         state.actions.append(action)   # do not hammer a refusal
         return [state_mod.Event('warning', wall, state, str(exc),
                                 {'action': action})]

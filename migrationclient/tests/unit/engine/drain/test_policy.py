@@ -133,3 +133,16 @@ class TestUsableDestinations(testtools.TestCase):
             ('c2', 'gone'), ('gone',), {'c2'}, {})
         self.assertEqual(((('c2',)), ()), (pool, cands))
         self.assertEqual({'gone': 'no nova-compute service'}, dropped)
+
+
+class TestStateRule(testtools.TestCase):
+    """The drain asks the constraint library's state rule."""
+
+    def test_state_kinds(self):
+        kinds = drain.policy.state_kinds
+        self.assertEqual(('live', 'cold'), kinds('ACTIVE'))
+        self.assertEqual(('live',), kinds('PAUSED'))
+        self.assertEqual(('cold',), kinds('SHUTOFF'))
+        for status in ('ERROR', 'SUSPENDED', 'SHELVED_OFFLOADED',
+                       'VERIFY_RESIZE'):
+            self.assertEqual((), kinds(status))

@@ -12,10 +12,10 @@
 
 """What the watching engine does on its own."""
 
-
 import testtools
 
 from migrationclient.engine import watch
+from migrationclient import microversions as mv
 from migrationclient.tests.unit import fakes
 
 
@@ -28,3 +28,16 @@ class TestPolicy(testtools.TestCase):
     def test_one_scope(self):
         self.assertRaises(ValueError, watch.Watcher, fakes.FakeCompute(),
                           server_id='x', host='y')
+
+    def test_check_policy_against_the_microversion(self):
+        old, new = mv.Version(2, 22), mv.Version(2, 80)
+        exc = self.assertRaises(watch.PolicyError, watch.check_policy,
+                                watch.Policy(abort_after=5), old)
+        self.assertIn('Abort is not available', str(exc))
+        self.assertEqual([], watch.check_policy(watch.Policy(), new))
+        lines = watch.check_policy(watch.Policy(on_stuck='force-complete'),
+                                   new)
+        self.assertEqual(1, len(lines))
+        self.assertTrue(lines[0].startswith('WARNING: force-complete'))
+        lines = watch.check_policy(watch.Policy(), mv.Version(2, 21))
+        self.assertIn('no byte progress', lines[0])
