@@ -18,6 +18,7 @@ API for commands (stable; drain uses the same calls)::
 
     w = watch.Watcher(
         compute,                       # client_manager.compute (SDK proxy)
+                                       # or a cloud.actions.Actions
         server_id=None,                # scope: one server ...
         host=None,                     # ... or every migration to/from host
         all_migrations=False,          # ... or the whole cloud (admin)

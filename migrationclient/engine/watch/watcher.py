@@ -42,7 +42,6 @@ class Watcher:
                 not isinstance(progress_reads, int) or progress_reads < 1):
             raise ValueError('progress_reads must be an integer, 1 or more')
         self.cloud = cloud_actions.wrap(compute)
-        self.compute = compute
         self.server_id = server_id
         self.host = host
         self.all_migrations = all_migrations
