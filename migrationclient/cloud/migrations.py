@@ -36,7 +36,6 @@ from openstack import exceptions as sdk_exc
 
 from migrationclient._i18n import _
 from migrationclient.cloud import errors
-from migrationclient.cloud import servers
 from migrationclient.cloud import versions
 from migrationclient import microversions as mv
 
@@ -227,12 +226,6 @@ def parse_time(value):
     return dt
 
 
-# The microversion of requests and the one server lookup live in
-# cloud/versions.py and cloud/servers.py; these names stay for callers.
-api_version = versions.api_version
-supports = versions.supports
-find_server = servers.find_server
-
 
 def _sdk_error(exc, what):
     """The cloud error (one line) for an SDK exception."""
@@ -263,7 +256,7 @@ def list_migrations(compute, server_id=None, host=None, status=None,
         query['host'] = host
     if status:
         query['status'] = status
-    if changes_since and supports(compute, mv.MIGRATION_UUID):
+    if changes_since and versions.supports(compute, mv.MIGRATION_UUID):
         query['changes_since'] = changes_since
     try:
         return [Migration.from_sdk(m) for m in compute.migrations(**query)]
@@ -304,7 +297,7 @@ def get_server(compute, server_id):
 
 def can_abort(compute, migration):
     """None when ``migration`` can be aborted now, else the reason."""
-    version = api_version(compute)
+    version = versions.api_version(compute)
     if not migration.is_live and migration.migration_type is not None:
         return _('only live migrations can be aborted (this one is a %s)'
                  ) % migration.migration_type
@@ -326,7 +319,7 @@ def can_abort(compute, migration):
 
 def can_force_complete(compute, migration):
     """None when ``migration`` can be forced to complete now, else why."""
-    version = api_version(compute)
+    version = versions.api_version(compute)
     if not migration.is_live and migration.migration_type is not None:
         return _('only live migrations can be forced to complete (this one '
                  'is a %s)') % migration.migration_type

@@ -38,10 +38,6 @@ from migrationclient.cloud import errors
 
 BINARY = 'nova-compute'
 
-#: A compute service problem: the cloud layer's error family (kept as a
-#: name for the callers that catch it).
-ServiceError = errors.CloudError
-
 
 @dataclasses.dataclass(frozen=True)
 class ComputeService:

@@ -26,15 +26,22 @@ queued -> running
 * :class:`TtyRenderer`: status transitions, stuck reports and actions are
   printed as plain lines; below them one progress bar per migration is
   redrawn in place.
+* :class:`ItemLog` (``compute drain``): one line per state change of a
+  drained server; on a TTY a summary line below them, redrawn in place.
+
+Both TTY renderers are :class:`TtyBlock`: lines that scroll, and below
+them a block that is redrawn in place.
 """
 
 import json
 import shutil
+import time
 
 SUFFIXES = ('B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB')
 
 ESC_UP = '\x1b[%dA'
 ESC_CLEAR_DOWN = '\x1b[J'
+ESC_CLEAR_LINE = '\x1b[K'
 
 
 def human_bytes(n):
@@ -160,7 +167,48 @@ class JsonLinesRenderer:
         pass
 
 
-class TtyRenderer:
+class TtyBlock:
+    """Lines that scroll, and below them a block redrawn in place.
+
+    The block's last line may be left open (no newline: the cursor stays
+    on it), as the drain's one summary line is; it is then cleared with
+    a carriage return, else the cursor goes up over the block.
+    """
+
+    def __init__(self, stream):
+        self.stream = stream
+        self._drawn = 0         # closed block lines on screen
+        self._open = False      # an open last line is on screen
+
+    def draw(self, lines, block=(), open_last=False):
+        """Clear the block, write ``lines``, draw ``block`` below them."""
+        out = []
+        if self._open:
+            out.append('\r' + ESC_CLEAR_LINE)
+        elif self._drawn:
+            out.append(ESC_UP % self._drawn + '\r' + ESC_CLEAR_DOWN)
+        out.extend(line + '\n' for line in lines)
+        block = list(block)
+        self._open = bool(open_last and block)
+        if self._open:
+            last = block.pop()
+        out.extend(line + '\n' for line in block)
+        if self._open:
+            out.append(last)
+        self._drawn = len(block)
+        self.stream.write(''.join(out))
+        self.stream.flush()
+
+    def end(self):
+        """Leave the block on screen; the next output starts below it."""
+        if self._open:
+            self.stream.write('\n')
+            self.stream.flush()
+        self._drawn = 0
+        self._open = False
+
+
+class TtyRenderer(TtyBlock):
     """Progress bars redrawn in place below scrolling event lines.
 
     One bar per migration; ANSI cursor movement redraws the block.
@@ -170,9 +218,8 @@ class TtyRenderer:
               'ended')
 
     def __init__(self, stream, width=None):
-        self.stream = stream
+        super().__init__(stream)
         self.width = width
-        self._drawn = 0
 
     def _columns(self):
         if self.width:
@@ -204,21 +251,47 @@ class TtyRenderer:
 
     def render(self, events, states=(), now=None):
         cols = max(20, self._columns() - 1)
-        out = []
-        if self._drawn:
-            out.append(ESC_UP % self._drawn + '\r' + ESC_CLEAR_DOWN)
-        for ev in events:
-            if ev.kind in self.LOGGED:
-                out.append(event_line(ev)[:cols] + '\n')
-        lines = [self.block_line(s, now)[:cols] for s in states]
-        for line in lines:
-            out.append(line + '\n')
-        self._drawn = len(lines)
-        self.stream.write(''.join(out))
-        self.stream.flush()
+        lines = [event_line(ev)[:cols] for ev in events
+                 if ev.kind in self.LOGGED]
+        self.draw(lines, [self.block_line(s, now)[:cols] for s in states])
 
     def close(self, states=(), now=None):
-        self._drawn = 0
+        self.end()
+
+
+class ItemLog(TtyBlock):
+    """One line per state change of a drained server (``on_event``).
+
+    On a TTY, a summary line of ``items`` (``summarize(items)``) stays
+    below the lines, redrawn in place.
+    """
+
+    #: ``callable(items) -> str``: the summary line
+    summarize = None
+
+    def __init__(self, stream, tty=None, clock=None):
+        super().__init__(stream)
+        if tty is None:
+            isatty = getattr(stream, 'isatty', None)
+            tty = bool(isatty and isatty())
+        self.tty = tty
+        self.items = []
+
+    def __call__(self, item, text):
+        stamp = time.strftime('%H:%M:%S')
+        line = '%s %s %s (%s) %s: %s' % (
+            stamp, item.name or '-', item.id, item.original_host,
+            item.action, text)
+        if not self.tty:
+            self.stream.write(line + '\n')
+            self.stream.flush()
+            return
+        block = [self.summarize(self.items)] if self.items else []
+        self.draw([line], block, open_last=True)
+
+    def close(self):
+        if self.tty:
+            self.end()
 
 
 def renderer_for(stream, json_lines=False, tty=None):

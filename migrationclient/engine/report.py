@@ -42,6 +42,7 @@ import re
 import tempfile
 
 from migrationclient._i18n import _
+from migrationclient import errors
 
 FORMAT = 'migrationclient-drain-report'
 VERSION = 1
@@ -50,7 +51,7 @@ REQUIRED_SERVER_KEYS = ('id', 'original_host', 'action', 'state')
 REPORT_STATES = ('running', 'complete', 'incomplete', 'interrupted')
 
 
-class ReportError(ValueError):
+class ReportError(errors.Error):
     """The report file is missing, unreadable or not a drain report."""
 
 

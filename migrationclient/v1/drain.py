@@ -16,14 +16,15 @@ import logging
 import sys
 
 from osc_lib.command import command
-from osc_lib import exceptions
 
 from migrationclient._i18n import _
 from migrationclient.cloud import services
 from migrationclient.engine import drain
 from migrationclient.engine import report as report_mod
+from migrationclient import errors
 from migrationclient import exitcodes
 from migrationclient.v1 import arguments
+from migrationclient.v1 import errors as v1_errors
 
 LOG = logging.getLogger(__name__)
 
@@ -152,6 +153,7 @@ class DrainCompute(command.Lister):
                    'nova-compute service first'))
         return parser
 
+    @v1_errors.one_line_errors
     def _options(self, args):
         number = arguments.number
         options = drain.Options(
@@ -179,23 +181,26 @@ class DrainCompute(command.Lister):
                 <= services.MAX_REASON_LENGTH):
             # Checked before anything is written or changed: Nova refuses it
             # only once the drain has started.
-            raise exceptions.CommandError(
+            raise errors.Error(
                 _('--disable-reason must be 1 to %d characters')
                 % services.MAX_REASON_LENGTH)
         if options.max_parallel < 1:
-            raise exceptions.CommandError(_('--max-parallel must be at '
-                                            'least 1'))
+            raise errors.Error(_('--max-parallel must be at least 1'))
         return options
 
     def _job(self, args, options, log):
+        with v1_errors.translated():
+            return self._new_job(args, options, log)
+
+    def _new_job(self, args, options, log):
         compute = self.app.client_manager.compute
         conn = self.app.client_manager.sdk_connection
         if args.restore:
             if args.hosts or args.resume:
-                raise exceptions.CommandError(
+                raise errors.Error(
                     _('--restore takes no <host> and no --resume'))
             if args.target_host or args.target_aggregate:
-                raise exceptions.CommandError(
+                raise errors.Error(
                     _('--restore moves servers to their original hosts: '
                       'no --target-host / --target-aggregate'))
             return drain.RestoreJob(compute, conn, args.restore, options,
@@ -203,16 +208,13 @@ class DrainCompute(command.Lister):
                                     enable_service=args.enable_service,
                                     on_event=log)
         if args.enable_service:
-            raise exceptions.CommandError(
+            raise errors.Error(
                 _('--enable-service is for --restore'))
         hosts = list(args.hosts)
         if args.resume and not hosts:
-            try:
-                hosts = report_mod.load(args.resume)['hosts']
-            except report_mod.ReportError as exc:
-                raise exceptions.CommandError(str(exc))
+            hosts = report_mod.load(args.resume)['hosts']
         if not hosts:
-            raise exceptions.CommandError(
+            raise errors.Error(
                 _('Name the compute host(s) to drain, or use --resume / '
                   '--restore'))
         return drain.Job(compute, conn, hosts, options,
@@ -222,14 +224,12 @@ class DrainCompute(command.Lister):
                          target_aggregate=args.target_aggregate,
                          resume=args.resume, on_event=log)
 
+    @v1_errors.one_line_errors
     def take_action(self, parsed_args):
         options = self._options(parsed_args)
         log = drain.ProgressLog(sys.stderr)
         job = self._job(parsed_args, options, log)
-        try:
-            items = job.prepare(explicit_report=bool(parsed_args.report))
-        except drain.DrainError as exc:
-            raise exceptions.CommandError(str(exc))
+        items = job.prepare(explicit_report=bool(parsed_args.report))
         for note in job.notes:
             LOG.warning(note)
         self.exit_status = exitcodes.OK
@@ -241,8 +241,6 @@ class DrainCompute(command.Lister):
         log.items = items
         try:
             self.exit_status = job.execute()
-        except drain.DrainError as exc:
-            raise exceptions.CommandError(str(exc))
         finally:
             log.close()
         sys.stderr.write(_('%(summary)s; report: %(path)s\n') % {

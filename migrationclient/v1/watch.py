@@ -17,15 +17,13 @@ import logging
 import signal
 
 from osc_lib.command import command
-from osc_lib import exceptions
 
 from migrationclient._i18n import _
-from migrationclient.cloud import migrations as cloud
-from migrationclient.cloud import services
+from migrationclient.cloud import actions as cloud_actions
 from migrationclient.engine import render
 from migrationclient.engine import watch
+from migrationclient import errors
 from migrationclient import exitcodes
-from migrationclient import microversions as mv
 from migrationclient.v1 import arguments
 from migrationclient.v1 import errors as v1_errors
 
@@ -143,13 +141,13 @@ class WatchMigration(command.Lister):
 
     def _validate(self, parsed_args):
         if parsed_args.host is not None and not parsed_args.host.strip():
-            raise exceptions.CommandError(_('--host needs a host name'))
+            raise errors.Error(_('--host needs a host name'))
         scoped = parsed_args.host or parsed_args.all_migrations
         if scoped and parsed_args.server:
-            raise exceptions.CommandError(
+            raise errors.Error(
                 _('Give either <server> or --host / --all, not both'))
         if not scoped and not parsed_args.server:
-            raise exceptions.CommandError(
+            raise errors.Error(
                 _('Give a <server>, --host <host> or --all'))
         interval = arguments.seconds('--interval', parsed_args.interval)
         timeout = arguments.seconds('--timeout', parsed_args.timeout)
@@ -168,54 +166,16 @@ class WatchMigration(command.Lister):
             on_stuck=parsed_args.on_stuck)
         return interval, timeout, window, policy, progress_interval
 
-    def _check_policy(self, compute, policy):
-        version = cloud.api_version(compute)
-        wants_abort = (policy.abort_after is not None or
-                       policy.on_stuck == 'abort')
-        wants_force = (policy.force_complete_after is not None or
-                       policy.on_stuck == 'force-complete')
-        if wants_abort and version < mv.ABORT:
-            raise exceptions.CommandError(
-                _('Abort is not available: it needs compute API %(need)s, '
-                  'this cloud / --os-compute-api-version gives %(have)s')
-                % {'need': mv.ABORT, 'have': version})
-        if wants_force and version < mv.FORCE_COMPLETE:
-            raise exceptions.CommandError(
-                _('Force-complete is not available: it needs compute API '
-                  '%(need)s, this cloud / --os-compute-api-version gives '
-                  '%(have)s') % {'need': mv.FORCE_COMPLETE, 'have': version})
-        if wants_force:
-            self.app.stderr.write(
-                _('WARNING: %s\n') % watch.FORCE_COMPLETE_WARNING)
-        if version < mv.SERVER_MIGRATIONS:
-            self.app.stderr.write(
-                _('Note: compute API %(have)s < %(need)s: no byte progress, '
-                  'statuses from os-migrations only\n')
-                % {'have': version, 'need': mv.SERVER_MIGRATIONS})
-
-    def _explicit(self, compute, server, ref):
-        """The migration ``ref`` of ``server``, or one clear error."""
-        records = cloud.list_migrations(compute, server_id=server.id)
-        for m in records:
-            if m.matches(ref):
-                return m
-        # Error path only: is it a migration of another server?
-        for m in cloud.list_migrations(compute):
-            if m.matches(ref):
-                raise exceptions.CommandError(
-                    _('Migration %(ref)s belongs to server %(other)s, not '
-                      'to %(server)s') % {'ref': ref, 'other': m.server_id,
-                                          'server': server.id})
-        raise exceptions.CommandError(
-            _('No migration %(ref)s for server %(server)s') %
-            {'ref': ref, 'server': server.id})
+    def _check_policy(self, cloud, policy):
+        for line in watch.check_policy(policy, cloud.version):
+            self.app.stderr.write(line + '\n')
 
     @v1_errors.one_line_errors
     def take_action(self, parsed_args):
         interval, timeout, window, policy, progress_interval = (
             self._validate(parsed_args))
-        compute = self.app.client_manager.compute
-        self._check_policy(compute, policy)
+        cloud = cloud_actions.Actions(self.app.client_manager.compute)
+        self._check_policy(cloud, policy)
         self.exit_status = exitcodes.OK
         json_lines = getattr(parsed_args, 'formatter', None) == 'json'
         if json_lines:
@@ -225,17 +185,12 @@ class WatchMigration(command.Lister):
 
         server = None
         if parsed_args.server:
-            server = cloud.find_server(compute, parsed_args.server)
+            server = cloud.find_server(parsed_args.server)
         if parsed_args.host:
-            try:
-                services.resolve_exact(
-                    services.list_compute_services(compute),
-                    parsed_args.host)
-            except services.ServiceError as exc:
-                raise exceptions.CommandError(str(exc))
+            cloud.service_of(cloud.compute_services(), parsed_args.host)
 
         watcher = watch.Watcher(
-            compute,
+            cloud,
             server_id=server.id if server and not parsed_args.migration
             else None,
             host=parsed_args.host,
@@ -249,7 +204,7 @@ class WatchMigration(command.Lister):
         interrupted = False
         try:
             with _sigterm_interrupts():
-                result = self._follow(compute, server, parsed_args, watcher,
+                result = self._follow(cloud, server, parsed_args, watcher,
                                       out, interval, timeout)
         except KeyboardInterrupt:
             # Ctrl-C or SIGTERM: stop watching, change nothing, say where
@@ -259,7 +214,7 @@ class WatchMigration(command.Lister):
             return COLUMNS, []
         out.close(list(watcher.states.values()))
         states = sorted(watcher.states.values(),
-                        key=lambda s: watch._id_key(s.id))
+                        key=lambda s: watch.id_key(s.id))
         self.exit_status = watch.exit_status(
             states, timed_out=result == watch.TIMEOUT)
         if interrupted:
@@ -272,22 +227,20 @@ class WatchMigration(command.Lister):
         LOG.debug('migration watch: %d API requests', watcher.requests)
         return COLUMNS, [summary_row(s) for s in states]
 
-    def _follow(self, compute, server, parsed_args, watcher, out, interval,
+    def _follow(self, cloud, server, parsed_args, watcher, out, interval,
                 timeout):
         """Watch until the end; FINISHED / TIMEOUT, None: nothing to watch."""
         if parsed_args.migration:
-            migration = self._explicit(compute, server,
-                                       parsed_args.migration)
-            events = [watcher.track(migration)]
-            if migration.ended:
-                events.extend(watcher._finish(watcher.states[migration.id]))
+            migration = cloud.find_migration(server.id,
+                                             parsed_args.migration)
+            events = watcher.follow(migration)
             out.render(events, list(watcher.states.values()))
         else:
             events = watcher.start()
             if not watcher.states:
                 if server is not None:
-                    raise exceptions.CommandError(
-                        self._nothing_for_server(compute, server))
+                    raise errors.Error(
+                        self._nothing_for_server(cloud, server))
                 self.app.stderr.write(
                     _('No migration in progress%s\n') % (
                         _(' to or from %s') % parsed_args.host
@@ -302,13 +255,11 @@ class WatchMigration(command.Lister):
             return watch.FINISHED
         return watcher.run(on_events, interval=interval, timeout=timeout)
 
-    def _nothing_for_server(self, compute, server):
-        records = cloud.list_migrations(compute, server_id=server.id)
-        if not records:
+    def _nothing_for_server(self, cloud, server):
+        last = watch.last_migration(
+            cloud.migration_records(server_id=server.id))
+        if last is None:
             return _('Server %s has no migration') % server.id
-        last = max(records, key=lambda m: (
-            cloud.parse_time(m.created_at) or cloud.parse_time('1970-01-01'),
-            watch._id_key(m.id)))
         return _('Server %(server)s has no migration in progress; its last '
                  'one, %(id)s, ended %(status)s at %(when)s (watch it with: '
                  'openstack migration watch %(server)s %(id)s)') % {

@@ -17,163 +17,25 @@ own API samples (tests/unit/samples/nova, copied from nova's
 doc/api_samples); it is shared with the engine tests.
 """
 
-import copy
-import json
-import os
 
 from openstack.compute.v2 import migration as sdk_migration
-from openstack.compute.v2 import server_action as sdk_action
 from openstack.compute.v2 import server_migration as sdk_server_migration
-from openstack.compute.v2 import service as sdk_service
 from openstack import exceptions as sdk_exc
 import testtools
 
 from migrationclient.cloud import errors
 from migrationclient.cloud import migrations as cloud
+from migrationclient.cloud import versions
 from migrationclient import microversions as mv
+from migrationclient.tests.unit import fakes
 
-SAMPLES = os.path.join(os.path.dirname(os.path.dirname(__file__)),
-                       'samples', 'nova')
-
-
-def sample(path):
-    """A Nova API sample (path below doc/api_samples), parsed."""
-    with open(os.path.join(SAMPLES, path)) as f:
-        return json.load(f)
-
-
-def os_migration(**changes):
-    """The running live migration of os-migrations 2.80, changed."""
-    rec = copy.deepcopy(sample('os-migrations/v2.80/migrations-get.json')
-                        ['migrations'][3])
-    rec.pop('links', None)
-    rec.update(changes)
-    return rec
-
-
-def server_migration(**changes):
-    """The running live migration of server-migrations 2.80, changed."""
-    rec = copy.deepcopy(sample('server-migrations/v2.80/migrations-index.json')
-                        ['migrations'][0])
-    rec.update(changes)
-    return rec
-
-
-class EndpointData:
-    def __init__(self, max_version):
-        self.max_microversion = tuple(int(x) for x in max_version.split('.'))
-        self.min_microversion = (2, 1)
-
-
-class FakeCompute:
-    """Stands in for client_manager.compute; data from Nova samples.
-
-    ``records`` holds os-migrations records (dicts) and ``live`` the
-    server-migrations records per server; tests change them between polls.
-    Every call is appended to ``calls``.
-    """
-
-    def __init__(self, max_version='2.104', default=None):
-        self._endpoint = EndpointData(max_version)
-        self.default_microversion = default
-        self.records = []
-        self.live = {}
-        self.actions = {}          # server id -> [action list dicts]
-        self.action_details = {}   # request id -> action dict with events
-        self.calls = []
-        self.fail_abort = None
-        self.servers = {}          # id -> SDK Server
-        self.services_list = []    # os-services records (dicts)
-
-    def get_endpoint_data(self):
-        return self._endpoint
-
-    def migrations(self, **query):
-        self.calls.append(('migrations', query))
-        out = []
-        for rec in self.records:
-            if 'server_id' in query and (
-                    rec['instance_uuid'] != query['server_id']):
-                continue
-            if 'host' in query and query['host'] not in (
-                    rec.get('source_compute'), rec.get('dest_compute')):
-                continue
-            if 'status' in query and rec['status'] != query['status']:
-                continue
-            since = query.get('changes_since')
-            if since and (rec.get('updated_at') or '') < since:
-                continue
-            out.append(sdk_migration.Migration.existing(**rec))
-        return iter(out)
-
-    def server_migrations(self, server_id):
-        self.calls.append(('server_migrations', server_id))
-        return iter([sdk_server_migration.ServerMigration.existing(
-            server_id=server_id, **rec)
-            for rec in self.live.get(server_id, [])])
-
-    def abort_server_migration(self, mid, server, ignore_missing=True):
-        self.calls.append(('abort', mid, server))
-        if self.fail_abort:
-            raise self.fail_abort
-
-    def force_complete_server_migration(self, mid, server=None):
-        self.calls.append(('force_complete', mid, server))
-
-    def server_actions(self, server_id):
-        self.calls.append(('server_actions', server_id))
-        return iter([sdk_action.ServerAction.existing(server_id=server_id,
-                                                      **a)
-                     for a in self.actions.get(server_id, [])])
-
-    def get_server_action(self, request_id, server_id, ignore_missing=True):
-        self.calls.append(('get_server_action', request_id))
-        a = self.action_details.get(request_id)
-        if a is None:
-            return None
-        return sdk_action.ServerAction.existing(server_id=server_id, **a)
-
-    def find_server(self, name_or_id, ignore_missing=True, **query):
-        self.calls.append(('find_server', name_or_id))
-        for server in self.servers.values():
-            if name_or_id in (server.id, server.name):
-                return server
-        return None
-
-    def services(self, **query):
-        self.calls.append(('services', query))
-        return iter([sdk_service.Service.existing(**rec)
-                     for rec in self.services_list
-                     if rec['binary'] == query.get('binary',
-                                                   rec['binary'])])
-
-    def count(self, name):
-        return sum(1 for c in self.calls if c[0] == name)
-
-
-def failed_live_migration_action(server_id, created_at, traceback=True,
-                                 details=True):
-    """An instance action for a failed live migration, in sample shape."""
-    listed = copy.deepcopy(sample(
-        'os-instance-actions/v2.84/instance-actions-list-resp.json')
-        ['instanceActions'])
-    listed[0].update(action='live-migration', instance_uuid=server_id,
-                     start_time=created_at, message='Error')
-    full = copy.deepcopy(sample(
-        'os-instance-actions/v2.84/instance-action-get-resp.json')
-        ['instanceAction'])
-    full.update(action='live-migration', instance_uuid=server_id,
-                request_id=listed[0]['request_id'], message='Error',
-                start_time=created_at)
-    ev = full['events'][0]
-    ev.update(event='conductor_live_migrate_instance', result='Error',
-              details='No valid host was found. ' if details else None,
-              traceback=(
-                  'Traceback (most recent call last):\n  File "x.py"\n'
-                  'nova.exception.NoValidHost: No valid host was found. '
-                  'There are not enough hosts available.\n')
-              if traceback else None)
-    return listed, full
+SAMPLES = fakes.SAMPLES
+sample = fakes.sample
+os_migration = fakes.os_migration
+server_migration = fakes.server_migration
+EndpointData = fakes.EndpointData
+FakeCompute = fakes.FakeCompute
+failed_live_migration_action = fakes.failed_live_migration_action
 
 
 class TestMigrationRecord(testtools.TestCase):
@@ -226,10 +88,10 @@ class TestVersions(testtools.TestCase):
 
     def test_cloud_maximum(self):
         self.assertEqual(mv.Version(2, 104),
-                         cloud.api_version(FakeCompute('2.104')))
+                         versions.api_version(FakeCompute('2.104')))
 
     def test_session_default_wins(self):
-        self.assertEqual(mv.Version(2, 23), cloud.api_version(
+        self.assertEqual(mv.Version(2, 23), versions.api_version(
             FakeCompute('2.104', default='2.23')))
 
     def _m(self, status='running', mtype='live-migration'):

@@ -19,8 +19,10 @@ import json
 import testtools
 
 from migrationclient.cloud import migrations as cloud
+from migrationclient.engine import drain
 from migrationclient.engine import render
 from migrationclient.engine import watch
+from migrationclient.tests.unit.engine.drain import base
 
 T0 = datetime.datetime(2026, 11, 27, 10, 12, 3,
                        tzinfo=datetime.timezone.utc)
@@ -164,3 +166,32 @@ class TestTty(testtools.TestCase):
         r.render([watch.Event('status', T0, a, 'x' * 200)], [a])
         for line in out.getvalue().splitlines():
             self.assertLessEqual(len(line), 39)
+
+
+class TestProgressLog(testtools.TestCase):
+
+    def _log(self, tty):
+        stream = io.StringIO()
+        log = drain.ProgressLog(stream, tty=tty)
+        a, b = base.item('a'), base.item('b')
+        log.items = [a, b]
+        a.state = drain.MIGRATING
+        log(a, 'migration 1 running')
+        a.state = drain.DONE
+        log(a, 'done: on compute2, ACTIVE')
+        log.close()
+        return stream.getvalue()
+
+    def test_plain_lines_when_not_a_tty(self):
+        out = self._log(False)
+        lines = out.splitlines()
+        self.assertEqual(2, len(lines))
+        self.assertIn('a (compute1) live: migration 1 running', lines[0])
+        self.assertNotIn('\r', out)
+        self.assertNotIn('moved', out)
+
+    def test_summary_line_on_a_tty(self):
+        out = self._log(True)
+        self.assertIn('0/2 moved, 1 running, 1 waiting', out)
+        self.assertIn('\r\033[K', out)
+        self.assertTrue(out.endswith('1/2 moved, 1 waiting\n'))

@@ -23,7 +23,7 @@ from osc_lib import exceptions
 import testtools
 
 from migrationclient import exitcodes
-from migrationclient.tests.unit.cloud import test_migrations as fakes
+from migrationclient.tests.unit import fakes
 from migrationclient.v1 import watch as v1watch
 
 SERVER = '8600d31b-d1a1-4632-b2ff-45c2be1a70ff'

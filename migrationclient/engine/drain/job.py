@@ -1,0 +1,390 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""A whole drain or restore, as the command runs it: :class:`Job`.
+
+``prepare()`` resolves the hosts, reads the cloud and plans (changes
+nothing); ``execute()`` prepares the services, runs the plan
+(:class:`~.run.Drain`) and returns the exit status.
+"""
+
+import os
+import time
+
+from migrationclient._i18n import _
+from migrationclient.cloud import actions as cloud_actions
+from migrationclient.cloud import errors
+from migrationclient.cloud import services as services_mod
+from migrationclient.constraints import evaluate as cengine
+from migrationclient.engine.drain.model import DrainError
+from migrationclient.engine.drain.model import NOT_STARTED
+from migrationclient.engine.drain.model import PENDING
+from migrationclient.engine.drain.model import remaining
+from migrationclient.engine.drain.model import ServerInfo
+from migrationclient.engine.drain.model import summary
+from migrationclient.engine.drain import policy
+from migrationclient.engine.drain.policy import kinds_for
+from migrationclient.engine.drain.policy import merge_previous
+from migrationclient.engine.drain.policy import plan
+from migrationclient.engine.drain.run import Drain
+from migrationclient.engine.drain import signals as signals_mod
+from migrationclient.engine import report as report_mod
+from migrationclient.engine import watch
+from migrationclient import exitcodes
+
+
+def _watcher_factory(compute, options):
+    """``host -> watch.Watcher`` for the drain of ``options``."""
+    stuck = float(options.stuck_after) if options.stuck_after else 1e9
+
+    progress = options.progress_interval
+    if progress is None:
+        progress = watch.default_progress_interval(options.poll_interval,
+                                                   options.stuck_after)
+
+    def make(host):
+        return watch.Watcher(compute, host=host, policy=watch.Policy(),
+                             stuck_window=stuck,
+                             rate_window=min(10.0, stuck),
+                             adopt_new=False, fetch_reasons=True,
+                             progress_interval=progress)
+    return make
+
+
+def previous_report(path, kind, hosts, resume, explicit, notes):
+    """The report at ``path`` a job continues from, or None.
+
+    :param resume: ``--resume`` named ``path``: it must be this job's
+    :param explicit: ``--report`` named ``path``: it must not be another
+        job's
+    :param notes: list the note of an archived complete report goes to
+    """
+    if not os.path.exists(path):
+        if resume:
+            raise DrainError(_('Report %s does not exist.') % path)
+        return None
+    try:
+        data = report_mod.load(path)
+    except report_mod.ReportError as exc:
+        raise DrainError(str(exc))
+    if data['kind'] != kind or sorted(data['hosts']) != sorted(hosts):
+        if resume:
+            raise DrainError(
+                _('%(path)s is a %(kind)s report of %(hosts)s, not of '
+                  'this %(mine)s of %(me)s.') % {
+                    'path': path, 'kind': data['kind'],
+                    'hosts': ', '.join(data['hosts']),
+                    'mine': kind, 'me': ', '.join(hosts)})
+        if explicit:
+            raise DrainError(
+                _('--report %(path)s holds a report of another job '
+                  '(%(kind)s of %(hosts)s); choose another file.') % {
+                    'path': path, 'kind': data['kind'],
+                    'hosts': ', '.join(data['hosts'])})
+        return None
+    if data['state'] == 'complete' and not resume:
+        archived = report_mod.archive_path(path)
+        os.replace(path, archived)
+        notes.append(_('previous complete report kept as %s') % archived)
+        return None
+    return data
+
+
+class Job:
+    """A drain of one or more hosts, from checks to report.
+
+    ``prepare()`` reads the cloud and plans (changes nothing: ``--dry-run``
+    stops there); ``execute()`` disables the services, runs the plan and
+    returns the exit status.  Raises :class:`DrainError` for anything the
+    user must fix (one line).
+    """
+
+    kind = 'drain'
+
+    def __init__(self, compute, conn, hosts, options, report_path=None,
+                 disable_reason=None, enable_when_done=False,
+                 target_aggregate=None, resume=None, on_event=None,
+                 clock=time.monotonic, sleep=time.sleep):
+        self.hosts = list(dict.fromkeys(hosts))
+        self.options = options
+        self.report_path = report_path or report_mod.default_path(
+            self.hosts, self.kind)
+        self.disable_reason = disable_reason
+        self.enable_when_done = enable_when_done
+        self.target_aggregate = target_aggregate
+        self.resume = resume
+        self.on_event = on_event
+        self.clock = clock
+        self.sleep = sleep
+        self.actions = cloud_actions.Actions(compute, conn)
+        self.items = []
+        self.dest_hosts = ()
+        self.services = {}
+        self.previous = None
+        self.notes = []
+        self.drain = None
+
+    # -- prepare -----------------------------------------------------------
+
+    def _services(self):
+        try:
+            return self.actions.compute_services()
+        except errors.CloudError as exc:
+            raise DrainError(str(exc))
+
+    def _load_previous(self, explicit):
+        """The report to continue from, or None (see README)."""
+        data = previous_report(self.resume or self.report_path, self.kind,
+                               self.hosts, bool(self.resume), explicit,
+                               self.notes)
+        if data is not None and self.resume:
+            self.report_path = self.resume
+        return data
+
+    def prepare(self, explicit_report=False):
+        svcs = self._services()
+        sources = []
+        for host in self.hosts:
+            try:
+                svc = self.actions.service_of(svcs, host)
+            except errors.CloudError as exc:
+                raise DrainError(str(exc))
+            if not svc.is_up:
+                raise DrainError(
+                    _('nova-compute on %(host)s is %(state)s: a drain needs '
+                      'it up (live and cold migrations run on the source); '
+                      'evacuate the servers instead.') % {
+                        'host': host, 'state': _('forced down')
+                        if svc.forced_down else svc.state})
+            sources.append(svc)
+        self.services = {s.host: s for s in sources}
+        self.dest_hosts = self._destinations(svcs)
+        self.previous = self._load_previous(explicit_report)
+        servers = []
+        for host in self.hosts:
+            servers.extend(self._servers_on(host))
+        moves = self._moves(servers)
+        self.items = plan(servers, moves, self.options)
+        if self.previous is not None:
+            self.items = merge_previous(self.items,
+                                        self.previous['servers'])
+        self._gate()
+        return self.items
+
+    def _destinations(self, svcs):
+        by_host = {s.host: s for s in svcs}
+        wanted = list(self.options.target_hosts)
+        if self.target_aggregate:
+            wanted += self._aggregate_hosts(self.target_aggregate)
+        if wanted:
+            dests = []
+            for host in dict.fromkeys(wanted):
+                if host in self.hosts:
+                    raise DrainError(_('%s is being drained: it cannot be a '
+                                       'target.') % host)
+                svc = by_host.get(host)
+                if svc is None:
+                    try:
+                        self.actions.service_of(svcs, host)
+                    except errors.CloudError as exc:
+                        raise DrainError(str(exc))
+                if not svc.is_up or not svc.is_enabled:
+                    raise DrainError(
+                        _('target %(host)s is not usable: nova-compute is '
+                          '%(state)s and %(status)s.') % {
+                            'host': host, 'state': svc.state,
+                            'status': svc.status})
+                dests.append(host)
+            self.options.target_hosts = tuple(dests)
+        else:
+            dests = [s.host for s in svcs if s.host not in self.hosts
+                     and s.is_up and s.is_enabled]
+        dests = tuple(sorted(dests))
+        if not dests and not self.options.allow_partial:
+            raise DrainError(
+                _('No destination: every other nova-compute service is '
+                  'down or disabled (use --allow-partial to disable %s '
+                  'anyway).') % ', '.join(self.hosts))
+        return dests
+
+    def _aggregate_hosts(self, name):
+        try:
+            hosts = self.actions.aggregate_hosts(name)
+        except errors.CloudError as exc:
+            raise DrainError(str(exc))
+        hosts = [h for h in hosts if h not in self.hosts]
+        if not hosts:
+            raise DrainError(_('Aggregate %s has no host other than the '
+                               'drained ones.') % name)
+        return hosts
+
+    def _servers_on(self, host):
+        try:
+            found = self.actions.servers_on_host(host)
+        except errors.CloudError as exc:
+            raise DrainError(str(exc))
+        return [ServerInfo.from_sdk(s) for s in found]
+
+    def _moves(self, servers):
+        """The constraint library's moves for servers that can move."""
+        movable = [s for s in servers
+                   if policy.movable(s, self.options)]
+        if not movable:
+            return {}
+        if not self.dest_hosts:
+            why = _('no enabled and up nova-compute host to move to')
+            return {s.id: cengine.Move(s.id, None, None, None, (), why)
+                    for s in movable}
+        moves = {}
+        by_host = {}
+        for s in movable:
+            by_host.setdefault(s.host, []).append(s)
+        for host, group in sorted(by_host.items()):
+            try:
+                gathered = self.actions.gather(
+                    source_host=host,
+                    destinations=list(self.dest_hosts))
+            except errors.CloudError as exc:
+                raise DrainError(str(exc))
+            self.notes.extend(gathered.snapshot.cloud.notes)
+            snapshot = gathered.snapshot
+            for kinds in (('live', 'cold'), ('cold',)):
+                ids = [s.id for s in group
+                       if kinds_for(s, self.options) == kinds and
+                       s.id in snapshot.servers]
+                if not ids:
+                    continue
+                for move in cengine.plan(snapshot, ids,
+                                         destinations=list(self.dest_hosts),
+                                         kinds=kinds):
+                    moves[move.server_id] = move
+        return moves
+
+    def _gate(self):
+        blocked = [i for i in self.items if i.no_destination]
+        if blocked and not self.options.allow_partial:
+            lines = '; '.join('%s (%s): %s' % (i.name or i.id, i.id,
+                                               i.reason) for i in blocked)
+            raise DrainError(
+                _('No destination can take %(n)d server(s): %(lines)s. '
+                  'Nothing was changed; use --allow-partial to drain the '
+                  'rest.') % {'n': len(blocked), 'lines': lines})
+
+    def label(self, item):
+        return policy.destination_label(item, self.options,
+                                        self.can_name_host)
+
+    def can_name_host(self, action):
+        return policy.can_name_host(self.actions.version, action)
+
+    # -- execute -----------------------------------------------------------
+
+    def _new_report(self):
+        if self.previous is not None:
+            data = self.previous
+            data['state'] = 'running'
+            data['finished_at'] = None
+            data.setdefault('resumed_at', []).append(report_mod.isotime())
+            data['options'] = self.options.to_dict()
+            return data
+        return report_mod.new_report(self.kind, self.hosts,
+                                     self.options.to_dict())
+
+    def _prepare_services(self, report):
+        """Disable the source hosts' nova-compute (unless already)."""
+        reason = self.disable_reason or services_mod.default_reason()
+        for host in self.hosts:
+            svc = self.services[host]
+            entry = report['service'].setdefault(host, {})
+            if not svc.is_enabled:
+                entry.setdefault('disabled_by_drain', False)
+                entry.setdefault('reason', svc.disabled_reason)
+                continue
+            try:
+                self.actions.disable_service(svc, reason)
+            except errors.CloudError as exc:
+                raise DrainError(str(exc))
+            entry.update({'disabled_by_drain': True, 'reason': reason,
+                          'disabled_at': report_mod.isotime()})
+
+    def execute(self):
+        report = self._new_report()
+        report['notes'] = list(self.notes)
+        report['service'] = report.get('service') or {}
+        report['servers'] = [i.to_dict() for i in self.items]
+        with signals_mod.Signals() as signals:
+            # The report must be writable before anything changes.
+            try:
+                report_mod.write_atomic(self.report_path, report)
+            except OSError as exc:
+                raise DrainError(
+                    _('Cannot write the report %(path)s: %(err)s')
+                    % {'path': self.report_path,
+                       'err': exc.strerror or exc})
+            try:
+                self._prepare_services(report)
+            except DrainError as exc:
+                self._not_started(report, str(exc))
+                raise
+            self.drain = Drain(self.actions,
+                               _watcher_factory(self.actions, self.options),
+                               self.items, self.options, report,
+                               report_path=self.report_path,
+                               on_event=self.on_event,
+                               dest_hosts=self.dest_hosts, clock=self.clock,
+                               sleep=self.sleep)
+            signals.attach(self.drain)
+            status = self.drain.run()
+        if status == exitcodes.OK and self.enable_when_done:
+            self._enable_if_empty(report)
+        return status
+
+    def _not_started(self, report, why):
+        """The drain stops before its first migration: say so, finally.
+
+        The report keeps what was done to the services (a drain of several
+        hosts may have disabled some) and every server as not started.
+        """
+        for item in self.items:
+            if item.state == PENDING:
+                item.state = NOT_STARTED
+                item.error = why
+        report['servers'] = [i.to_dict() for i in self.items]
+        report['summary'] = summary(self.items)
+        report['state'] = 'incomplete'
+        report['finished_at'] = report['updated_at'] = report_mod.isotime()
+        try:
+            report_mod.write_atomic(self.report_path, report)
+        except OSError:
+            pass        # it was writable a moment ago; the error says why
+
+    def _enable_if_empty(self, report):
+        for host in self.hosts:
+            left = [s for s in self._servers_on(host)
+                    if s.status != 'SHELVED_OFFLOADED']
+            entry = report['service'].setdefault(host, {})
+            if left:
+                entry['enabled_when_done'] = False
+                self.notes.append(_('%(host)s still holds %(n)d server(s): '
+                                    'left disabled') % {'host': host,
+                                                        'n': len(left)})
+                continue
+            try:
+                self.actions.enable_service(self.services[host])
+            except errors.CloudError as exc:
+                raise DrainError(str(exc))
+            entry['enabled_when_done'] = True
+        self.drain.save()
+
+    @property
+    def remaining(self):
+        return remaining(self.items)

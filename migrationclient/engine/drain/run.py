@@ -1,0 +1,300 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The drain's run loop: submit, poll, follow, end (:class:`Drain`).
+
+One :class:`Drain` runs the planned items of a drain with its three
+collaborators, each over the same state (the items, the limits, the
+watchers, the report): :class:`~.submit.Submitter` starts what the limits
+allow, :class:`~.follow.Follower` follows the migrations (stuck, timeout,
+interrupt, failure, retry) and :class:`~.check.Checker` checks a server
+after its migration ended (confirm, verify).
+"""
+
+import time
+
+from migrationclient._i18n import _
+from migrationclient.cloud import errors
+from migrationclient.engine.drain import check
+from migrationclient.engine.drain import follow
+from migrationclient.engine.drain import model
+from migrationclient.engine.drain.model import exit_status
+from migrationclient.engine.drain.model import summary
+from migrationclient.engine.drain.slots import Slots
+from migrationclient.engine.drain import submit
+from migrationclient.engine import report as report_mod
+from migrationclient import exitcodes
+
+
+class Drain:
+    """Run planned items: submit with bounded concurrency, follow, end.
+
+    :param actions: :class:`migrationclient.cloud.actions.Actions` (or an
+        object with its methods)
+    :param watcher_for: ``callable(host) -> watch.Watcher`` scoped to one
+        source host (one ``os-migrations`` list per poll and host)
+    :param items: planned :class:`Item` list (ended ones are kept)
+    :param report: report dict (:func:`report.new_report`), rewritten to
+        ``report_path`` after every state change
+    :param on_event: ``callback(item, text)`` for each state change
+    :param dest_hosts: every possible destination host (for items whose
+        candidates are not known)
+    """
+
+    def __init__(self, actions, watcher_for, items, options, report,
+                 report_path=None, on_event=None, dest_hosts=(),
+                 clock=time.monotonic, sleep=time.sleep,
+                 write=report_mod.write_atomic):
+        self.actions = actions
+        self.watcher_for = watcher_for
+        self.items = items
+        self.options = options
+        self.report = report
+        self.report_path = report_path
+        self.on_event = on_event or (lambda item, text: None)
+        self.dest_hosts = tuple(dest_hosts)
+        self.clock = clock
+        self.sleep = sleep
+        self.write = write
+        self.slots = Slots(options.max_parallel, options.max_per_target)
+        self.watchers = {}
+        self.failures = 0
+        self.write_error = None
+        self.stop_reason = None
+        self.interrupted = None
+        self.interrupted_at = None
+        self.hard_stop = False
+        self.cycle = 0              # poll cycles so far
+        self.api_errors = 0         # failed polls in a row
+        self._poll_due = None       # clock() of the next poll, if any
+        self.submitter = submit.Submitter(self)
+        self.follower = follow.Follower(self)
+        self.checker = check.Checker(self)
+
+    def request_stop(self, why='SIGINT'):
+        """Stop submitting; a second call stops watching too."""
+        if self.interrupted is None:
+            self.interrupted = why
+            self.interrupted_at = self.clock()
+            if self.stop_reason is None:
+                self.stop_reason = _('interrupted (%s)') % why
+        else:
+            self.hard_stop = True
+
+    def save(self, final_state=None):
+        self.report['servers'] = [i.to_dict() for i in self.items]
+        self.report['updated_at'] = report_mod.isotime()
+        self.report['summary'] = summary(self.items)
+        if final_state:
+            self.report['state'] = final_state
+            self.report['finished_at'] = report_mod.isotime()
+        if self.report_path:
+            try:
+                self.write(self.report_path, self.report)
+            except OSError as exc:
+                # Keep draining (the migrations run anyway); say it once.
+                if self.write_error is None:
+                    self.write_error = str(exc)
+                    self.on_event(model.report_item(_('report')), _(
+                        'cannot write the report %(path)s: %(err)s') % {
+                            'path': self.report_path, 'err': exc})
+
+    def event(self, item, text):
+        """Tell ``on_event`` about ``item`` and rewrite the report."""
+        self.on_event(item, text)
+        self.save()
+
+    def in_flight(self):
+        return [i for i in self.items if i.state in model.IN_FLIGHT]
+
+    def pending(self):
+        return [i for i in self.items if i.state == model.PENDING]
+
+    def by_server(self, server_id):
+        for item in self.items:
+            if item.id == server_id and item.state in model.IN_FLIGHT:
+                return item
+        return None
+
+    def conclude(self, item, state, text, error=None):
+        """End ``item`` in ``state`` (done, failed...): free its slot."""
+        item.state = state
+        item.stage = None
+        if error is not None:
+            item.error = error
+        item.finished_at = report_mod.isotime()
+        if item.t_submit is not None:
+            item.duration = round(self.clock() - item.t_submit, 1)
+        self.slots.finish(item.id)
+        if state in model.FAILURES:
+            self.failures += 1
+            limit = self.options.max_failures
+            if limit and self.failures >= limit and not self.stop_reason:
+                self.stop_reason = _('%d failure(s): --max-failures '
+                                     'reached') % self.failures
+        self.event(item, text)
+
+    def watcher(self, host):
+        """The watcher of source ``host`` (started on first use)."""
+        w = self.watchers.get(host)
+        if w is None:
+            w = self.watcher_for(host)
+            events = w.start()      # kept only once its baseline is read
+            self.watchers[host] = w
+            self.follower.handle(w, events)
+        return w
+
+    def ensure_watcher(self, host):
+        """The watcher of ``host``, or None when the cloud failed."""
+        try:
+            return self.watcher(host)
+        except errors.CloudError as exc:
+            self.cloud_failed(host, exc)
+            return None
+
+    def run(self):
+        """Run until every item ended or the drain stops.
+
+        Returns the exit status (:mod:`migrationclient.exitcodes`).
+        """
+        self.save()
+        for host in sorted({i.original_host for i in self.items
+                            if i.state == model.PENDING or
+                            i.state in model.IN_FLIGHT}):
+            self.ensure_watcher(host)
+        self.follower.adopt()
+        while not self.hard_stop:
+            progressed = 0
+            if self.interrupted is not None:
+                self.follower.on_interrupt()
+            else:
+                progressed = self.submitter.submit()
+            if not self.in_flight():
+                if self.interrupted is not None or not self._startable():
+                    break
+                if progressed:
+                    continue
+                if 0 < self.api_errors < model.API_ERROR_POLLS:
+                    # The cloud failed: try again at the next cycle.
+                    self._wait(self.options.poll_interval)
+                    self._poll_due = None
+                    self.cycle += 1
+                    continue
+                if self.api_errors:
+                    self.stop_reason = _('the cloud API failed %d polls in '
+                                         'a row') % self.api_errors
+                    break
+                # Nothing runs and nothing could start: no destination.
+                self.stop_reason = _('no allowed destination is usable')
+                break
+            self._wait_poll()
+            if self.hard_stop:
+                break
+            self._poll()
+        return self._finish()
+
+    def _wait_poll(self):
+        """Sleep until the next poll is due.
+
+        Polls are one ``--poll-interval`` apart from start to start, not
+        from the end of the previous cycle's work (its reads, report
+        writes and migration requests, a second or more under load), so
+        an ended migration is seen and its slot reused no later than that;
+        the poll rate stays at most one per interval.
+        """
+        due = self._poll_due
+        if due is None:
+            due = self.clock() + self.options.poll_interval
+        self._wait(due - self.clock())
+
+    def _startable(self):
+        return bool(self.pending()) and self.stop_reason is None
+
+    def _wait(self, seconds):
+        end = self.clock() + seconds
+        while not self.hard_stop:
+            left = end - self.clock()
+            if left <= 0:
+                return
+            self.sleep(min(left, 0.2))
+
+    def _poll(self):
+        self.cycle += 1
+        self._poll_due = self.clock() + self.options.poll_interval
+        hosts = sorted({i.original_host for i in self.in_flight()})
+        failed = None
+        for host in hosts:
+            if not self.poll_watcher(host):
+                failed = True
+        if failed:
+            self.follower.reconcile()
+            if self.api_errors >= model.API_ERROR_POLLS:
+                self.stop_reason = self.stop_reason or _(
+                    'the cloud API failed %d polls in a row') % (
+                        self.api_errors)
+                self.hard_stop = True
+                return
+        elif hosts:
+            self.api_errors = 0
+        for item in self.in_flight():
+            if item.stage == 'finished':
+                self.checker.confirm_step(item)
+            elif item.stage in ('confirming', 'verify'):
+                self.checker.verify_step(item)
+            elif item.state == model.SUBMITTED:
+                self.follower.no_record(item)
+            self.follower.check_timeout(item)
+
+    def poll_watcher(self, host):
+        """Poll the watcher of ``host``; False when the cloud failed.
+
+        keystoneauth / openstacksdk have already retried the request as
+        clouds.yaml says (``status_code_retries``, ``connect_retries``);
+        the drain does not retry it again but polls at the next cycle,
+        and stops watching after :data:`API_ERROR_POLLS` failures in a
+        row.
+        """
+        try:
+            w = self.watcher(host)
+            self.follower.handle(w, w.poll())
+        except errors.CloudError as exc:
+            self.cloud_failed(host, exc)
+            return False
+        return True
+
+    def cloud_failed(self, host, exc):
+        self.api_errors += 1
+        self.on_event(model.report_item(_('cloud')), _(
+            'cannot poll the migrations of %(host)s (%(n)d/%(max)d in a '
+            'row): %(err)s') % {'host': host, 'n': self.api_errors,
+                                'max': model.API_ERROR_POLLS,
+                                'err': errors.one_line(exc)})
+
+    def _finish(self):
+        for item in self.items:
+            if item.state == model.PENDING:
+                item.state = model.NOT_STARTED
+                item.error = self.stop_reason or _('not started')
+            elif item.state in model.IN_FLIGHT:
+                # Still moving: the next run follows the migration.
+                item.error = _('still in flight when the drain stopped '
+                               '(migration %s): run the drain again to '
+                               'follow it') % item.migration_id
+        status = exit_status(self.items, self.interrupted is not None)
+        if status == exitcodes.OK:
+            state = 'complete'
+        elif self.interrupted is not None:
+            state = 'interrupted'
+        else:
+            state = 'incomplete'
+        self.save(final_state=state)
+        return status

@@ -1,0 +1,254 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Starting migrations: the limits decide, the requests go out together."""
+
+from concurrent import futures
+
+from migrationclient._i18n import _
+from migrationclient.cloud import errors
+from migrationclient.engine.drain import model
+from migrationclient.engine.drain import policy
+from migrationclient.engine.drain.policy import unusable_hosts
+from migrationclient.engine.drain.policy import usable_pool
+from migrationclient.engine import report as report_mod
+
+
+class Submitter:
+    """Start the pending items of a :class:`~.run.Drain` the limits allow.
+
+    Also owns the view of the destinations' nova-compute services (read
+    at most once per poll cycle, only when something is about to start).
+    """
+
+    def __init__(self, drain):
+        self.drain = drain
+        self._services_cycle = None
+        self._services_view = None  # (known hosts, {host: why}) or None
+        self._announced = {}        # destinations reported unusable
+
+    def submit(self):
+        """Start what the limits allow; return how many were acted on.
+
+        Every start is decided first (the slots are taken one by one, so
+        the limits hold exactly as with one request at a time), then the
+        requests of the round go out together (:meth:`_start_batch`).
+        """
+        acted = 0
+        view = None
+        batch = []
+        for item in self.drain.pending():
+            if self.drain.stop_reason:
+                break
+            pool = tuple(h for h in self.drain.dest_hosts
+                         if h not in item.excluded)
+            cands = item.candidates
+            if cands is None and self.drain.options.target_hosts:
+                cands = tuple(self.drain.options.target_hosts)
+            if cands is not None:
+                cands = tuple(h for h in cands if h not in item.excluded)
+                if not cands:
+                    self.drain.conclude(item, model.FAILED, _(
+                        'failed: no destination left to try'),
+                        error=item.error or _('no destination left'))
+                    acted += 1
+                    continue
+            if self.drain.ensure_watcher(item.original_host) is None:
+                continue
+            can_name = policy.can_name_host(
+                self.drain.actions.version, item.action)
+            ok, target = self.drain.slots.choose(item.original_host, cands,
+                                                 can_name, pool)
+            if not ok:
+                continue
+            # About to submit: are the destinations still usable?
+            view = view or self._services_now()
+            dropped = {}
+            if view is not None:
+                pool, cands, dropped = usable_pool(pool, cands, *view)
+                if (cands is not None and not cands) or not pool:
+                    why = '; '.join('%s: %s' % kv for kv in
+                                    sorted(dropped.items()))
+                    self.drain.conclude(item, model.SKIPPED, _(
+                        'not started: no allowed destination is usable now '
+                        '(%s); run the drain again when one is back') % why,
+                        error=_('no usable destination (%s)') % why)
+                    acted += 1
+                    continue
+                if dropped:
+                    ok, target = self.drain.slots.choose(
+                        item.original_host, cands, can_name, pool)
+            if ok:
+                # The slot is taken now: the next item's choice sees it.
+                batch.append((item, target, dropped))
+                self._reserve(item, target)
+        if batch:
+            self._start_batch(batch)
+            acted += len(batch)
+        return acted
+
+    def _services_now(self):
+        """``(known hosts, {host: why unusable})``, or None if unknown.
+
+        Read at most once per poll cycle, and only when a migration is
+        about to start (polling costs nothing more while nothing starts).
+        A failed read keeps the last view.
+        """
+        lister = getattr(self.drain.actions, 'compute_services', None)
+        if lister is None:
+            return None
+        if self._services_cycle == self.drain.cycle:
+            return self._services_view
+        self._services_cycle = self.drain.cycle
+        try:
+            services = lister()
+        except errors.CloudError as exc:
+            self.drain.on_event(model.report_item(_('destinations')), _(
+                'cannot list the compute services (%s): using what was '
+                'known') % exc)
+            return self._services_view
+        unusable = unusable_hosts(services)
+        self._services_view = ({s.host for s in services}, unusable)
+        watched = set(
+            self.drain.dest_hosts) | set(
+            self.drain.options.target_hosts)
+        for host in sorted(watched):
+            why = unusable.get(host)
+            if why == self._announced.get(host):
+                continue
+            if why:
+                text = _('%(host)s is not used as a destination: %(why)s'
+                         ) % {'host': host, 'why': why}
+            else:
+                text = _('%s is usable again as a destination') % host
+            self._announced[host] = why
+            self.drain.report.setdefault('notes', []).append(
+                '%s %s' % (report_mod.isotime(), text))
+            self.drain.event(model.report_item(_('destinations')), text)
+        return self._services_view
+
+    def _reserve(self, item, target):
+        """Take the slot of ``item`` and reset it for a new attempt."""
+        w = self.drain.watcher(item.original_host)
+        item.attempts += 1
+        item.destination = target
+        item.migration_id = item.migration_uuid = None
+        item.migration_status = item.stage = None
+        item.timed_out = item.stuck_handled = False
+        item.aborted_why = None
+        item.check_polls = 0
+        item.t_submit = self.drain.clock()
+        item.submitted_at = report_mod.isotime()
+        self.drain.slots.start(item.id, item.original_host, target)
+        w.expect(item.id)
+
+    def _request(self, item, target):
+        """The migration request of ``item``: None or its errors.CloudError."""
+        try:
+            if item.action == model.LIVE:
+                self.drain.actions.live_migrate(item.id, target)
+            else:
+                self.drain.actions.cold_migrate(item.id, target)
+        except errors.CloudError as exc:
+            return exc
+        return None
+
+    def _start_batch(self, batch):
+        """Send the requests of ``batch`` (slots taken), then follow them.
+
+        Nova answers a live migration request (microversion 2.30) only
+        after the conductor's pre-checks, a second or more per request:
+        one at a time, the k-th start of a round would wait for the k-1
+        before it.  The requests go out together (at most
+        :data:`SUBMIT_THREADS` at once), only the HTTP call in a worker
+        thread; the answers are then handled here in the drain's order,
+        the accepted ones first (so that a failed request's poll of the
+        watcher cannot take the records of the others before they are
+        followed), and the report is written after each.
+        """
+        if len(batch) == 1:
+            item, target, _dropped = batch[0]
+            errors = [self._request(item, target)]
+        else:
+            with futures.ThreadPoolExecutor(
+                    max_workers=min(len(batch), model.SUBMIT_THREADS),
+                    thread_name_prefix='drain-submit') as pool:
+                calls = [pool.submit(self._request, item, target)
+                         for item, target, _dropped in batch]
+                errors = [call.result() for call in calls]
+        for (item, target, dropped), exc in zip(batch, errors):
+            if exc is None:
+                self._submitted(item, target, dropped)
+        for (item, target, dropped), exc in zip(batch, errors):
+            if exc is not None:
+                self._refused(item, target, exc)
+
+    def _refused(self, item, target, exc):
+        if exc.maybe_processed and self._accepted_anyway(item, exc, target):
+            return
+        # With a named host the SDK's live migration (2.30) gets the
+        # scheduler's NoValidHost back as a synchronous 400, after
+        # Nova created a migration record (status "error").  Let the
+        # watcher take that record now, while no item is in flight
+        # for this server, so a retry follows its own migration.
+        self.drain.poll_watcher(item.original_host)
+        if self.drain.follower.retry(item, str(exc), target):
+            return
+        self.drain.conclude(
+            item, model.FAILED, _('refused: %s') %
+            exc, error=str(exc))
+
+    def _submitted(self, item, target, dropped):
+        item.state = model.SUBMITTED
+        text = _('%(action)s migration to %(dest)s submitted') % {
+            'action': item.action,
+            'dest': target or _('the scheduler\'s choice')}
+        if dropped:
+            text += ' (%s)' % _('not to %s') % '; '.join(
+                '%s: %s' % kv for kv in sorted(dropped.items()))
+        self.drain.event(item, text)
+
+    def _accepted_anyway(self, item, exc, target):
+        """After an error that Nova may have acted on: did it start?
+
+        A lost answer (connection reset, after keystoneauth's
+        ``connect_retries``), a 5xx, or a 409 because the server is
+        already migrating (keystoneauth re-sent a request whose first
+        answer was lost): one read of the server says.  When it migrates
+        (or already left the host) the drain follows that migration;
+        when the server cannot be read after a lost answer, the drain
+        waits for a migration record as after any submission.
+        """
+        try:
+            now = self.drain.actions.get_server(item.id)
+        except errors.CloudError:
+            if not exc.no_answer:
+                return False
+            now = None      # unknown: wait for a record, as after a 202
+        else:
+            if now is None or not (
+                    now.task_state in model.MIGRATION_TASKS or
+                    (now.host and now.host != item.original_host)):
+                return False
+        item.state = model.SUBMITTED
+        self.drain.event(item, _(
+            '%(action)s migration to %(dest)s: %(err)s; %(what)s: '
+            'following its migration') % {
+                'action': item.action,
+                'dest': target or _('the scheduler\'s choice'),
+                'err': exc,
+                'what': (_('the server could not be read') if now is None
+                         else _('the server is %(st)s/%(task)s on %(host)s'
+                                ) % {'st': now.status,
+                                     'task': now.task_state or '-',
+                                     'host': now.host})})
+        return True

@@ -1,0 +1,159 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Jobs: reports to continue from, the gate, services, aggregates."""
+
+import os
+import types
+
+import fixtures
+from openstack import exceptions as sdk_exc
+import testtools
+
+from migrationclient.engine import drain
+from migrationclient.engine import report as report_mod
+from migrationclient.tests.unit.engine.drain import base
+from migrationclient.tests.unit import fakes
+
+
+class TestJobReports(testtools.TestCase):
+    """Which report a drain continues from (resume / rerun / archive)."""
+
+    def setUp(self):
+        super().setUp()
+        self.dir = self.useFixture(fixtures.TempDir()).path
+        self.useFixture(fixtures.EnvironmentVariable('XDG_STATE_HOME',
+                                                     self.dir))
+
+    def job(self, hosts=('compute1',), **kw):
+        return drain.Job(None, None, list(hosts), base.opts(), **kw)
+
+    def write(self, state='interrupted', hosts=('compute1',), path=None):
+        data = report_mod.new_report('drain', list(hosts), {})
+        data['state'] = state
+        path = path or report_mod.default_path(list(hosts))
+        report_mod.write_atomic(path, data)
+        return path
+
+    def test_rerun_continues_unfinished_report(self):
+        self.write('interrupted')
+        job = self.job()
+        self.assertEqual('interrupted', job._load_previous(False)['state'])
+
+    def test_complete_report_is_archived(self):
+        path = self.write('complete')
+        job = self.job()
+        self.assertIsNone(job._load_previous(False))
+        self.assertFalse(os.path.exists(path))
+        self.assertEqual(1, len(job.notes))
+        archived = os.listdir(os.path.dirname(path))
+        self.assertEqual(1, len(archived))
+        self.assertTrue(archived[0].startswith('drain-compute1-'))
+
+    def test_resume_of_other_hosts_refused(self):
+        path = self.write(hosts=('compute2',), path=os.path.join(
+            self.dir, 'r.json'))
+        job = self.job(resume=path)
+        exc = self.assertRaises(drain.DrainError, job._load_previous, False)
+        self.assertIn('compute2', str(exc))
+
+    def test_explicit_report_of_other_job_refused(self):
+        path = self.write(hosts=('compute2',), path=os.path.join(
+            self.dir, 'r.json'))
+        job = self.job(report_path=path)
+        self.assertRaises(drain.DrainError, job._load_previous, True)
+
+    def test_corrupt_report(self):
+        path = os.path.join(self.dir, 'bad.json')
+        with open(path, 'w') as stream:
+            stream.write('[')
+        job = self.job(resume=path)
+        exc = self.assertRaises(drain.DrainError, job._load_previous, False)
+        self.assertIn('not valid JSON', str(exc))
+
+    def test_gate(self):
+        job = self.job()
+        blocked = base.item('x', action=drain.SKIP)
+        blocked.state, blocked.no_destination = drain.SKIPPED, True
+        blocked.reason = 'no destination can take it: sriov'
+        job.items = [blocked, base.item('y')]
+        exc = self.assertRaises(drain.DrainError, job._gate)
+        self.assertIn('--allow-partial', str(exc))
+        job.options.allow_partial = True
+        job._gate()
+
+    def test_target_aggregate_hosts(self):
+        compute = types.SimpleNamespace(
+            find_aggregate=lambda name, ignore_missing: types.SimpleNamespace(
+                hosts=['compute1', 'compute3']))
+        job = drain.Job(compute, None, ['compute1'], base.opts())
+        self.assertEqual(['compute3'], job._aggregate_hosts('agg'))
+
+        def missing(name, ignore_missing):
+            raise sdk_exc.NotFoundException('no such aggregate')
+        job.actions = drain.Actions(
+            types.SimpleNamespace(find_aggregate=missing))
+        exc = self.assertRaises(drain.DrainError, job._aggregate_hosts,
+                                'agg')
+        self.assertIn('No aggregate named agg', str(exc))
+
+    def test_unwritable_report_changes_nothing(self):
+        path = os.path.join(self.dir, 'plainfile')
+        with open(path, 'w') as stream:
+            stream.write('x')
+        job = self.job(report_path=os.path.join(path, 'r.json'))
+        job.items = [base.item('a')]
+        # compute is None: any cloud call would raise AttributeError.
+        exc = self.assertRaises(drain.DrainError, job.execute)
+        self.assertIn('Cannot write the report', str(exc))
+        self.assertIn('plainfile', str(exc))
+
+
+class TestNoDestinationAtAll(testtools.TestCase):
+
+    def test_every_movable_server_is_skipped(self):
+        job = drain.Job(None, None, ['compute1'],
+                        base.opts(allow_partial=True))
+        job.dest_hosts = ()
+        servers = [drain.ServerInfo('a', 'a', 'p', 'compute1', 'ACTIVE'),
+                   drain.ServerInfo('b', 'b', 'p', 'compute1', 'SHUTOFF'),
+                   drain.ServerInfo('c', 'c', 'p', 'compute1', 'ERROR')]
+        items = drain.plan(servers, job._moves(servers), job.options)
+        by_id = {i.id: i for i in items}
+        for sid in ('a', 'b'):
+            self.assertEqual(drain.SKIPPED, by_id[sid].state)
+            self.assertTrue(by_id[sid].no_destination)
+            self.assertIn('no enabled and up', by_id[sid].reason)
+        self.assertFalse(by_id['c'].no_destination)
+
+
+class TestDisableFailure(testtools.TestCase):
+
+    def test_report_says_nothing_started(self):
+        tmp = self.useFixture(fixtures.TempDir()).path
+        nova = fakes.FakeNova()
+
+        def disable_service(*args, **kwargs):
+            raise sdk_exc.HttpException('Service Unavailable',
+                                        http_status=503)
+        nova.disable_service = disable_service
+        path = os.path.join(tmp, 'r.json')
+        job = drain.Job(nova, None, ['compute1'], base.opts(),
+                        report_path=path)
+        job.services = {'compute1': base.service('compute1')}
+        job.items = [base.item('a')]
+        exc = self.assertRaises(drain.DrainError, job.execute)
+        self.assertIn('Could not disable nova-compute on compute1', str(exc))
+        data = report_mod.load(path)
+        self.assertEqual('incomplete', data['state'])
+        self.assertEqual([('not-started', str(exc))],
+                         [(e['state'], e['error']) for e in data['servers']])
