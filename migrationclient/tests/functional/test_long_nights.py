@@ -29,8 +29,13 @@
   as the token lets it, write its report and exit resumable.
 
 Each test checks every server of the drain against what the cloud says
-(host, status, task, migration records) and that ``--resume REPORT``
+(host, status, task, migration records: exactly one per server, no
+duplicate) and, when the drain could not finish, that ``--resume REPORT``
 empties the host afterwards.
+
+Tests that today's engine fails are marked ``unittest.expectedFailure``
+with the number of the engine change they wait for (issue 19 fix list,
+h8 report): remove the marker with the change.
 """
 
 import os
@@ -278,7 +283,8 @@ class ReportUnwritableTest(DrainFixture):
         self.addDetail('how the write fails', _text(how))
         return blocker
 
-    # Fails on today's engine: h8-FIXES.md #1 (remove with the fix).
+    # Fails on today's engine: issue 19 fix list (h8-FIXES.md) #1;
+    # remove the marker with the fix.
     @unittest.expectedFailure
     def test_unwritable_then_writable_again(self):
         # Plan order a, b, c.  Nova runs one live migration at a time on
@@ -317,7 +323,8 @@ class ReportUnwritableTest(DrainFixture):
         self.assertIn('report', entries[c.id]['error'])
         self.resume_empties_host(servers)
 
-    # Fails on today's engine: h8-FIXES.md #1 (remove with the fix).
+    # Fails on today's engine: issue 19 fix list (h8-FIXES.md) #1;
+    # remove the marker with the fix.
     @unittest.expectedFailure
     def test_unwritable_until_the_end(self):
         servers = self.boot([{fakecloud.META_HOLD: 2},
@@ -364,7 +371,8 @@ class NovaOutageTest(DrainFixture):
     SERVERS = 10
     OUTAGE = 30.0
 
-    # Fails on today's engine: h8-FIXES.md #2 (remove with the fix).
+    # Fails on today's engine: issue 19 fix list (h8-FIXES.md) #2;
+    # remove the marker with the fix.
     @unittest.expectedFailure
     def test_503_for_30_seconds(self):
         proxy = httpproxy.CountingProxy.for_cloud(
@@ -479,7 +487,8 @@ class TokenExpiryTest(DrainFixture):
         self.check_report_vs_cloud(data, servers)
         self.check_all_moved(servers, before)
 
-    # Fails on today's engine: h8-FIXES.md #4 (remove with the fix).
+    # Fails on today's engine: issue 19 fix list (h8-FIXES.md) #4;
+    # remove the marker with the fix.
     @unittest.expectedFailure
     def test_token_auth_stops_in_time(self):
         # Three live migrations one after the other, held 25 s each: the
