@@ -61,6 +61,10 @@ if [ -f .stestr.functional/fault-matrix.txt ]; then
     echo "Drain and watch under faults (fault x outcome):"
     cat .stestr.functional/fault-matrix.txt
 fi
+if [ -f .stestr.functional/kill-matrix.txt ]; then
+    echo "Drain killed (SIGKILL) at seeded points, then resumed:"
+    cat .stestr.functional/kill-matrix.txt
+fi
 echo "tox exit status: $rc, $(( $(date +%s) - start )) s"
 echo "$passed passed, $failed failed, $skipped skipped"
 exit $rc

@@ -100,6 +100,9 @@ def parse_args(argv=None):
                    help='real Keystone (password auth, catalog, '
                         'DIR/overcloudrc); --no-keystone: trusted '
                         'headers, auth_type none (faster)')
+    p.add_argument('--token-expiration', type=int, default=3600,
+                   help="with --keystone: Keystone's [token] expiration "
+                        '(seconds a token lives)')
     args = p.parse_args(argv)
     if args.periodic_interval is None and args.driver == 'libvirt':
         args.periodic_interval = 1

@@ -147,6 +147,7 @@ class FakeCloud(test.TestCase):
             from testbed import keystone
             self.keystone = keystone.Keystone(
                 os.path.join(opts.state_dir, 'keystone'),
+                token_expiration=getattr(opts, 'token_expiration', 3600),
                 debug=opts.debug).start()
             self.addCleanup(self.keystone.stop)
         if opts.max_microversion:
