@@ -62,6 +62,7 @@ is given once, for host ``*``.
 
 import bisect
 import dataclasses
+import gc
 
 from migrationclient.constraints import debit as dbt
 from migrationclient.constraints import engine as cengine
@@ -281,12 +282,20 @@ def plan_capacity(snapshot, drained, servers=None, kinds=(LIVE, COLD),
         moving = {sid: tuple(k) for sid, k in servers.items()}
     else:
         moving = {sid: tuple(kinds) for sid in servers}
-    planner = _Planner(snapshot, drained, moving, targets, aggregate)
-    planner.run()
-    return CapacityPlan(
-        drained, tuple(planner.placements), planner.usage_table(),
-        planner.headroom() if headroom else None,
-        {name: planner.hosts[name] for name in planner.remaining})
+    # The plan allocates many small objects and frees none until the end:
+    # the cyclic collector's passes would only re-scan them.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        planner = _Planner(snapshot, drained, moving, targets, aggregate)
+        planner.run()
+        return CapacityPlan(
+            drained, tuple(planner.placements), planner.usage_table(),
+            planner.headroom() if headroom else None,
+            {name: planner.hosts[name] for name in planner.remaining})
+    finally:
+        if collecting:
+            gc.enable()
 
 
 #: HostFacts fields a debit changes (:func:`migrationclient.constraints.
@@ -554,6 +563,7 @@ class _Planner:
         self.free = {rc: {} for rc in RESOURCES}
         self.max_unit = {rc: {} for rc in RESOURCES}
         self.needs = {}
+        self.order_keys = {}
         self.pool_cap = dict.fromkeys(RESOURCES, 0)
         self.pool_free = dict.fromkeys(RESOURCES, 0)
         for name in self.candidates:
@@ -715,8 +725,12 @@ class _Planner:
         return units
 
     def _order_key(self, server):
-        return (-self.size(self.pool_needs(server)), -server.flavor.ram,
+        key = self.order_keys.get(server.id)
+        if key is None:
+            key = self.order_keys[server.id] = (
+                -self.size(self.pool_needs(server)), -server.flavor.ram,
                 -server.flavor.vcpus, server.name, server.id)
+        return key
 
     def run(self):
         for _key, members, gid, total in self.units():
