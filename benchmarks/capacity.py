@@ -295,8 +295,7 @@ def quality(n_remaining=40, n_drained=4, per_drained=None, seed=1):
 
 @common.benchmark('capacity-quality')
 def capacity_quality(ctx):
-    """Tight cloud (85 % full): placed by the planner vs first fit, least
-    busy; every placement re-checked by the rule engine."""
+    """Tight cloud (85 % full): planner vs first fit and least busy."""
     result = quality()
     rows = []
     for name in ('first_fit', 'least_busy'):
