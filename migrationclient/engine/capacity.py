@@ -495,10 +495,11 @@ class _Rules:
         result = tuple(rule(server, src_proxy, dest_proxy, p.view))
         src_items = src_proxy.items() if src_proxy is not None else ()
         dest_items = dest_proxy.items() if dest_proxy is not None else ()
-        if entry is None and not any(
-                name in DEBITED for name, _v in src_items + dest_items):
+        read = [name for name, _v in src_items + dest_items]
+        if entry is None and not any(name in DEBITED for name in read):
             self.cache[base] = result
-            if len(memo) < MEMO:
+            # a result that read a host's name is that host's only
+            if len(memo) < MEMO and 'name' not in read:
                 memo.append((src_items, dest_items, result))
         else:
             if entry is None:
