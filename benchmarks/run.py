@@ -30,6 +30,7 @@ import traceback
 
 # Importing a module registers its benchmarks, in this order.
 from benchmarks import byhand  # noqa: F401
+from benchmarks import capacity  # noqa: F401
 from benchmarks import commands  # noqa: F401
 from benchmarks import common
 from benchmarks import drain  # noqa: F401
@@ -38,7 +39,8 @@ from benchmarks import startup  # noqa: F401
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                        'results')
-ORDER = ('startup-help', 'startup-import', 'rules-engine')
+ORDER = ('startup-help', 'startup-import', 'rules-engine', 'capacity-speed',
+         'capacity-quality')
 
 
 def parse_args(argv=None):

@@ -53,6 +53,7 @@ import dataclasses
 import itertools
 import shlex
 
+from migrationclient.constraints import debit
 from migrationclient.constraints import model as f
 from migrationclient.constraints import rules
 from migrationclient import microversions as mv
@@ -417,37 +418,7 @@ class Move:
 
 def _debit(snapshot, server, destination):
     """The snapshot after ``server`` moved to ``destination``."""
-    host = snapshot.hosts[destination]
-    hosts = dict(snapshot.hosts)
-    if host.inventory is not None:
-        inv = dict(host.inventory)
-        needs = {'MEMORY_MB': server.flavor.ram,
-                 'DISK_GB': server.local_disk_gb}
-        cpu_class = 'PCPU' if (server.dedicated_cpus and 'PCPU' in inv) \
-            else 'VCPU'
-        needs[cpu_class] = server.flavor.vcpus
-        for rc, amount in needs.items():
-            if rc in inv and amount:
-                inv[rc] = inv[rc].consume(amount)
-        host = dataclasses.replace(host, inventory=inv)
-    if host.free_ram_mb is not None:
-        host = dataclasses.replace(
-            host, free_ram_mb=host.free_ram_mb - server.flavor.ram)
-    hosts[destination] = host
-    servers = dict(snapshot.servers)
-    servers[server.id] = dataclasses.replace(server, host=destination)
-    groups = {}
-    for sid, glist in snapshot.groups.items():
-        new = []
-        for g in glist:
-            if server.id in g.member_hosts:
-                mh = dict(g.member_hosts)
-                mh[server.id] = destination
-                g = dataclasses.replace(g, member_hosts=mh)
-            new.append(g)
-        groups[sid] = tuple(new)
-    return dataclasses.replace(snapshot, hosts=hosts, servers=servers,
-                               groups=groups)
+    return debit.debit(snapshot, server, destination)
 
 
 def plan(snapshot, server_ids, destinations=None, kinds=(LIVE, COLD)):

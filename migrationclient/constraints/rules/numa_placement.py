@@ -29,7 +29,7 @@ def _cells(host):
     return None
 
 
-def _fit_cells(cells, nodes, cpus, mem_mb, page_kb):
+def fit_cells(cells, nodes, cpus, mem_mb, page_kb):
     """Greedy fit of ``nodes`` equal guest cells into host cells."""
     per_cpu = -(-cpus // nodes) if cpus else 0
     per_mem = -(-mem_mb // nodes)
@@ -159,7 +159,7 @@ def numa(server, source, dest, snapshot):
     cpus = server.flavor.vcpus if server.dedicated_cpus else 0
     # huge page backed memory is checked by the hugepages rule
     mem = 0 if page_size_kb(server) is not None else server.flavor.ram
-    if not _fit_cells(host_cells, nodes, cpus, mem, None):
+    if not fit_cells(host_cells, nodes, cpus, mem, None):
         findings.append(base.finding(
             rule, f.BLOCKER,
             _('no %(nodes)d destination NUMA cell(s) with %(cpus)d free '
@@ -244,7 +244,7 @@ def hugepages(server, source, dest, snapshot):
     sizes = {page_kb} if page_kb else {
         s for c in cells for s in c.free_hugepages if s > 4}
     for size in sorted(sizes):
-        if _fit_cells(cells, nodes, 0, server.flavor.ram, size):
+        if fit_cells(cells, nodes, 0, server.flavor.ram, size):
             return base.ok(rule, _('%(n)d cell(s) with free %(s)d KiB pages')
                            % {'n': nodes, 's': size})
     return [base.finding(

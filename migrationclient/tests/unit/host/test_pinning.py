@@ -102,8 +102,8 @@ class TestHostPinning(testtools.TestCase):
                             free_hugepages={8: 45, 2048: 97, 1048576: 201}),
             cells[0])
         # the existing rules' fitting reads them as they are
-        self.assertTrue(rules._fit_cells(cells, 1, 6, 0, None))
-        self.assertFalse(rules._fit_cells(cells, 1, 7, 0, None))
+        self.assertTrue(rules.fit_cells(cells, 1, 6, 0, None))
+        self.assertFalse(rules.fit_cells(cells, 1, 7, 0, None))
 
     def test_conflicting_pins_are_noted(self):
         domains = _domains(PINNED)
