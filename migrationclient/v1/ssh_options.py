@@ -105,8 +105,11 @@ def add_ssh_options(parser):
 
 
 def check_address(address, source='--ssh-host'):
-    """Raise ValueError unless ``address`` is ``host``, ``host:port``,
-    ``[v6]:port`` or a bare IPv6 address, with a port in 1..65535."""
+    """Raise ValueError unless ``address`` is a valid SSH address.
+
+    ``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address, with a
+    port from 1 to 65535.
+    """
     host, port = address, None
     if address.startswith('['):
         host, sep, tail = address[1:].partition(']')
