@@ -87,18 +87,25 @@ def build_host_topology(host, capabilities, freepages=None, lscpu=None,
         notes=notes)
 
 
-def gather_host_facts(pool, host):
-    """The NUMA topology of compute ``host`` (one SSH connection)."""
-    jobs = [
+def _topology_jobs(host):
+    """The commands whose outputs make a host's NUMA topology."""
+    return [
         ('caps', host, commands.CAPABILITIES, parsers.parse_capabilities),
         ('free', host, commands.FREEPAGES, parsers.parse_freepages),
         ('lscpu', host, commands.LSCPU, parsers.parse_lscpu),
         ('numactl', host, commands.NUMACTL, parsers.parse_numactl),
         ('net', host, commands.NET_NUMA, parsers.parse_net_numa),
     ]
-    out = pool.run_many(jobs)
+
+
+def _topology_from(host, out):
     return build_host_topology(host, out['caps'], out['free'], out['lscpu'],
                                out['numactl'], out['net'])
+
+
+def gather_host_facts(pool, host):
+    """The NUMA topology of compute ``host`` (one SSH connection)."""
+    return _topology_from(host, pool.run_many(_topology_jobs(host)))
 
 
 def _pinned_cpus(domain_xml):
@@ -193,17 +200,10 @@ def guest_facts(pool, host, domain, topo=None, extra_nics=()):
         ('list', host, commands.LIST_RUNNING, parsers.parse_domain_names),
     ]
     if topo is None:
-        jobs += [
-            ('caps', host, commands.CAPABILITIES, parsers.parse_capabilities),
-            ('free', host, commands.FREEPAGES, parsers.parse_freepages),
-            ('lscpu', host, commands.LSCPU, parsers.parse_lscpu),
-            ('numactl', host, commands.NUMACTL, parsers.parse_numactl),
-            ('net', host, commands.NET_NUMA, parsers.parse_net_numa),
-        ]
+        jobs += _topology_jobs(host)
     out = pool.run_many(jobs)
     if topo is None:
-        topo = build_host_topology(host, out['caps'], out['free'],
-                                   out['lscpu'], out['numactl'], out['net'])
+        topo = _topology_from(host, out)
     xml = out['xml']
     second = []
     for name in out['list']:
