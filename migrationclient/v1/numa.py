@@ -42,9 +42,12 @@ SAVE_COLUMNS = ('Aspect', 'Value')
 class CompareNuma(command.Lister):
     """Compare NUMA placement before/after a migration, or two hosts.
 
-    Over SSH with virsh: ``--save`` snapshots a server's placement,
-    ``--before`` compares the current one with it, ``--hosts`` compares
-    two compute hosts' topologies.
+    Reads the compute nodes over SSH with virsh (see the --ssh-* options)
+    and changes nothing there.  Before the migration, --save <file>
+    snapshots the server's placement; after it, --before <file> compares
+    the current placement with that snapshot.  --hosts compares two
+    compute hosts' topologies.  Exit status: 0 nothing degraded, 10 some
+    aspect degraded.
     """
 
     def get_parser(self, prog_name):

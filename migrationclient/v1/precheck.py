@@ -79,7 +79,7 @@ class PrecheckMigration(command.Lister):
 
     One row per server and candidate destination: the live and cold
     verdicts, what blocks them, warnings, and the exact
-    ``openstack server migrate`` command to run.  Read-only: it changes
+    "openstack server migrate" command to run.  Read-only: it changes
     nothing.  Exit status: 0 every server has an allowed migration, 3 some
     server cannot move, 11 --ssh read no host (verdicts from the API
     only).
@@ -108,7 +108,7 @@ class PrecheckMigration(command.Lister):
             dest='kinds', help=_('Check cold migration only'))
         parser.add_argument(
             '--long', action='store_true', default=False,
-            help=_('Also list every rule\'s finding'))
+            help=_('Also list every rule\'s finding (a Findings column)'))
         parser.add_argument(
             '--ssh', action='store_true', default=False,
             help=_('Also read host-side facts over SSH: free memory and '

@@ -40,7 +40,10 @@ def _port(text):
 
 def add_ssh_options(parser):
     """Add the ``--ssh-*`` options (shared by every SSH-using command)."""
-    group = parser.add_argument_group(_('SSH to compute nodes'))
+    group = parser.add_argument_group(
+        _('SSH to compute nodes'),
+        _('The files these options name are checked before anything is '
+          'contacted: a missing or unreadable one is a one-line error'))
     group.add_argument(
         '--ssh-user', metavar='<user>',
         default=utils.env('MIGRATION_SSH_USER', default=None),
@@ -49,8 +52,8 @@ def add_ssh_options(parser):
                '(Env: MIGRATION_SSH_USER)'))
     group.add_argument(
         '--ssh-key', metavar='<file>', action='append', default=[],
-        help=_('Private key file (repeatable); the SSH agent and '
-               '~/.ssh/config IdentityFile are also tried'))
+        help=_('Private key file (repeatable; must be readable); the SSH '
+               'agent and ~/.ssh/config IdentityFile are also tried'))
     group.add_argument(
         '--ssh-no-agent', action='store_true',
         help=_('Do not use the SSH agent'))
@@ -77,16 +80,17 @@ def add_ssh_options(parser):
         '--ssh-timeout', metavar='<seconds>', type=arguments.positive_seconds,
         default=ssh.DEFAULT_TIMEOUT,
         help=_('Timeout for connecting and for each remote command '
-               '(default: %s)') % ssh.DEFAULT_TIMEOUT)
+               '(default: %g)') % ssh.DEFAULT_TIMEOUT)
     group.add_argument(
         '--ssh-config', metavar='<file>', default=DEFAULT_CONFIG,
         help=_('OpenSSH client config to honour (HostName, User, Port, '
                'IdentityFile, ProxyJump, UserKnownHostsFile); default: '
-               '~/.ssh/config'))
+               '~/.ssh/config when it exists; "" for none'))
     group.add_argument(
         '--ssh-known-hosts', metavar='<file>', default=None,
-        help=_('known_hosts file (default: ~/.ssh/known_hosts, plus '
-               '/etc/ssh/ssh_known_hosts)'))
+        help=_('known_hosts file; must exist unless '
+               '--ssh-accept-new-host-key (default: ~/.ssh/known_hosts, '
+               'plus /etc/ssh/ssh_known_hosts)'))
     group.add_argument(
         '--ssh-accept-new-host-key', action='store_true',
         help=_('Accept and save the key of a host not yet in known_hosts '
@@ -94,12 +98,14 @@ def add_ssh_options(parser):
     group.add_argument(
         '--ssh-host-map', metavar='<file>', default=None,
         help=_('File of "<compute-host> <address>[:<port>]" lines '
-               'overriding the address taken from the compute API'))
+               'overriding the address taken from the compute API (the '
+               'hypervisor\'s host_ip)'))
     group.add_argument(
         '--ssh-host', metavar='<compute-host>=<address>[:<port>]',
         action='append',
         default=[],
-        help=_('Address of one compute host (repeatable; overrides '
+        help=_('Address (and port) to reach one compute host at, instead '
+               'of its host_ip from the compute API (repeatable; overrides '
                '--ssh-host-map)'))
     return parser
 

@@ -130,11 +130,11 @@ class WatchMigration(command.Lister):
             help=_('Seconds between polls (default: 2)'))
         parser.add_argument(
             '--progress-interval', metavar='<seconds>',
-            help=_('--host / --all: read the byte progress of a running '
-                   'live migration at most once per this many seconds, '
-                   'and only when its record changed (default: the '
-                   '--interval; at most %d such reads per poll).  A single '
-                   'server\'s progress comes with every poll') %
+            help=_('With --host / --all: refresh the byte progress of each '
+                   'running live migration at most once per this many '
+                   'seconds, and only when its record changed (default: '
+                   'the --interval; at most %d such reads per poll).  A '
+                   '<server> watch reads it on every poll') %
             PROGRESS_READS)
         parser.add_argument(
             '--timeout', metavar='<seconds>',
@@ -145,17 +145,11 @@ class WatchMigration(command.Lister):
             help=_('A running live migration whose remaining memory has '
                    'not shrunk for this long is stuck (default: 60)'))
         parser.add_argument(
-            '--metrics-file', metavar='<file>',
-            help=_('Rewrite this Prometheus text file atomically on every '
-                   'poll, for node_exporter\'s textfile collector (name it '
-                   '*.prom): migrations by outcome, stuck ones, bytes to '
-                   'copy, and the progress, ETA and stuck flag of each '
-                   'migration in flight'))
-        parser.add_argument(
             '--abort-after', metavar='<seconds>',
             help=_('Abort a live migration still in progress this many '
-                   'seconds after the watch first saw it (compute API '
-                   '2.24; queued / preparing ones from 2.65)'))
+                   'seconds after the watch first saw it; the server stays '
+                   'on its source (compute API 2.24; queued / preparing '
+                   'ones from 2.65)'))
         parser.add_argument(
             '--force-complete-after', metavar='<seconds>',
             help=_('Force a running live migration to complete after this '
@@ -166,7 +160,14 @@ class WatchMigration(command.Lister):
             '--on-stuck', choices=watch.ON_STUCK, default='report',
             help=_('What to do with a stuck live migration: report it '
                    '(default), abort it, or force it to complete (pauses '
-                   'the guest)'))
+                   'the guest); see --stuck-window'))
+        parser.add_argument(
+            '--metrics-file', metavar='<file>',
+            help=_('Rewrite this Prometheus text file atomically on every '
+                   'poll, for node_exporter\'s textfile collector (name it '
+                   '*.prom): migrations by outcome, stuck ones, bytes to '
+                   'copy, and the progress, ETA and stuck flag of each '
+                   'migration in flight'))
         return parser
 
     def _validate(self, parsed_args):
