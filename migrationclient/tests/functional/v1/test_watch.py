@@ -247,7 +247,7 @@ class TestWatchMetrics(WatchTestCase):
                               'openstack_migration_watch_')], final)
         self.assertEqual(['watch.prom'], os.listdir(tmp))
 
-    def test_unusable_path_contacts_nothing(self):
+    def test_unusable_path_is_one_line(self):
         tmp = self.useFixture(fixtures.TempDir()).path
         prom = os.path.join(tmp, 'no', 'such', 'watch.prom')
         res = self.watch('--all', '--metrics-file', prom)
