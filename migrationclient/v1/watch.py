@@ -101,7 +101,8 @@ class WatchMigration(command.Lister):
     --on-stuck ask for it.  Each status change is printed with a timestamp
     (on standard error when standard output is not a terminal, except with
     -f json: one JSON object per line); live migrations show memory and
-    disk progress, rate and ETA.  Ends with a summary table.  Exit status:
+    disk progress, rate and ETA.  Ends with a summary table.  Needs the
+    admin role (it lists migration records).  Exit status:
     0 completed, 6 failed / error, 7 cancelled, 8 stuck and not resolved,
     9 --timeout reached, 130 interrupted (Ctrl-C: the migrations go on).
     """
