@@ -608,6 +608,13 @@ class TestWatchAll(WatchTestCase):
         self.assertEqual('compute3', self.host_of(b))
 
 
+def _default_sigint():
+    # A test run started in the background of a shell without job control
+    # inherits SIGINT ignored, and so would the CLI: Python then installs
+    # no KeyboardInterrupt handler and Ctrl-C would not reach the watch.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class TestWatchInterrupt(WatchTestCase):
 
     def read_lines(self, proc, count, timeout=60):
@@ -635,7 +642,7 @@ class TestWatchInterrupt(WatchTestCase):
              'migration', 'watch', server.id, '--interval', '0.5',
              '-f', 'json'],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=self.bed.env())
+            env=self.bed.env(), preexec_fn=_default_sigint)
         self.addCleanup(self._reap, proc)
         # "new" and a "progress" event: the watch is in its poll loop
         head = self.read_lines(proc, 2)
