@@ -165,10 +165,10 @@ class WatchMigration(command.Lister):
         parser.add_argument(
             '--metrics-file', metavar='<file>',
             help=_('Rewrite this Prometheus text file atomically on every '
-                   'poll, for node_exporter\'s textfile collector (name it '
-                   '*.prom): migrations by outcome, stuck ones, bytes to '
-                   'copy, and the progress, ETA and stuck flag of each '
-                   'migration in flight'))
+                   'poll, for node_exporter\'s textfile collector (a name '
+                   'ending in .prom): migrations by outcome, stuck ones, '
+                   'bytes to copy, and the progress, ETA and stuck flag of '
+                   'each migration in flight'))
         return parser
 
     def _validate(self, parsed_args):
