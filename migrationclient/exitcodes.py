@@ -35,6 +35,9 @@ WATCH_STUCK = 8
 TIMEOUT = 9
 #: numa compare: some aspect of the placement is degraded
 NUMA_DEGRADED = 10
+#: precheck --ssh: no compute host could be read over SSH, so the
+#: verdicts rest on the API facts only (--ssh-optional accepts that: 0)
+PRECHECK_NO_SSH_FACTS = 11
 #: watch: interrupted (SIGINT / Ctrl-C, SIGTERM) before the migrations
 #: ended; they go on, unchanged (128 + SIGINT, the status a shell gives)
 WATCH_INTERRUPTED = 130

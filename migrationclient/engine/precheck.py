@@ -36,6 +36,14 @@ class Result:
     snapshot: object        # constraints.model.Snapshot (with side facts)
     server_ids: list        # the servers checked, in order
     evaluations: list       # constraints.evaluate.Evaluation
+    #: with SSH: the compute hosts it tried to read, and those it read
+    ssh_tried: tuple = ()
+    ssh_read: tuple = ()
+
+    @property
+    def ssh_unread(self):
+        """SSH was asked for, some host was to be read, none could be."""
+        return bool(self.ssh_tried) and not self.ssh_read
 
 
 def run(compute, conn, servers=(), source_host=None, destinations=None,
@@ -51,21 +59,33 @@ def run(compute, conn, servers=(), source_host=None, destinations=None,
         compute, conn, servers=servers, source_host=source_host,
         destinations=destinations, pci_live_migratable=pci_live_migratable)
     snapshot = gathered.snapshot
+    reach = {}
     if ssh_options is not None:
-        snapshot = with_side_facts(snapshot, gathered, ssh_options)
+        snapshot = with_side_facts(snapshot, gathered, ssh_options, reach)
     evaluations = evaluate.precheck(snapshot, gathered.server_ids,
                                     gathered.destinations, kinds)
-    return Result(snapshot, gathered.server_ids, evaluations)
+    return Result(snapshot, gathered.server_ids, evaluations,
+                  ssh_tried=tuple(reach.get('tried', ())),
+                  ssh_read=tuple(reach.get('read', ())))
 
 
-def with_side_facts(snapshot, gathered, options):
-    """``snapshot`` with the host-side facts of its hosts and guests."""
+def with_side_facts(snapshot, gathered, options, reach=None):
+    """``snapshot`` with the host-side facts of its hosts and guests.
+
+    ``reach`` (a dict), when given, gets ``tried`` and ``read``: the
+    compute hosts SSH was to read, and those it did read.
+    """
     dests = set(gathered.destinations or ())
     if gathered.destinations is None:
         for sid in gathered.server_ids:
             dests.update(evaluate.destinations_for(snapshot, sid))
     hosts, guests, notes = read_side_facts(
         snapshot, gathered.server_ids, dests, options)
+    if reach is not None:
+        reach['tried'] = sorted(set(dests) | {
+            snapshot.servers[s].host for s in gathered.server_ids
+            if snapshot.servers[s].host in snapshot.hosts})
+        reach['read'] = sorted(hosts)
     snapshot = snapshot.with_side_facts(hosts, guests)
     if notes:
         cloud = dataclasses.replace(

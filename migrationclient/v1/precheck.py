@@ -79,8 +79,10 @@ class PrecheckMigration(command.Lister):
 
     One row per server and candidate destination: the live and cold
     verdicts, what blocks them, warnings, and the exact
-    ``openstack server migrate`` command to run.  Exits 0 when every server
-    has at least one allowed migration, 3 when some server cannot move.
+    "openstack server migrate" command to run.  Read-only: it changes
+    nothing.  Exit status: 0 every server has an allowed migration, 3 some
+    server cannot move, 11 --ssh read no host (verdicts from the API
+    only).
     """
 
     def get_parser(self, prog_name):
@@ -106,13 +108,20 @@ class PrecheckMigration(command.Lister):
             dest='kinds', help=_('Check cold migration only'))
         parser.add_argument(
             '--long', action='store_true', default=False,
-            help=_('Also list every rule\'s finding'))
+            help=_('Also list every rule\'s finding (a Findings column)'))
         parser.add_argument(
             '--ssh', action='store_true', default=False,
             help=_('Also read host-side facts over SSH: free memory and '
                    'huge pages per NUMA cell of the destinations, the '
                    'guest CPU mode, its CD-ROMs and config drive format '
-                   '(see the --ssh-* options)'))
+                   '(see the --ssh-* options).  Exit status %d when no '
+                   'host at all could be read') %
+            exitcodes.PRECHECK_NO_SSH_FACTS)
+        parser.add_argument(
+            '--ssh-optional', action='store_true', default=False,
+            help=_('With --ssh: when no host can be read over SSH, accept '
+                   'the verdicts from the API facts alone (warnings, exit '
+                   'status as without --ssh)'))
         ssh_options.add_ssh_options(parser)
         parser.add_argument(
             '--pci-live-migratable', action='store_true', default=False,
@@ -128,9 +137,13 @@ class PrecheckMigration(command.Lister):
                 _('give at least one server or --source-host'))
         kinds = parsed_args.kinds or (evaluate.LIVE, evaluate.COLD)
         options = None
+        if parsed_args.ssh_optional and not parsed_args.ssh:
+            raise exceptions.CommandError(
+                _('--ssh-optional goes with --ssh'))
         if parsed_args.ssh:
+            # every option and file checked before any cloud or SSH call
             try:
-                options = ssh_options.options_from_parsed_args(parsed_args)
+                options = ssh_options.checked_options(parsed_args)
             except ValueError as exc:
                 raise exceptions.CommandError(str(exc))
         client_manager = self.app.client_manager
@@ -151,11 +164,24 @@ class PrecheckMigration(command.Lister):
             LOG.warning(_('%d server(s) cannot move: %s'), len(blocked),
                         ', '.join(snapshot.servers[s].name or s
                                   for s in blocked))
+        self._no_ssh_facts = result.ssh_unread and not parsed_args.ssh_optional
+        if result.ssh_unread:
+            LOG.warning(_(
+                'SSH: none of the %(n)d compute host(s) could be read; the '
+                'verdicts rest on the API facts only%(tail)s'), {
+                    'n': len(result.ssh_tried),
+                    'tail': '' if parsed_args.ssh_optional else _(
+                        ' (exit status %d; --ssh-optional accepts '
+                        'that)') % exitcodes.PRECHECK_NO_SSH_FACTS})
         return (LONG_COLUMNS if parsed_args.long else COLUMNS), data
 
     def run(self, parsed_args):
         self._blocked = []
+        self._no_ssh_facts = False
         result = super().run(parsed_args)
         if self._blocked:
+            # a blocker from the API facts stands whatever SSH would add
             return exitcodes.PRECHECK_BLOCKED
+        if self._no_ssh_facts:
+            return exitcodes.PRECHECK_NO_SSH_FACTS
         return result

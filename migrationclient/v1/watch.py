@@ -15,11 +15,13 @@
 import contextlib
 import logging
 import signal
+import time
 
 from osc_lib.command import command
 
 from migrationclient._i18n import _
 from migrationclient.cloud import actions as cloud_actions
+from migrationclient.engine import metrics
 from migrationclient.engine import render
 from migrationclient.engine import watch
 from migrationclient import errors
@@ -35,6 +37,23 @@ PROGRESS_READS = 4
 
 COLUMNS = ('ID', 'Server', 'Type', 'Source', 'Destination', 'Status',
            'Outcome', 'Elapsed', 'Memory', 'Actions', 'Reason')
+
+
+def _isatty(stream):
+    isatty = getattr(stream, 'isatty', None)
+    return bool(isatty and isatty())
+
+
+def event_stream(stdout, stderr, json_lines):
+    """Where the event lines go: stdout only for ``-f json`` or a TTY.
+
+    ``-f table / value / csv / yaml`` into a pipe or a file: standard
+    output holds the formatted result only, so that it parses; the
+    event lines go to standard error.
+    """
+    if json_lines or _isatty(stdout):
+        return stdout
+    return stderr
 
 
 def summary_row(state):
@@ -77,11 +96,15 @@ class WatchMigration(command.Lister):
     """Follow migrations until they end: status, progress, stuck, reason.
 
     Watches the in-progress migration of a server (or the given one), every
-    migration to or from a host (--host) or the whole cloud (--all).  Each
-    status change is printed with a timestamp; live migrations show memory
-    and disk progress, rate and ETA.  Exit status: 0 completed, 6 failed /
-    error, 7 cancelled, 8 stuck and not resolved, 9 --timeout reached,
-    130 interrupted (Ctrl-C: the migrations go on).
+    migration to or from a host (--host) or the whole cloud (--all).
+    Changes nothing unless --abort-after, --force-complete-after or
+    --on-stuck ask for it.  Each status change is printed with a timestamp
+    (on standard error when standard output is not a terminal, except with
+    -f json: one JSON object per line); live migrations show memory and
+    disk progress, rate and ETA.  Ends with a summary table.  Needs the
+    admin role (it lists migration records).  Exit status:
+    0 completed, 6 failed / error, 7 cancelled, 8 stuck and not resolved,
+    9 --timeout reached, 130 interrupted (Ctrl-C: the migrations go on).
     """
 
     def get_parser(self, prog_name):
@@ -97,26 +120,27 @@ class WatchMigration(command.Lister):
         scope.add_argument(
             '--host', metavar='<host>',
             help=_('Watch every migration to or from this compute host '
-                   '(exact name)'))
+                   '(exact name): those in progress and those that start '
+                   'while the watch runs'))
         scope.add_argument(
             '--all', dest='all_migrations', action='store_true',
-            help=_('Watch every in-progress migration of the cloud '
-                   '(admin)'))
+            help=_('Watch every migration of the cloud: those in progress '
+                   'and those that start while the watch runs'))
         parser.add_argument(
             '--interval', metavar='<seconds>', default='2',
             help=_('Seconds between polls (default: 2)'))
         parser.add_argument(
             '--progress-interval', metavar='<seconds>',
-            help=_('--host / --all: read the byte progress of a running '
-                   'live migration at most once per this many seconds, '
-                   'and only when its record changed (default: the '
-                   '--interval; at most %d such reads per poll).  A single '
-                   'server\'s progress comes with every poll') %
+            help=_('With --host / --all: refresh the byte progress of each '
+                   'running live migration at most once per this many '
+                   'seconds, and only when its record changed (default: '
+                   'the --interval; at most %d such reads per poll).  A '
+                   '<server> watch reads it on every poll') %
             PROGRESS_READS)
         parser.add_argument(
             '--timeout', metavar='<seconds>',
-            help=_('Give up after this many seconds (exit status 9, or 8 '
-                   'when a migration is stuck); migrations go on'))
+            help=_('Stop watching after this many seconds (exit status 9, '
+                   'or 8 when a migration is stuck); the migrations go on'))
         parser.add_argument(
             '--stuck-window', metavar='<seconds>', default='60',
             help=_('A running live migration whose remaining memory has '
@@ -124,8 +148,9 @@ class WatchMigration(command.Lister):
         parser.add_argument(
             '--abort-after', metavar='<seconds>',
             help=_('Abort a live migration still in progress this many '
-                   'seconds after the watch first saw it (compute API '
-                   '2.24; queued / preparing ones from 2.65)'))
+                   'seconds after the watch first saw it; the server stays '
+                   'on its source (compute API 2.24; queued / preparing '
+                   'ones from 2.65)'))
         parser.add_argument(
             '--force-complete-after', metavar='<seconds>',
             help=_('Force a running live migration to complete after this '
@@ -136,7 +161,14 @@ class WatchMigration(command.Lister):
             '--on-stuck', choices=watch.ON_STUCK, default='report',
             help=_('What to do with a stuck live migration: report it '
                    '(default), abort it, or force it to complete (pauses '
-                   'the guest)'))
+                   'the guest); see --stuck-window'))
+        parser.add_argument(
+            '--metrics-file', metavar='<file>',
+            help=_('Rewrite this Prometheus text file atomically on every '
+                   'poll, for node_exporter\'s textfile collector (a name '
+                   'ending in .prom): migrations by outcome, stuck ones, '
+                   'bytes to copy, and the progress, ETA and stuck flag of '
+                   'each migration in flight'))
         return parser
 
     def _validate(self, parsed_args):
@@ -174,6 +206,7 @@ class WatchMigration(command.Lister):
     def take_action(self, parsed_args):
         interval, timeout, window, policy, progress_interval = (
             self._validate(parsed_args))
+        mfile = self._metrics_file(parsed_args)
         cloud = cloud_actions.Actions(self.app.client_manager.compute)
         self._check_policy(cloud, policy)
         self.exit_status = exitcodes.OK
@@ -181,7 +214,9 @@ class WatchMigration(command.Lister):
         if json_lines:
             # One JSON document per line, the summary too.
             parsed_args.noindent = True
-        out = render.renderer_for(self.app.stdout, json_lines=json_lines)
+        out = render.renderer_for(
+            event_stream(self.app.stdout, self.app.stderr, json_lines),
+            json_lines=json_lines)
 
         server = None
         if parsed_args.server:
@@ -199,19 +234,22 @@ class WatchMigration(command.Lister):
             adopt_new=not parsed_args.migration,
             progress_interval=progress_interval,
             progress_reads=PROGRESS_READS)
+        publish = self._publisher(mfile, parsed_args, server, watcher)
 
         result = None
         interrupted = False
         try:
             with _sigterm_interrupts():
                 result = self._follow(cloud, server, parsed_args, watcher,
-                                      out, interval, timeout)
+                                      out, interval, timeout, publish)
         except KeyboardInterrupt:
             # Ctrl-C or SIGTERM: stop watching, change nothing, say where
             # things are (the summary) and exit WATCH_INTERRUPTED.
             interrupted = True
         if result is None and not interrupted:
+            publish()
             return COLUMNS, []
+        publish()       # the final outcomes stay in the file
         out.close(list(watcher.states.values()))
         states = sorted(watcher.states.values(),
                         key=lambda s: watch.id_key(s.id))
@@ -227,14 +265,44 @@ class WatchMigration(command.Lister):
         LOG.debug('migration watch: %d API requests', watcher.requests)
         return COLUMNS, [summary_row(s) for s in states]
 
+    def _metrics_file(self, parsed_args):
+        """The checked --metrics-file (before any cloud read), or None."""
+        if not parsed_args.metrics_file:
+            return None
+        mfile = metrics.MetricsFile(parsed_args.metrics_file)
+        note = mfile.check()
+        if note:
+            self.app.stderr.write(_('Note: %s\n') % note)
+        return mfile
+
+    def _publisher(self, mfile, parsed_args, server, watcher):
+        """``publish()``: write the metrics file (if any) as of now."""
+        if mfile is None:
+            return lambda: None
+        scope = metrics.watch_scope(
+            server_id=server.id if server else None, host=parsed_args.host,
+            all_migrations=parsed_args.all_migrations,
+            migration=parsed_args.migration)
+        started = time.time()
+
+        def publish():
+            mfile.publish(metrics.WatchSnapshot(
+                scope=scope, started_at=started,
+                migrations=tuple(
+                    metrics.MigrationSample.from_dict(s.to_dict())
+                    for s in watcher.states.values())),
+                warn=lambda text: self.app.stderr.write(text + '\n'))
+        return publish
+
     def _follow(self, cloud, server, parsed_args, watcher, out, interval,
-                timeout):
+                timeout, publish=lambda: None):
         """Watch until the end; FINISHED / TIMEOUT, None: nothing to watch."""
         if parsed_args.migration:
             migration = cloud.find_migration(server.id,
                                              parsed_args.migration)
             events = watcher.follow(migration)
             out.render(events, list(watcher.states.values()))
+            publish()
         else:
             events = watcher.start()
             if not watcher.states:
@@ -247,9 +315,11 @@ class WatchMigration(command.Lister):
                         if parsed_args.host else ''))
                 return None
             out.render(events, list(watcher.states.values()))
+            publish()
 
         def on_events(evs):
             out.render(evs, list(watcher.states.values()))
+            publish()
 
         if watcher.finished:
             return watch.FINISHED

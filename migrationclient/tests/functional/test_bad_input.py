@@ -119,6 +119,29 @@ CASES = [
                                       '70000'), 2, r'--ssh-port'),
     C('precheck_bad_ssh_host_map', PRE + ('bi-plain', '--ssh', '--ssh-host',
                                           'compute1'), 1, r'--ssh-host'),
+    # SSH options: checked before any cloud or SSH call (issue 18)
+    C('precheck_ssh_key_missing',
+      PRE + ('bi-plain', '--ssh', '--ssh-key', '{dir}/no-key') + SSH, 1,
+      r'^--ssh-key \S*no-key: cannot read it \(No such file', cli=True),
+    C('precheck_ssh_key_directory',
+      PRE + ('bi-plain', '--ssh', '--ssh-key', '{dir}') + SSH, 1,
+      r'^--ssh-key \S+: cannot read it'),
+    C('precheck_ssh_host_port_not_a_number',
+      PRE + ('bi-plain', '--ssh', '--ssh-host', 'compute1=127.0.0.1:ssh')
+      + SSH, 1, r'--ssh-host compute1=127\.0\.0\.1:ssh.*not a number',
+      cli=True),
+    C('precheck_ssh_known_hosts_missing',
+      PRE + ('bi-plain', '--ssh', '--ssh-known-hosts', '{dir}/no-known')
+      + SSH, 1, r'^--ssh-known-hosts \S*no-known: cannot read it'),
+    C('precheck_ssh_config_missing',
+      PRE + ('bi-plain', '--ssh', '--ssh-timeout', '3', '--ssh-config',
+             '{dir}/no-config'), 1, r'^--ssh-config \S*no-config: cannot '
+      r'read it'),
+    C('precheck_ssh_config_directory',
+      PRE + ('bi-plain', '--ssh', '--ssh-config', '{dir}'), 1,
+      r'^--ssh-config \S+: cannot read it'),
+    C('precheck_ssh_optional_without_ssh',
+      PRE + ('bi-plain', '--ssh-optional'), 1, r'--ssh-optional.*--ssh'),
     C('precheck_old_cloud', PRE + ('--source-host', 'compute1'), 1,
       r'2\.38', bed='lowmv', cli=True),
 
@@ -328,6 +351,20 @@ CASES = [
     C('numa_bad_ssh_host',
       NUMA + ('--hosts', 'compute1', 'compute2', '--ssh-host', 'compute1')
       + SSH, 1, r'--ssh-host'),
+    C('numa_ssh_key_missing',
+      NUMA + ('bi-plain', '--save', '{dir}/n-new.json', '--ssh-key',
+              '{dir}/no-key') + SSH, 1,
+      r'^--ssh-key \S*no-key: cannot read it', cli=True),
+    C('numa_ssh_host_port_not_a_number',
+      NUMA + ('--hosts', 'compute1', 'compute2', '--ssh-host',
+              'compute1=[::1]:x') + SSH, 1,
+      r'--ssh-host compute1=\[::1\]:x'),
+    C('numa_ssh_known_hosts_directory',
+      NUMA + ('--hosts', 'compute1', 'compute2', '--ssh-known-hosts',
+              '{dir}') + SSH, 1, r'^--ssh-known-hosts \S+: cannot read it'),
+    C('numa_ssh_config_missing',
+      NUMA + ('--hosts', 'compute1', 'compute2', '--ssh-config',
+              '{dir}/no-config'), 1, r'^--ssh-config \S*no-config'),
 ]
 
 
@@ -574,6 +611,61 @@ class BadInputTest(base.FunctionalTestCase):
             self.fail('%s: openstack --os-cloud %s %s\n  %s\n  stderr: %s' % (
                 case.name, case.cloud, ' '.join(argv)[:300],
                 '\n  '.join(problems), result.stderr[-1500:]))
+
+
+class TestSSHOptionsContactNothing(base.FunctionalTestCase):
+    """A bad --ssh-* option: one line, exit 1, not one request sent.
+
+    The real ``openstack`` executable talks to the bed through a
+    :class:`~testbed.httpproxy.CountingProxy`, which sees every request;
+    none may reach compute or placement.
+    """
+
+    def test_no_request_before_the_error(self):
+        from testbed import httpproxy
+        tmp = self.useFixture(fixtures.TempDir()).path
+        key_dir = os.path.join(tmp, 'keys')
+        os.mkdir(key_dir)
+        proxy = httpproxy.CountingProxy.for_cloud(
+            self.bed.clouds_yaml, ADMIN, max_lifetime=600, idle_timeout=300)
+        proxy.start()
+        self.addCleanup(proxy.stop)
+        clouds = httpproxy.write_proxied_clouds_yaml(
+            self.bed.clouds_yaml, os.path.join(tmp, 'clouds.yaml'), proxy,
+            ADMIN)
+        cases = {
+            'key missing': (PRE + ('bi', '--ssh', '--ssh-key',
+                                   os.path.join(tmp, 'nokey')), '--ssh-key'),
+            'key unreadable': (NUMA + ('--hosts', 'compute1', 'compute2',
+                                       '--ssh-key', key_dir), '--ssh-key'),
+            'port': (PRE + ('bi', '--ssh', '--ssh-host', 'compute1=h:22x'),
+                     '--ssh-host'),
+            'known_hosts': (NUMA + ('bi', '--save', os.path.join(tmp, 's'),
+                                    '--ssh-known-hosts', key_dir),
+                            '--ssh-known-hosts'),
+            'config': (PRE + ('bi', '--ssh', '--ssh-config',
+                              os.path.join(tmp, 'noconf')), '--ssh-config'),
+        }
+        for name, (argv, option) in cases.items():
+            res = self.bed.openstack(*argv, check=False, env={
+                'OS_CLIENT_CONFIG_FILE': clouds})
+            lines = res.stderr.strip().splitlines()
+            self.assertEqual((1, 1), (res.returncode, len(lines)),
+                             '%s: %s' % (name, res.stderr))
+            self.assertTrue(lines[0].startswith(option), (name, lines))
+            self.assertNotIn('Traceback', res.stderr)
+            self.assertEqual('', res.stdout)
+        # (osc-lib itself may authenticate before any command runs: the
+        # plugin's own calls are to compute and placement)
+        self.assertEqual([], [(e.service, e.method, e.path)
+                              for e in proxy.events()
+                              if e.service != 'identity'])
+        # control: the proxy does see a command that goes on
+        res = self.bed.openstack(*(PRE + ('bi-nosuch-x',)), check=False,
+                                 env={'OS_CLIENT_CONFIG_FILE': clouds})
+        self.assertEqual(1, res.returncode, res.stderr)
+        self.assertTrue([e for e in proxy.events()
+                         if e.service == 'compute'])
 
 
 def _text(text):

@@ -325,6 +325,38 @@ class TestPrecheckCommand(PrecheckMixin, base.FunctionalTestCase):
         self.assertEqual(exitcodes.PRECHECK_BLOCKED, res.returncode)
         self.assertIn('cannot move', res.stderr)
 
+    def test_ssh_reads_no_host(self):
+        # --ssh, and no compute host answers: not 0 with warnings, but
+        # PRECHECK_NO_SSH_FACTS; --ssh-optional accepts API-only verdicts
+        a = self.create_server('image', host='compute1')
+        args = ['migration', 'precheck', a.id, '--host', 'compute2',
+                '-f', 'json', '--ssh', '--ssh-config', '', '--ssh-timeout',
+                '3', '--ssh-no-agent']
+        for host in self.bed.hosts:
+            args += ['--ssh-host', '%s=127.0.0.1:1' % host]
+        res = self.osc(*args, check=False)
+        self.assertEqual(exitcodes.PRECHECK_NO_SSH_FACTS, res.returncode,
+                         res.stderr)
+        self.assertEqual(11, res.returncode)
+        self.assertNotIn('Traceback', res.stderr)
+        self.assertIn('none of the 2 compute host(s) could be read',
+                      res.stderr)
+        self.assertIn('--ssh-optional', res.stderr)
+        rows = res.json()
+        self.assertEqual(['compute2'], [r['Destination'] for r in rows])
+        self.assertIn(rows[0]['Live'], ('yes', 'maybe'))
+        res = self.osc(*(args + ['--ssh-optional']), check=False)
+        self.assertEqual(exitcodes.OK, res.returncode, res.stderr)
+        self.assertIn('none of the 2 compute host(s) could be read',
+                      res.stderr)
+        self.assertEqual(rows, res.json())
+        # a blocker from the API facts stands: 3, not 11
+        err = self.create_server('error', host='compute1')
+        args[2] = err.id
+        res = self.osc(*args, check=False)
+        self.assertEqual(exitcodes.PRECHECK_BLOCKED, res.returncode,
+                         res.stderr)
+
     def test_bad_input(self):
         a = self.create_server('image', host='compute1', name='p3-dup')
         self.create_server('image', host='compute2', name='p3-dup')

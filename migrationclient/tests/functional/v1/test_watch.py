@@ -20,16 +20,21 @@ are started through openstacksdk; the command runs in-process (OSC shell,
 real HTTP to the bed); results are checked through openstacksdk.
 """
 
+import csv
+import io
 import json
 import os
 import select
 import signal
 import subprocess
+import threading
 import time
 
 import fixtures
 from openstack import exceptions as sdk_exc
+from prometheus_client import parser as prom_parser
 from testtools import content
+import yaml
 
 from migrationclient.engine import watch
 from migrationclient import exitcodes
@@ -104,13 +109,154 @@ class TestWatchLive(WatchTestCase):
         self.wait_status(server, ('running',))
         res = self.watch(server.id, '--interval', '0.5', '-f', 'value')
         self.assertEqual(exitcodes.OK, res.returncode, res.stderr)
-        lines = res.stdout.splitlines()
+        # not a terminal: the event lines go to stderr, stdout holds the
+        # summary's values only
+        lines = res.stderr.splitlines()
         self.assertTrue(any(' progress migration=' in ln and '%' in ln
-                            for ln in lines), res.stdout)
+                            for ln in lines), res.stderr)
         self.assertTrue(any(' status migration=' in ln and
                             'running -> completed' in ln for ln in lines),
-                        res.stdout)
+                        res.stderr)
+        self.assertNotIn('\x1b[', res.stderr)
         self.assertNotIn('\x1b[', res.stdout)
+        self.assertNotIn(' migration=', res.stdout)
+        self.assertEqual(1, len(res.stdout.splitlines()), res.stdout)
+
+
+class TestWatchOutputFormats(WatchTestCase):
+    """Issue 18: every -f parses; stdout holds nothing else."""
+
+    def check_format(self, fmt, stdout, mig_id):
+        """Parse ``stdout`` as ``-f fmt``: the one summary row."""
+        if fmt == 'json':
+            lines = stdout.splitlines()
+            docs = [json.loads(line) for line in lines]   # every line
+            rows = docs[-1]
+            self.assertTrue(all(isinstance(d, dict) for d in docs[:-1]))
+        elif fmt == 'yaml':
+            rows = yaml.safe_load(stdout)
+        elif fmt == 'csv':
+            table = list(csv.reader(io.StringIO(stdout)))
+            self.assertEqual(list(v1watch.COLUMNS), table[0])
+            rows = [dict(zip(table[0], r)) for r in table[1:]]
+        elif fmt == 'value':
+            lines = stdout.splitlines()
+            self.assertEqual(1, len(lines), stdout)
+            rows = [{'ID': lines[0].split()[0]}]
+        else:                                   # table
+            lines = stdout.splitlines()
+            self.assertTrue(lines, stdout)
+            for line in lines:
+                self.assertRegex(line, r'^(\+[-+]+\+|\|.*\|)$', stdout)
+            head = [c.strip() for c in lines[1].strip('|').split('|')]
+            self.assertEqual(list(v1watch.COLUMNS), head)
+            cells = [c.strip() for c in lines[3].strip('|').split('|')]
+            rows = [dict(zip(head, cells))]
+        self.assertEqual(1, len(rows), stdout)
+        self.assertEqual(str(mig_id), str(rows[0]['ID']))
+        self.assertNotIn('\x1b[', stdout)
+        return rows[0]
+
+    def test_every_format_parses_and_stdout_has_nothing_else(self):
+        server = self.create_server(host=SOURCE,
+                                    metadata={fakecloud.META_HOLD: '4'})
+        self.live_migrate(server)
+        mig = self.wait_status(server, ('running',))
+        # during the migration: events on stderr, the YAML summary alone
+        # on stdout
+        res = self.watch(server.id, '--interval', '0.5', '-f', 'yaml')
+        self.assertEqual(exitcodes.OK, res.returncode, res.stderr)
+        row = self.check_format('yaml', res.stdout, mig.id)
+        self.assertEqual('completed', row['Status'])
+        self.assertIn(' status migration=%s ' % mig.id, res.stderr)
+        self.assertIn(' ended migration=%s ' % mig.id, res.stderr)
+        # every format, on the ended migration
+        for fmt in ('table', 'value', 'csv', 'yaml', 'json'):
+            res = self.watch(server.id, str(mig.id), '-f', fmt)
+            self.assertEqual(exitcodes.OK, res.returncode, res.stderr)
+            self.check_format(fmt, res.stdout, mig.id)
+            self.assertNotIn('Traceback', res.stderr)
+            if fmt == 'json':
+                self.assertEqual('', res.stderr)
+            else:
+                self.assertIn(' ended migration=%s ' % mig.id, res.stderr)
+
+
+class TestWatchMetrics(WatchTestCase):
+    """--metrics-file: rewritten atomically on each poll, parses."""
+
+    @staticmethod
+    def samples(text):
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in prom_parser.text_string_to_metric_families(
+                    text) for s in family.samples}
+
+    def outcome(self, samples, outcome):
+        return [v for (name, labels), v in samples.items()
+                if name == 'openstack_migration_watch_migrations'
+                and dict(labels)['outcome'] == outcome]
+
+    def test_metrics_file_during_and_after(self):
+        server = self.create_server(host=SOURCE,
+                                    metadata={fakecloud.META_HOLD: '5'})
+        self.live_migrate(server)
+        mig = self.wait_status(server, ('running',))
+        tmp = self.useFixture(fixtures.TempDir()).path
+        prom = os.path.join(tmp, 'watch.prom')
+        seen, errors, done = [], [], threading.Event()
+
+        def reader():
+            while not done.is_set():
+                try:
+                    with open(prom) as handle:
+                        text = handle.read()
+                except FileNotFoundError:
+                    text = None
+                if text is not None:
+                    try:
+                        seen.append(self.samples(text))
+                    except Exception as exc:    # not atomic: a torn file
+                        errors.append('%r: %s' % (text[-200:], exc))
+                time.sleep(0.1)
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        try:
+            res = self.watch(server.id, '--interval', '0.5',
+                             '--metrics-file', prom, '-f', 'json')
+        finally:
+            done.set()
+            thread.join()
+        self.assertEqual(exitcodes.OK, res.returncode, res.stderr)
+        self.json_lines(res)             # stdout: JSON lines, unchanged
+        self.assertEqual([], errors)
+        self.assertTrue(seen, 'the file was never read')
+        flight = [s for s in seen if self.outcome(s, 'in-progress') == [1]]
+        self.assertTrue(flight, seen[:3])
+        progress = [v for s in flight for (name, labels), v in s.items()
+                    if name == 'openstack_migration_progress_ratio'
+                    and dict(labels)['migration'] == str(mig.id)]
+        self.assertTrue(progress, flight[-1])
+        with open(prom) as handle:
+            final = self.samples(handle.read())
+        self.assertEqual([1], self.outcome(final, 'completed'))
+        self.assertEqual([0], self.outcome(final, 'in-progress'))
+        self.assertFalse([name for name, _l in final
+                          if name.startswith('openstack_migration_')
+                          and not name.startswith(
+                              'openstack_migration_watch_')], final)
+        self.assertEqual(['watch.prom'], os.listdir(tmp))
+
+    def test_unusable_path_is_one_line(self):
+        tmp = self.useFixture(fixtures.TempDir()).path
+        prom = os.path.join(tmp, 'no', 'such', 'watch.prom')
+        res = self.watch('--all', '--metrics-file', prom)
+        self.assertEqual(1, res.returncode, res.stderr)
+        self.assertEqual(1, len(res.stderr.strip().splitlines()),
+                         res.stderr)
+        self.assertIn('Cannot write the metrics file %s' % prom, res.stderr)
+        self.assertNotIn('Traceback', res.stderr)
+        self.assertEqual('', res.stdout)
 
 
 class TestWatchCold(WatchTestCase):
@@ -179,7 +325,8 @@ class TestWatchStall(WatchTestCase):
         res = self.watch(server.id, '--interval', '0.5', '--stuck-window',
                          '2', '--timeout', '4', '-f', 'value')
         self.assertEqual(exitcodes.WATCH_STUCK, res.returncode, res.stderr)
-        self.assertIn(' stuck migration=', res.stdout)
+        self.assertIn(' stuck migration=', res.stderr)
+        self.assertNotIn(' migration=', res.stdout)
         # report only: the migration goes on
         migs = self.connection().compute.server_migrations(server.id)
         self.assertEqual(['running'], [m.status for m in migs])
@@ -287,7 +434,8 @@ class TestWatchFailures(WatchTestCase):
         mig = self.wait_status(server, ('error', 'failed'))
         res = self.watch(server.id, mig.id, '-f', 'value')
         self.assertEqual(exitcodes.WATCH_FAILED, res.returncode, res.stderr)
-        self.assertIn('No valid host was found', res.stdout)
+        self.assertIn('No valid host was found', res.stderr)   # the event
+        self.assertIn('No valid host was found', res.stdout)   # Reason
 
     def test_rolled_back_migration_exits_failed(self):
         server = self.create_server(host=SOURCE, metadata={
@@ -296,7 +444,7 @@ class TestWatchFailures(WatchTestCase):
         self.wait_status(server, ('running',))
         res = self.watch(server.id, '--interval', '0.5', '-f', 'value')
         self.assertEqual(exitcodes.WATCH_FAILED, res.returncode, res.stderr)
-        self.assertIn('ended failed', res.stdout)
+        self.assertIn('ended failed', res.stderr)
         server = self.wait_for_server(server, 'ACTIVE')
         self.assertEqual(SOURCE, server.compute_host)
 
@@ -460,6 +608,13 @@ class TestWatchAll(WatchTestCase):
         self.assertEqual('compute3', self.host_of(b))
 
 
+def _default_sigint():
+    # A test run started in the background of a shell without job control
+    # inherits SIGINT ignored, and so would the CLI: Python then installs
+    # no KeyboardInterrupt handler and Ctrl-C would not reach the watch.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class TestWatchInterrupt(WatchTestCase):
 
     def read_lines(self, proc, count, timeout=60):
@@ -487,7 +642,7 @@ class TestWatchInterrupt(WatchTestCase):
              'migration', 'watch', server.id, '--interval', '0.5',
              '-f', 'json'],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=self.bed.env())
+            env=self.bed.env(), preexec_fn=_default_sigint)
         self.addCleanup(self._reap, proc)
         # "new" and a "progress" event: the watch is in its poll loop
         head = self.read_lines(proc, 2)

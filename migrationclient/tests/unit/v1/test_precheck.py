@@ -12,12 +12,14 @@
 
 
 import argparse
+import io
 from unittest import mock
 
 from osc_lib import exceptions
 import testtools
 
 from migrationclient.constraints import evaluate
+from migrationclient.engine import precheck as engine_precheck
 from migrationclient import exitcodes
 from migrationclient.tests.unit.constraints import base
 from migrationclient.v1 import precheck
@@ -91,3 +93,64 @@ class TestRows(testtools.TestCase):
 
     def test_exit_status_constant(self):
         self.assertEqual(3, exitcodes.PRECHECK_BLOCKED)
+
+
+class TestSSHStatus(testtools.TestCase):
+    """--ssh that read no host: its own exit status, unless --ssh-optional."""
+
+    def run_cmd(self, *argv, tried=('host1', 'host2'), read=()):
+        srv = base.server()
+        snap = base.snapshot([srv], [base.host('host1'),
+                                     base.host('host2')])
+        result = engine_precheck.Result(
+            snap, [srv.id], evaluate.precheck(snap, [srv.id]),
+            ssh_tried=tried, ssh_read=read)
+        app = mock.Mock()
+        app.stdout = io.StringIO()
+        cmd = precheck.PrecheckMigration(app, None)
+        args = cmd.get_parser('migration precheck').parse_args(
+            ['-f', 'json', srv.id] + list(argv))
+        with mock.patch.object(precheck.precheck, 'run',
+                               return_value=result) as run:
+            status = cmd.run(args)
+        return status, run
+
+    def test_no_host_read(self):
+        status, run = self.run_cmd('--ssh')
+        self.assertEqual(exitcodes.PRECHECK_NO_SSH_FACTS, status)
+        self.assertEqual(11, status)
+        self.assertIsNotNone(run.call_args.kwargs['ssh_options'])
+
+    def test_ssh_optional_accepts_api_only(self):
+        status, _run = self.run_cmd('--ssh', '--ssh-optional')
+        self.assertEqual(exitcodes.OK, status)
+
+    def test_some_host_read(self):
+        status, _run = self.run_cmd('--ssh', read=('host2',))
+        self.assertEqual(exitcodes.OK, status)
+
+    def test_without_ssh(self):
+        status, _run = self.run_cmd(tried=(), read=())
+        self.assertEqual(exitcodes.OK, status)
+
+    def test_ssh_optional_needs_ssh(self):
+        exc = self.assertRaises(exceptions.CommandError, self.run_cmd,
+                                '--ssh-optional')
+        self.assertIn('--ssh-optional goes with --ssh', str(exc))
+
+    def test_bad_key_before_any_call(self):
+        exc = self.assertRaises(exceptions.CommandError, self.run_cmd,
+                                '--ssh', '--ssh-key', '/nonexistent/key')
+        self.assertIn('--ssh-key /nonexistent/key: cannot read it',
+                      str(exc))
+
+    def test_bad_key_contacts_nothing(self):
+        app = mock.Mock()
+        cmd = precheck.PrecheckMigration(app, None)
+        args = cmd.get_parser('migration precheck').parse_args(
+            ['vm1', '--ssh', '--ssh-host', 'c1=10.0.0.1:x'])
+        with mock.patch.object(precheck.precheck, 'run') as run:
+            self.assertRaises(exceptions.CommandError, cmd.take_action,
+                              args)
+        run.assert_not_called()
+        self.assertEqual([], app.client_manager.mock_calls)

@@ -13,10 +13,12 @@
 """The --ssh-* options (moved from tests/unit/host/test_ssh.py)."""
 
 import argparse
+import os
 import subprocess  # nosec B404
 import sys
 import tempfile
 
+import fixtures
 import testtools
 
 from migrationclient.host import ssh
@@ -92,6 +94,92 @@ class TestOptions(testtools.TestCase):
         self.assertRaisesRegex(ValueError, 'm line 2',
                                ssh_options.parse_host_map,
                                'a 1.2.3.4\nb c d\n', source='m')
+
+
+class TestChecks(testtools.TestCase):
+    """Every --ssh-* file and address checked before any connection."""
+
+    def setUp(self):
+        super().setUp()
+        self.dir = self.useFixture(fixtures.TempDir()).path
+        self.key = self.file('id_ed25519', 'key\n')
+
+    def file(self, name, text):
+        path = os.path.join(self.dir, name)
+        with open(path, 'w') as handle:
+            handle.write(text)
+        return path
+
+    def error(self, *argv):
+        exc = self.assertRaises(ValueError, ssh_options.checked_options,
+                                parse(*argv))
+        self.assertNotIn('\n', str(exc))
+        return str(exc)
+
+    def test_good_files(self):
+        config = self.file('config', 'Host *\n  User heat-admin\n')
+        known = self.file('known_hosts', '')
+        options = ssh_options.checked_options(parse(
+            '--ssh-key', self.key, '--ssh-config', config,
+            '--ssh-known-hosts', known, '--ssh-host', 'c0=10.0.0.5:2222',
+            '--ssh-host', 'c1=[fd00::1]:22', '--ssh-host', 'c2=fd00::2'))
+        self.assertEqual((self.key,), options.keys)
+        self.assertEqual('10.0.0.5:2222', options.host_map['c0'])
+
+    def test_missing_key(self):
+        missing = os.path.join(self.dir, 'nokey')
+        msg = self.error('--ssh-key', self.key, '--ssh-key', missing)
+        self.assertIn('--ssh-key %s' % missing, msg)
+        self.assertIn('No such file', msg)
+
+    def test_unreadable_key(self):
+        # a directory cannot be read as a file, whatever the user (root)
+        msg = self.error('--ssh-key', self.dir)
+        self.assertIn('--ssh-key %s: cannot read it' % self.dir, msg)
+
+    def test_bad_port_in_ssh_host(self):
+        for address in ('10.0.0.5:ssh', '10.0.0.5:0', '10.0.0.5:70000',
+                        '[fd00::1]:x', '[fd00::1', 'u@10.0.0.5'):
+            msg = self.error('--ssh-host', 'c0=%s' % address)
+            self.assertIn('--ssh-host c0=%s' % address, msg)
+        self.assertIn('not a number from 1 to 65535',
+                      self.error('--ssh-host', 'c0=10.0.0.5:22x'))
+
+    def test_bad_port_in_host_map(self):
+        path = self.file('map', 'c0 10.0.0.5\nc1 10.0.0.6:x\n')
+        msg = self.error('--ssh-host-map', path)
+        self.assertIn('%s line 2' % path, msg)
+
+    def test_bad_proxy_jump(self):
+        self.assertIn('--ssh-proxy-jump', self.error(
+            '--ssh-proxy-jump', 'stack@undercloud:abc'))
+
+    def test_known_hosts(self):
+        missing = os.path.join(self.dir, 'known')
+        self.assertIn('--ssh-known-hosts %s: cannot read it' % missing,
+                      self.error('--ssh-known-hosts', missing))
+        self.assertIn('--ssh-known-hosts %s: cannot read it' % self.dir,
+                      self.error('--ssh-known-hosts', self.dir))
+        # trust on first use creates it: fine when its directory exists
+        ssh_options.checked_options(parse(
+            '--ssh-known-hosts', missing, '--ssh-accept-new-host-key'))
+        self.assertIn('directory does not exist', self.error(
+            '--ssh-known-hosts', os.path.join(missing, 'x'),
+            '--ssh-accept-new-host-key'))
+
+    def test_ssh_config(self):
+        missing = os.path.join(self.dir, 'config')
+        self.assertIn('--ssh-config %s: cannot read it' % missing,
+                      self.error('--ssh-config', missing))
+        self.assertIn('--ssh-config %s: cannot read it' % self.dir,
+                      self.error('--ssh-config', self.dir))
+        bad = self.file('bad', 'Host *\n  Port\n')
+        self.assertIn('--ssh-config %s: cannot parse it' % bad,
+                      self.error('--ssh-config', bad))
+
+    def test_default_config_may_be_missing(self):
+        self.useFixture(fixtures.EnvironmentVariable('HOME', self.dir))
+        ssh_options.checked_options(parse())
 
 
 class TestLazyImport(testtools.TestCase):

@@ -18,6 +18,7 @@ import os
 import signal
 from unittest import mock
 
+import fixtures
 from openstack.compute.v2 import server as sdk_server
 from osc_lib import exceptions
 import testtools
@@ -151,8 +152,11 @@ class TestFinished(CommandTestCase):
         self.compute.action_details[full['request_id']] = full
         args, columns, rows = self._run('vm1', '1')
         self.assertEqual(exitcodes.WATCH_FAILED, self.cmd.exit_status)
-        out = self.app.stdout.getvalue()
-        self.assertIn('ended error: No valid host was found.', out)
+        # -f table into a pipe: the event lines on stderr, stdout is the
+        # formatted result's alone
+        self.assertEqual('', self.app.stdout.getvalue())
+        err = self.app.stderr.getvalue()
+        self.assertIn('ended error: No valid host was found.', err)
         row = dict(zip(columns, rows[0]))
         self.assertEqual('failed', row['Outcome'])
         self.assertEqual('No valid host was found. ', row['Reason'])
@@ -198,7 +202,9 @@ class TestInterrupt(CommandTestCase):
         self.assertEqual(exitcodes.WATCH_INTERRUPTED, self.cmd.exit_status)
         self.assertEqual(130, self.cmd.exit_status)
         err = self.app.stderr.getvalue()
-        self.assertEqual(1, len(err.splitlines()), err)
+        # besides the event lines (stderr: stdout is not a TTY), one line
+        said = [ln for ln in err.splitlines() if ' migration=' not in ln]
+        self.assertEqual(1, len(said), err)
         self.assertIn('Interrupted: stopped watching; 1 migration(s) still '
                       'in progress go on', err)
         row = dict(zip(columns, list(rows)[0]))
@@ -234,3 +240,83 @@ class TestInterrupt(CommandTestCase):
         self.assertEqual([], [c for c in self.compute.calls
                               if c[0] in ('abort', 'force_complete')])
         self.assertIs(before, signal.getsignal(signal.SIGTERM))
+
+
+class TTYStream(Stream):
+    def isatty(self):
+        return True
+
+
+class TestOutputStreams(CommandTestCase):
+    """Where the event lines go, by -f and by TTY."""
+
+    def _run(self, *argv):
+        self.compute.records = [fakes.os_migration(status='completed')]
+        args = self.parse('vm1', '1', *argv)
+        return self.cmd.take_action(args)
+
+    def test_formats_into_a_pipe_keep_stdout_clean(self):
+        for fmt in ('table', 'value', 'csv', 'yaml'):
+            self.app.stdout = Stream()
+            self.app.stderr = Stream()
+            self._run('-f', fmt)
+            self.assertEqual('', self.app.stdout.getvalue(), fmt)
+            self.assertIn(' ended migration=1 ', self.app.stderr.getvalue())
+
+    def test_json_lines_on_stdout(self):
+        self._run('-f', 'json')
+        docs = [json.loads(ln)
+                for ln in self.app.stdout.getvalue().splitlines()]
+        self.assertEqual(['new', 'ended'], [d['event'] for d in docs])
+        self.assertEqual('', self.app.stderr.getvalue())
+
+    def test_terminal_shows_the_events(self):
+        self.app.stdout = TTYStream()
+        self._run('-f', 'table')
+        self.assertIn('completed', self.app.stdout.getvalue())
+        self.assertEqual('', self.app.stderr.getvalue())
+
+    def test_event_stream(self):
+        out, err, tty = Stream(), Stream(), TTYStream()
+        self.assertIs(out, v1watch.event_stream(out, err, True))
+        self.assertIs(err, v1watch.event_stream(out, err, False))
+        self.assertIs(tty, v1watch.event_stream(tty, err, False))
+
+
+class TestMetricsFile(CommandTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.dir = self.useFixture(fixtures.TempDir()).path
+
+    def test_written_with_the_final_outcome(self):
+        path = os.path.join(self.dir, 'w.prom')
+        self.compute.records = [fakes.os_migration(status='completed')]
+        self.cmd.take_action(self.parse('vm1', '1', '--metrics-file', path))
+        from prometheus_client import parser
+        with open(path) as handle:
+            families = {f.name: f for f in
+                        parser.text_string_to_metric_families(handle.read())}
+        samples = {(s.name, s.labels.get('outcome')): s.value
+                   for f in families.values() for s in f.samples}
+        self.assertEqual(
+            1, samples[('openstack_migration_watch_migrations',
+                        'completed')])
+        self.assertFalse([n for n, _o in samples
+                          if n.startswith('openstack_migration_progress')])
+        self.assertEqual(['w.prom'], os.listdir(self.dir))
+
+    def test_unusable_path_before_any_request(self):
+        path = os.path.join(self.dir, 'no', 'such', 'w.prom')
+        msg = self.error('vm1', '--metrics-file', path)
+        self.assertIn('Cannot write the metrics file', msg)
+        self.assertNotIn('\n', msg)
+        self.assertEqual([], self.compute.calls)
+
+    def test_not_prom_is_a_note(self):
+        path = os.path.join(self.dir, 'w.txt')
+        self.compute.records = [fakes.os_migration(status='completed')]
+        self.cmd.take_action(self.parse('vm1', '1', '--metrics-file', path))
+        self.assertIn('reads only files named *.prom',
+                      self.app.stderr.getvalue())
+        self.assertTrue(os.path.exists(path))
