@@ -489,8 +489,11 @@ class FakeCloud(test.TestCase):
     CONTROL_SERVICES = ('scheduler', 'conductor')
 
     def stop_control_service(self, name):
-        """Stop nova-scheduler / nova-conductor (its heartbeat stops too:
-        the API lists it down after ``service_down_time``)."""
+        """Stop nova-scheduler / nova-conductor.
+
+        Its heartbeat stops too: the API lists it down after
+        ``service_down_time``.
+        """
         if name not in self.CONTROL_SERVICES:
             raise KeyError(name)
         service = getattr(self, name)

@@ -330,6 +330,7 @@ class Job:
 
     def execute(self):
         report = self._new_report()
+        claim.report_id(report)         # before the first write
         report['notes'] = list(self.notes)
         report['service'] = report.get('service') or {}
         report['servers'] = [i.to_dict() for i in self.items]

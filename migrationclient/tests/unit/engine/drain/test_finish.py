@@ -20,8 +20,8 @@ from migrationclient.cloud import errors
 from migrationclient.engine import drain
 from migrationclient.engine.drain import finish
 from migrationclient.engine import report as report_mod
-from migrationclient.tests.unit.engine.drain import base
 from migrationclient import exitcodes
+from migrationclient.tests.unit.engine.drain import base
 
 
 def server(sid, host='compute1', status='ACTIVE'):
