@@ -279,6 +279,7 @@ def summary(items):
                           (_('failed'), FAILURES),
                           (_('skipped'), (SKIPPED,)),
                           (_('not started'), (NOT_STARTED,)),
+                          (_('appeared'), (APPEARED,)),
                           (_('waiting'), (PENDING,))):
         count = sum(1 for i in todo if i.state in states)
         if count:

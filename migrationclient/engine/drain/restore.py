@@ -78,7 +78,7 @@ class RestoreJob(Job):
             self.services[host] = svc
             yes, why = claim.may_enable(
                 svc, self.source_report.get('id'),
-                self.source_report['service'].get(host))
+                self.source_report.get('service', {}).get(host))
             if not yes and self.enable_service:
                 raise DrainError(
                     _('nova-compute on %(host)s is not enabled again: '

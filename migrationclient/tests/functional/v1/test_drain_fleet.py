@@ -29,7 +29,8 @@ from migrationclient.tests.functional.v1 import test_drain
 from testbed import fakecloud
 
 SOURCE = test_drain.SOURCE
-CLAIM = re.compile(r'^\[drain:([0-9a-f]{12})\] ')
+REQ_LINE = re.compile(r'^REQ: curl -g -i -X (?P<method>[A-Z]+) '
+                      r'"?(?P<url>[^" ]+)"?')
 
 
 class TestDrainClaim(test_drain.DrainTestCase):
@@ -159,3 +160,36 @@ class TestDrainHealthGate(test_drain.DrainTestCase):
                          res.stderr)
         self.assertEqual('enabled', self.service().status)
         self.assertFalse(os.path.exists(self.report_path()))
+
+
+class TestDrainRequests(test_drain.DrainTestCase):
+
+    def test_what_the_gate_and_the_relist_cost(self):
+        """One os-services list, one Placement GET /, one re-list per host.
+
+        The gate reads conductor and scheduler from the services list the
+        drain makes anyway (no binary filter); Placement costs one
+        ``GET /``; the re-list one ``GET /servers/detail`` per host.
+        """
+        self.server('image')
+        res = self.openstack('--debug', 'compute', 'drain', SOURCE,
+                             '--poll-interval', '1', check=False,
+                             env={'XDG_STATE_HOME': self.state_home})
+        self.assertEqual(0, res.returncode, res.stderr[-3000:])
+        made = [(m.group('method'), m.group('url'))
+                for m in map(REQ_LINE.match, res.stderr.splitlines()) if m]
+        compute = self.bed.endpoints['compute']
+        placement = self.bed.endpoints['placement']
+        services = [u for m, u in made if m == 'GET' and
+                    u.startswith(compute + '/os-services')]
+        self.assertEqual([compute + '/os-services'], services)
+        roots = [u for m, u in made if m == 'GET' and
+                 u.rstrip('/') == placement.rstrip('/')]
+        self.assertEqual(1, len(roots), made)
+        listed = [u for m, u in made if m == 'GET' and
+                  u.startswith(compute + '/servers/detail') and
+                  SOURCE in u]
+        self.assertEqual(2, len(listed), listed)     # plan + re-list
+        self.addDetail('requests', test_drain._text(
+            '%d requests\n%s' % (len(made), '\n'.join(
+                '%s %s' % r for r in made))))
