@@ -376,6 +376,9 @@ class TestDrainOldCloud(DrainTestCase):
         svc = self.service()
         self.assertEqual('disabled', svc.status)
         self.assertIn('migrationclient drain', svc.disabled_reason)
+        # The drain claim goes through disable-log-reason as well.
+        self.assertTrue(svc.disabled_reason.startswith(
+            '[drain:%s] ' % self.load_report()['id']), svc.disabled_reason)
         for s in (live, stopped):
             self.assertNotEqual(SOURCE,
                                 self.compute.get_server(s.id).compute_host)
