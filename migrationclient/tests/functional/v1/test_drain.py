@@ -150,7 +150,9 @@ class TestDrain(DrainTestCase):
         self.assertEqual(SOURCE,
                          self.compute.get_server(broken.id).compute_host)
         svc = self.service()
-        self.assertEqual(('disabled', 'functional test'),
+        # The drain claim first, then the --disable-reason text, whole.
+        self.assertEqual(('disabled', '[drain:%s] functional test'
+                          % self.load_report()['id']),
                          (svc.status, svc.disabled_reason))
 
         # Concurrency from the migration records.
