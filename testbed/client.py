@@ -364,6 +364,16 @@ class Bed:
     def compute_states(self):
         return self.control('GET', '/computes')
 
+    def stop_control_service(self, name):
+        """Stop the bed's nova-scheduler or nova-conductor (it goes down)."""
+        return self.control('POST', '/services/%s/stop' % name)
+
+    def start_control_service(self, name):
+        return self.control('POST', '/services/%s/start' % name)
+
+    def control_states(self):
+        return self.control('GET', '/services')
+
     def run_periodics(self):
         return self.control('POST', '/periodic')
 
@@ -624,6 +634,15 @@ class BedTestCase(testtools.TestCase):
         """Stop a nova-compute of the bed; it is started again at cleanup."""
         self.bed.stop_compute(host)
         self.addCleanup(self._start_compute_if_stopped, host)
+
+    def stop_control_service(self, name):
+        """Stop nova-scheduler / nova-conductor; started again at cleanup."""
+        self.bed.stop_control_service(name)
+        self.addCleanup(self._start_control_if_stopped, name)
+
+    def _start_control_if_stopped(self, name):
+        if self.bed.control_states().get(name) == 'stopped':
+            self.bed.start_control_service(name)
 
     def _start_compute_if_stopped(self, host):
         if self.bed.compute_states().get(host) == 'stopped':

@@ -192,6 +192,26 @@ class Actions:
         with _translated():
             return services_mod.list_compute_services(self.compute)
 
+    def all_services(self):
+        """Every service, any binary (one ``GET /os-services``)."""
+        with _translated():
+            return services_mod.list_services(self.compute)
+
+    def placement_answers(self):
+        """``GET /`` on Placement; :class:`errors.CloudError` unless 200.
+
+        Without a connection (an engine driven on a bare compute proxy)
+        there is nothing to ask.
+        """
+        if self.conn is None:
+            return
+        with _translated(_('Placement')):
+            response = self.conn.placement.get('/', raise_exc=False)
+        if response.status_code != 200:
+            raise errors.CloudError(
+                _('GET / answered %d') % response.status_code,
+                status=response.status_code)
+
     @staticmethod
     def service_of(services, host):
         """The service of ``host`` among ``services`` (exact match)."""

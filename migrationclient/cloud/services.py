@@ -50,6 +50,7 @@ class ComputeService:
     forced_down: bool
     disabled_reason: str | None
     zone: str | None
+    binary: str = BINARY
 
     @property
     def is_up(self):
@@ -64,7 +65,27 @@ class ComputeService:
         return cls(id=svc.id, host=svc.host, status=svc.status,
                    state=svc.state, forced_down=bool(svc.is_forced_down),
                    disabled_reason=svc.disabled_reason,
-                   zone=svc.availability_zone)
+                   zone=svc.availability_zone,
+                   binary=getattr(svc, 'binary', None) or BINARY)
+
+
+def list_services(compute):
+    """Every service of the cloud (any binary), as :class:`ComputeService`.
+
+    One ``GET /os-services`` without a binary filter: the drain reads its
+    nova-compute services and the control plane's (nova-conductor,
+    nova-scheduler, for its health gate) from the same request.
+    """
+    return [ComputeService.from_sdk(s) for s in _listed(compute)]
+
+
+def _listed(compute, **query):
+    try:
+        return list(compute.services(**query))
+    except sdk_exc.ForbiddenException:
+        raise errors.Forbidden(_('Listing compute services is not allowed: '
+                                 'this command needs an admin role.'),
+                               status=403)
 
 
 def list_compute_services(compute):

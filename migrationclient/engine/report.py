@@ -22,6 +22,7 @@ is never seen.  ``--resume`` and ``--restore`` read it back through
 Shape (``format`` / ``version`` identify it)::
 
     {"format": "migrationclient-drain-report", "version": 1,
+     "id": "3f9c0d2a7b1e" (the drain claim, engine/drain/claim.py),
      "kind": "drain" | "restore",
      "hosts": ["compute1"], "state": "running" | "complete" |
         "incomplete" | "interrupted",

@@ -60,12 +60,14 @@ class DrainCompute(command.Lister):
                    'reason) and change nothing'))
         parser.add_argument(
             '--disable-reason', metavar='<text>',
-            help=_('Reason recorded on the disabled service (default: '
+            help=_('Reason recorded on the disabled service, after the '
+                   'drain claim "[drain:<report id>]" (default: '
                    '"migrationclient drain <UTC time>")'))
         parser.add_argument(
             '--enable-when-done', action='store_true',
             help=_('Enable the service again when the host is empty '
-                   '(default: it stays disabled for the maintenance)'))
+                   'and still carries this drain\'s claim (default: it '
+                   'stays disabled for the maintenance)'))
         dest = parser.add_mutually_exclusive_group()
         dest.add_argument(
             '--target-host', metavar='<host>', action='append', default=[],
@@ -178,12 +180,13 @@ class DrainCompute(command.Lister):
             allow_partial=args.allow_partial)
         if (args.disable_reason is not None
                 and not 0 < len(args.disable_reason)
-                <= services.MAX_REASON_LENGTH):
+                <= drain.MAX_REASON_TEXT):
             # Checked before anything is written or changed: Nova refuses it
             # only once the drain has started.
             raise errors.Error(
-                _('--disable-reason must be 1 to %d characters')
-                % services.MAX_REASON_LENGTH)
+                _('--disable-reason must be 1 to %d characters (the '
+                  'drain claim marker takes the rest of Nova\'s %d)')
+                % (drain.MAX_REASON_TEXT, services.MAX_REASON_LENGTH))
         if options.max_parallel < 1:
             raise errors.Error(_('--max-parallel must be at least 1'))
         return options

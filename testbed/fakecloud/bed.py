@@ -486,6 +486,36 @@ class FakeCloud(test.TestCase):
         return {host: ('stopped' if host in self.stopped else 'up')
                 for host in self.compute_hosts}
 
+    #: control plane services the control endpoint can stop and start
+    CONTROL_SERVICES = ('scheduler', 'conductor')
+
+    def stop_control_service(self, name):
+        """Stop nova-scheduler / nova-conductor.
+
+        Its heartbeat stops too: the API lists it down after
+        ``service_down_time``.
+        """
+        if name not in self.CONTROL_SERVICES:
+            raise KeyError(name)
+        service = getattr(self, name)
+        if service is None:
+            raise ValueError('%s is already stopped' % name)
+        service.stop()
+        setattr(self, name, None)
+        LOG.info('fakecloud: stopped nova-%s', name)
+
+    def start_control_service_again(self, name):
+        if name not in self.CONTROL_SERVICES:
+            raise KeyError(name)
+        if getattr(self, name) is not None:
+            raise ValueError('%s is not stopped' % name)
+        setattr(self, name, self.start_service(name, host='controller'))
+        LOG.info('fakecloud: started nova-%s again', name)
+
+    def control_states(self):
+        return {name: ('stopped' if getattr(self, name) is None else 'up')
+                for name in self.CONTROL_SERVICES}
+
     def stop_compute(self, host):
         if host not in self.compute_hosts:
             raise KeyError(host)

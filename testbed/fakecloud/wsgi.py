@@ -400,6 +400,9 @@ class ControlResponder:
     ``POST /computes/<host>/stop`` and ``/start``: stop / restart that
     nova-compute service (its RPC server and heartbeat stop, so Nova sees the
     service go down after ``service_down_time``);
+    ``GET /services``: ``{"scheduler" | "conductor": "up" | "stopped"}``;
+    ``POST /services/<scheduler|conductor>/stop`` and ``/start``: stop /
+    restart that control plane service (down after ``service_down_time``);
     ``POST /periodic``: run ``update_available_resource`` on every running
     compute now; ``GET /periodic``: ``{"interval": s, "runs": n}``, the
     ``--periodic-interval`` and how many timed runs have happened.
@@ -427,6 +430,22 @@ class ControlResponder:
                 return _json(start_response, '409 Conflict',
                              {'error': str(e)})
             return _json(start_response, '200 OK', self.bed.compute_states())
+        if path == '/services' and method == 'GET':
+            return _json(start_response, '200 OK', self.bed.control_states())
+        match = re.match(r'^/services/([^/]+)/(stop|start)$', path)
+        if match and method == 'POST':
+            name, action = match.groups()
+            try:
+                if action == 'stop':
+                    self.bed.stop_control_service(name)
+                else:
+                    self.bed.start_control_service_again(name)
+            except KeyError:
+                return _not_found(start_response, 'no service %s' % name)
+            except ValueError as e:
+                return _json(start_response, '409 Conflict',
+                             {'error': str(e)})
+            return _json(start_response, '200 OK', self.bed.control_states())
         if path == '/periodic' and method == 'POST':
             self.bed.run_periodics()
             return _json(start_response, '200 OK', {'ran': True})

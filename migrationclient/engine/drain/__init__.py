@@ -38,6 +38,9 @@ The package, along its seams:
   ``max_per_target`` per destination, global across the drain);
 * :mod:`.run`: the run loop :class:`Drain`, with :mod:`.submit`,
   :mod:`.follow` and :mod:`.check`;
+* :mod:`.claim` (the ``[drain:<report id>]`` marker of the disable
+  reason), :mod:`.health` (the control plane gate), :mod:`.finish` (the
+  final re-list, ``--enable-when-done``);
 * :mod:`.job` / :mod:`.restore`: :class:`Job`, :class:`RestoreJob` (from
   checks to report); :mod:`.signals`.
 
@@ -62,6 +65,8 @@ rolled back (ACTIVE, still on the source) is a failure.
 
 from migrationclient.cloud.actions import Actions  # noqa: F401
 from migrationclient.cloud.actions import ServerNow  # noqa: F401
+from migrationclient.engine.drain.claim import MAX_TEXT_LENGTH as \
+    MAX_REASON_TEXT  # noqa: F401
 from migrationclient.engine.drain.job import Job  # noqa: F401
 from migrationclient.engine.drain.model import *  # noqa: F401,F403
 from migrationclient.engine.drain import model as _model

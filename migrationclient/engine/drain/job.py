@@ -25,6 +25,9 @@ from migrationclient.cloud import actions as cloud_actions
 from migrationclient.cloud import errors
 from migrationclient.cloud import services as services_mod
 from migrationclient.constraints import evaluate as cengine
+from migrationclient.engine.drain import claim
+from migrationclient.engine.drain import finish
+from migrationclient.engine.drain import health
 from migrationclient.engine.drain.model import DrainError
 from migrationclient.engine.drain.model import NOT_STARTED
 from migrationclient.engine.drain.model import PENDING
@@ -109,6 +112,7 @@ class Job:
     """
 
     kind = 'drain'
+    relist = True       # done means re-listed (finish.done)
 
     def __init__(self, compute, conn, hosts, options, report_path=None,
                  disable_reason=None, enable_when_done=False,
@@ -129,6 +133,7 @@ class Job:
         self.items = []
         self.dest_hosts = ()
         self.services = {}
+        self.everything = []        # every service (health gate)
         self.previous = None
         self.notes = []
         self.drain = None
@@ -137,9 +142,11 @@ class Job:
 
     def _services(self):
         try:
-            return self.actions.compute_services()
+            self.everything = self.actions.all_services()
         except errors.CloudError as exc:
             raise DrainError(str(exc))
+        return [s for s in self.everything
+                if s.binary == services_mod.BINARY]
 
     def _load_previous(self, explicit):
         """The report to continue from, or None (see README)."""
@@ -168,7 +175,9 @@ class Job:
             sources.append(svc)
         self.services = {s.host: s for s in sources}
         self.dest_hosts = self._destinations(svcs)
+        own = claim.own_ids(self.resume or self.report_path)
         self.previous = self._load_previous(explicit_report)
+        claim.refuse_claimed(sources, own)
         servers = []
         for host in self.hosts:
             servers.extend(self._servers_on(host))
@@ -178,6 +187,7 @@ class Job:
             self.items = merge_previous(self.items,
                                         self.previous['servers'])
         self._gate()
+        health.check(self.actions, self.everything)
         return self.items
 
     def _destinations(self, svcs):
@@ -197,12 +207,11 @@ class Job:
                         self.actions.service_of(svcs, host)
                     except errors.CloudError as exc:
                         raise DrainError(str(exc))
-                if not svc.is_up or not svc.is_enabled:
-                    raise DrainError(
-                        _('target %(host)s is not usable: nova-compute is '
-                          '%(state)s and %(status)s.') % {
-                            'host': host, 'state': svc.state,
-                            'status': svc.status})
+                why = policy.unusable_hosts([svc]).get(host)
+                if why:
+                    raise DrainError(_('target %(host)s is not usable: '
+                                       '%(why)s.') % {'host': host,
+                                                      'why': why})
                 dests.append(host)
             self.options.target_hosts = tuple(dests)
         else:
@@ -301,15 +310,18 @@ class Job:
 
     def _prepare_services(self, report):
         """Disable the source hosts' nova-compute (unless already)."""
-        reason = self.disable_reason or services_mod.default_reason()
+        rid = claim.report_id(report)
+        reason = claim.reason(rid, self.disable_reason or
+                              services_mod.default_reason())
         for host in self.hosts:
             svc = self.services[host]
             entry = report['service'].setdefault(host, {})
-            if not svc.is_enabled:
-                entry.setdefault('disabled_by_drain', False)
-                entry.setdefault('reason', svc.disabled_reason)
-                continue
             try:
+                if not svc.is_enabled:
+                    entry.setdefault('disabled_by_drain', False)
+                    entry.setdefault('reason', svc.disabled_reason)
+                    claim.claim_disabled(self.actions, svc, rid, entry)
+                    continue
                 self.actions.disable_service(svc, reason)
             except errors.CloudError as exc:
                 raise DrainError(str(exc))
@@ -318,6 +330,7 @@ class Job:
 
     def execute(self):
         report = self._new_report()
+        claim.report_id(report)         # before the first write
         report['notes'] = list(self.notes)
         report['service'] = report.get('service') or {}
         report['servers'] = [i.to_dict() for i in self.items]
@@ -344,8 +357,8 @@ class Job:
                                sleep=self.sleep)
             signals.attach(self.drain)
             status = self.drain.run()
-        if status == exitcodes.OK and self.enable_when_done:
-            self._enable_if_empty(report)
+        if self.relist and status != exitcodes.DRAIN_INTERRUPTED:
+            status = finish.done(self, report, status)
         return status
 
     def _not_started(self, report, why):
@@ -366,24 +379,6 @@ class Job:
             report_mod.write_atomic(self.report_path, report)
         except OSError:
             pass        # it was writable a moment ago; the error says why
-
-    def _enable_if_empty(self, report):
-        for host in self.hosts:
-            left = [s for s in self._servers_on(host)
-                    if s.status != 'SHELVED_OFFLOADED']
-            entry = report['service'].setdefault(host, {})
-            if left:
-                entry['enabled_when_done'] = False
-                self.notes.append(_('%(host)s still holds %(n)d server(s): '
-                                    'left disabled') % {'host': host,
-                                                        'n': len(left)})
-                continue
-            try:
-                self.actions.enable_service(self.services[host])
-            except errors.CloudError as exc:
-                raise DrainError(str(exc))
-            entry['enabled_when_done'] = True
-        self.drain.save()
 
     @property
     def remaining(self):

@@ -45,6 +45,7 @@ __all__ = (
     'NOTHING',
     'NOT_STARTED',
     'LEFT_HOST',
+    'APPEARED',
     'IN_FLIGHT',
     'MOVED',
     'FAILURES',
@@ -91,6 +92,7 @@ class State(enum.StrEnum):
     NOTHING = 'nothing-to-move'
     NOT_STARTED = 'not-started'    # pending when the drain stopped
     LEFT_HOST = 'left-host'        # resume: moved off the host by others
+    APPEARED = 'appeared'          # on the host at the final re-list
 
 
 LIVE, COLD, NONE, SKIP = Kind.LIVE, Kind.COLD, Kind.NONE, Kind.SKIP
@@ -108,6 +110,7 @@ SKIPPED = State.SKIPPED
 NOTHING = State.NOTHING
 NOT_STARTED = State.NOT_STARTED
 LEFT_HOST = State.LEFT_HOST
+APPEARED = State.APPEARED
 
 IN_FLIGHT = (SUBMITTED, MIGRATING, CONFIRMING)
 #: states of a server that is off the source host (as the drain wanted)
@@ -276,6 +279,7 @@ def summary(items):
                           (_('failed'), FAILURES),
                           (_('skipped'), (SKIPPED,)),
                           (_('not started'), (NOT_STARTED,)),
+                          (_('appeared'), (APPEARED,)),
                           (_('waiting'), (PENDING,))):
         count = sum(1 for i in todo if i.state in states)
         if count:

@@ -22,6 +22,7 @@ import types
 
 from migrationclient._i18n import _
 from migrationclient.constraints import rules
+from migrationclient.engine.drain import claim
 from migrationclient.engine.drain import model
 from migrationclient.engine.drain.model import COLD
 from migrationclient.engine.drain.model import Item
@@ -170,8 +171,9 @@ def destination_label(item, options, can_name):
 def unusable_hosts(services):
     """``{host: why}`` of the nova-compute services a drain cannot use now.
 
-    A destination must be up (not forced down) and enabled: the scheduler
-    refuses a named host that is not (NoValidHost after a 202).
+    A destination must be up (not forced down), enabled and not claimed by
+    a drain (:mod:`.claim`): the scheduler refuses a named host that is
+    disabled (NoValidHost after a 202).
 
     :param services: list of :class:`services.ComputeService`
     """
@@ -180,6 +182,9 @@ def unusable_hosts(services):
         if not svc.is_up:
             out[svc.host] = _('nova-compute is %s') % (
                 _('forced down') if svc.forced_down else svc.state)
+        elif claim.owner(svc.disabled_reason):
+            out[svc.host] = _('claimed by drain %s') % claim.owner(
+                svc.disabled_reason)
         elif not svc.is_enabled:
             out[svc.host] = _('nova-compute is disabled (%s)') % (
                 svc.disabled_reason or '-')

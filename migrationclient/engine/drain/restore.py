@@ -18,6 +18,7 @@ import time
 from migrationclient._i18n import _
 from migrationclient.cloud import errors
 from migrationclient.constraints import evaluate as cengine
+from migrationclient.engine.drain import claim
 from migrationclient.engine.drain.job import Job
 from migrationclient.engine.drain.model import COLD
 from migrationclient.engine.drain.model import DrainError
@@ -41,10 +42,13 @@ class RestoreJob(Job):
     ``original_host`` with the same kind of move their status allows now
     (live when ACTIVE / PAUSED, cold when SHUTOFF; cold needs compute 2.56
     to name the host).  The original host's nova-compute must be enabled:
-    ``enable_service`` enables it first when the drain disabled it.
+    ``enable_service`` enables it first when the drain disabled it and it
+    still carries the drain's claim (:func:`.claim.may_enable`); a host
+    disabled by someone else or for another reason refuses the restore.
     """
 
     kind = 'restore'
+    relist = False      # the servers go back to these hosts
 
     def __init__(self, compute, conn, drain_report, options,
                  report_path=None, enable_service=False, on_event=None,
@@ -72,6 +76,14 @@ class RestoreJob(Job):
                 raise DrainError(_('nova-compute on %s is down: bring it '
                                    'up before moving servers back.') % host)
             self.services[host] = svc
+            yes, why = claim.may_enable(
+                svc, self.source_report.get('id'),
+                self.source_report.get('service', {}).get(host))
+            if not yes and self.enable_service:
+                raise DrainError(
+                    _('nova-compute on %(host)s is not enabled again: '
+                      '%(why)s. Nothing was changed.') % {
+                        'host': host, 'why': why})
             if not svc.is_enabled and not self.enable_service:
                 raise DrainError(
                     _('nova-compute on %(host)s is disabled (%(why)s): pass '

@@ -337,15 +337,27 @@ class FakeNova(FakeCompute):
         srv['status'] = m['_before']
 
     def services(self, binary=None):
-        """nova-compute services; ``self.down`` / ``self.disabled`` hosts."""
+        """Services; ``self.down`` / ``self.disabled`` hosts (or binaries).
+
+        The controller's nova-conductor and nova-scheduler are listed
+        without a ``binary`` filter (``self.down`` may name their binary).
+        """
         self.calls.append(('services',))
-        return [types.SimpleNamespace(
+        found = [types.SimpleNamespace(
             id='svc-%s' % host, host=host, binary='nova-compute',
             status='disabled' if host in self.disabled else 'enabled',
             state='down' if host in self.down else 'up',
             is_forced_down=False, availability_zone='nova',
             disabled_reason=self.disabled.get(host))
             for host in ('compute1', 'compute2', 'compute3')]
+        if binary is None:
+            found += [types.SimpleNamespace(
+                id='svc-%s' % b, host='controller', binary=b,
+                status='enabled', state='down' if b in self.down else 'up',
+                is_forced_down=False, availability_zone='internal',
+                disabled_reason=None)
+                for b in ('nova-conductor', 'nova-scheduler')]
+        return found
 
     def get_server(self, sid):
         srv = self.servers[sid]

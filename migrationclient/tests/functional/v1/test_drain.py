@@ -150,7 +150,9 @@ class TestDrain(DrainTestCase):
         self.assertEqual(SOURCE,
                          self.compute.get_server(broken.id).compute_host)
         svc = self.service()
-        self.assertEqual(('disabled', 'functional test'),
+        # The drain claim first, then the --disable-reason text, whole.
+        self.assertEqual(('disabled', '[drain:%s] functional test'
+                          % self.load_report()['id']),
                          (svc.status, svc.disabled_reason))
 
         # Concurrency from the migration records.
@@ -376,6 +378,9 @@ class TestDrainOldCloud(DrainTestCase):
         svc = self.service()
         self.assertEqual('disabled', svc.status)
         self.assertIn('migrationclient drain', svc.disabled_reason)
+        # The drain claim goes through disable-log-reason as well.
+        self.assertTrue(svc.disabled_reason.startswith(
+            '[drain:%s] ' % self.load_report()['id']), svc.disabled_reason)
         for s in (live, stopped):
             self.assertNotEqual(SOURCE,
                                 self.compute.get_server(s.id).compute_host)
