@@ -71,14 +71,28 @@ def state_dir():
     return os.path.join(base, 'migrationclient')
 
 
-def default_path(hosts, kind='drain'):
+def default_path(hosts, kind='drain', cloud=None):
     """Default report path of a drain (or restore) of ``hosts``.
 
-    The name depends only on the hosts, so running the same drain again
-    finds the previous report and continues from it.
+    The name depends only on the cloud and the hosts, so running the same
+    drain again finds the previous report and continues from it, and two
+    clouds with the same host names never share a report.
+
+    :param cloud: the cloud's key (``cloud.identity.CloudId.key``): the
+        report goes to ``clouds/<key>/`` of the state directory; None:
+        the path earlier versions used, not keyed by the cloud
+        (:func:`legacy_path`)
     """
     safe = '+'.join(re.sub(r'[^A-Za-z0-9._-]', '_', h) for h in hosts)
-    return os.path.join(state_dir(), '%s-%s.json' % (kind, safe))
+    name = '%s-%s.json' % (kind, safe)
+    if cloud:
+        return os.path.join(state_dir(), 'clouds', cloud, name)
+    return os.path.join(state_dir(), name)
+
+
+def legacy_path(hosts, kind='drain'):
+    """The default path of earlier versions (hosts only, no cloud)."""
+    return default_path(hosts, kind)
 
 
 def archive_path(path, when=None):

@@ -20,6 +20,7 @@ from openstack import exceptions as sdk_exc
 import testtools
 
 from migrationclient.engine import drain
+from migrationclient.engine.drain import previous
 from migrationclient.engine import report as report_mod
 from migrationclient.tests.unit.engine.drain import base
 from migrationclient.tests.unit import fakes
@@ -51,13 +52,44 @@ class TestJobReports(testtools.TestCase):
 
     def test_complete_report_is_archived(self):
         path = self.write('complete')
+        with open(path) as stream:
+            before = stream.read()
         job = self.job()
         self.assertIsNone(job._load_previous(False))
+        # Planning (--dry-run stops there) changes no file.
+        self.assertEqual(['drain-compute1.json'],
+                         os.listdir(os.path.dirname(path)))
+        with open(path) as stream:
+            self.assertEqual(before, stream.read())
+        self.assertEqual([], job.notes)
+        self.assertEqual([path], job.complete_reports)
+        # The job archives it when it runs.
+        previous.archive_complete(path, job.notes)
         self.assertFalse(os.path.exists(path))
         self.assertEqual(1, len(job.notes))
         archived = os.listdir(os.path.dirname(path))
         self.assertEqual(1, len(archived))
         self.assertTrue(archived[0].startswith('drain-compute1-'))
+
+    def test_execute_archives_complete_report_first(self):
+        path = self.write('complete')
+        nova = fakes.FakeNova()
+
+        def disable_service(*args, **kwargs):
+            raise sdk_exc.HttpException('Service Unavailable',
+                                        http_status=503)
+        nova.disable_service = disable_service
+        job = drain.Job(nova, None, ['compute1'], base.opts())
+        self.assertIsNone(job._load_previous(False))
+        job.services = {'compute1': base.service('compute1')}
+        job.items = [base.item('a')]
+        self.assertRaises(drain.DrainError, job.execute)
+        names = sorted(os.listdir(os.path.dirname(path)))
+        self.assertEqual(2, len(names))
+        self.assertEqual('drain-compute1.json', names[1])
+        self.assertTrue(names[0].startswith('drain-compute1-2'))
+        self.assertEqual('incomplete', report_mod.load(path)['state'])
+        self.assertIn('previous complete report kept as', job.notes[0])
 
     def test_resume_of_other_hosts_refused(self):
         path = self.write(hosts=('compute2',), path=os.path.join(
