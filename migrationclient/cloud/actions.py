@@ -37,6 +37,7 @@ from migrationclient.cloud import servers
 from migrationclient.cloud import services as services_mod
 from migrationclient.cloud import versions
 
+
 @contextlib.contextmanager
 def _translated(what=None):
     """Any error of a cloud call becomes a :class:`errors.CloudError`.

@@ -226,7 +226,6 @@ def parse_time(value):
     return dt
 
 
-
 def _sdk_error(exc, what):
     """The cloud error (one line) for an SDK exception."""
     status = getattr(exc, 'status_code', None)

@@ -98,8 +98,11 @@ def progress_line(item):
 
 
 class ProgressLog(_render.ItemLog):
-    """The drain's progress log (:class:`render.ItemLog`): on a TTY, one
-    line per migration in flight (memory copied, ETA) and the summary."""
+    """The drain's progress log (:class:`render.ItemLog`).
+
+    On a TTY, below the lines: one line per migration in flight (memory
+    copied, ETA), then the summary.
+    """
 
     summarize = staticmethod(_model.summary)
     describe = staticmethod(progress_line)

@@ -31,10 +31,10 @@ from migrationclient.engine.drain.model import remaining
 from migrationclient.engine.drain.model import ServerInfo
 from migrationclient.engine.drain.model import summary
 from migrationclient.engine.drain import policy
-from migrationclient.engine.drain import previous
 from migrationclient.engine.drain.policy import kinds_for
 from migrationclient.engine.drain.policy import merge_previous
 from migrationclient.engine.drain.policy import plan
+from migrationclient.engine.drain import previous
 from migrationclient.engine.drain.run import Drain
 from migrationclient.engine.drain import signals as signals_mod
 from migrationclient.engine import report as report_mod

@@ -28,8 +28,8 @@ from migrationclient.engine.drain import check
 from migrationclient.engine.drain import follow
 from migrationclient.engine.drain import model
 from migrationclient.engine.drain.model import exit_status
-from migrationclient.engine.drain import observe
 from migrationclient.engine.drain.model import summary
+from migrationclient.engine.drain import observe
 from migrationclient.engine.drain.slots import Slots
 from migrationclient.engine.drain import submit
 from migrationclient.engine import report as report_mod

@@ -23,10 +23,10 @@ import testtools
 
 from migrationclient.constraints import model as cfacts
 from migrationclient.constraints.rules import numa_placement as rules
-from migrationclient.host import probe as facts
 from migrationclient.host import novaconf
 from migrationclient.host import parsers
 from migrationclient.host import pinning
+from migrationclient.host import probe as facts
 from migrationclient import microversions as mv
 from migrationclient.tests.unit.host import base
 
