@@ -102,10 +102,29 @@ def archive_path(path, when=None):
     return '%s-%s%s' % (stem, stamp, ext or '.json')
 
 
+def makedirs_private(directory):
+    """Create ``directory`` and its missing parents, each mode 0700.
+
+    (``os.makedirs`` gives its mode to the last directory only.)
+    """
+    missing = []
+    while directory and not os.path.isdir(directory):
+        missing.append(directory)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    for path in reversed(missing):
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass
+
+
 def write_atomic(path, data):
     """Write ``data`` as JSON to ``path``: atomic, mode 0600, fsync'ed."""
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, mode=0o700, exist_ok=True)
+    makedirs_private(directory)
     fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path),
                                suffix='.tmp', dir=directory)
     try:

@@ -150,6 +150,15 @@ class TestPaths(testtools.TestCase):
         self.assertEqual('/st/migrationclient/drain-c1.json',
                          report.legacy_path(['c1']))
 
+    def test_missing_directories_are_private(self):
+        tmp = self.useFixture(fixtures.TempDir()).path
+        path = os.path.join(tmp, 'migrationclient', 'clouds', 'k', 'r.json')
+        report.write_atomic(path, {'a': 1})
+        for d in ('migrationclient', 'migrationclient/clouds',
+                  'migrationclient/clouds/k'):
+            self.assertEqual(0o700, stat.S_IMODE(os.stat(os.path.join(
+                tmp, d)).st_mode), d)
+
     def test_archive_path(self):
         when = datetime.datetime(2026, 11, 27, 10, 5, 3,
                                  tzinfo=datetime.timezone.utc)
