@@ -38,6 +38,7 @@ Usage: ``python tools/demo.py [--libvirt] [--short] [--keep]``
 """
 
 import argparse
+import glob
 import json
 import os
 import shlex
@@ -201,13 +202,16 @@ def run(bed, args, state_home):
     res = subprocess.run(
         openstack + drain_args + [
             '-c', 'Name', '-c', 'Action', '-c', 'Destination', '-c',
-            'State', '-c', 'Reason'], env=env, check=False)
+            'Now on', '-c', 'State', '-c', 'Reason'], env=env, check=False)
     print('drain exit status %d (%s) after %.0f s; expected here: %d (%s)'
           % (res.returncode, DRAIN_STATUS.get(res.returncode, 'an error'),
              time.monotonic() - started, expected, why))
 
-    report = os.path.join(state_home, 'migrationclient',
-                          'drain-%s.json' % SOURCE)
+    # The default report is keyed by the cloud: clouds/<cloud>/.
+    found = glob.glob(os.path.join(state_home, 'migrationclient', '**',
+                                   'drain-%s.json' % SOURCE), recursive=True)
+    report = found[0] if found else os.path.join(
+        state_home, 'migrationclient', 'drain-%s.json' % SOURCE)
     banner('the drain report: %s' % report,
            'its summary (the file also holds the options), then one line '
            'per server: where it is now, migration id, seconds')

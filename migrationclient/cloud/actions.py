@@ -30,6 +30,7 @@ import dataclasses
 from migrationclient._i18n import _
 from migrationclient.cloud import errors
 from migrationclient.cloud import gather as cloud_facts
+from migrationclient.cloud import identity
 from migrationclient.cloud import migrations
 from migrationclient.cloud import sdkfix
 from migrationclient.cloud import servers
@@ -226,6 +227,10 @@ class Actions:
             return services_mod.enable(self.compute, service)
 
     # -- facts -------------------------------------------------------------
+
+    def cloud(self):
+        """Which cloud this is (:class:`identity.CloudId`), or None."""
+        return identity.cloud_of(self.conn)
 
     def gather(self, **kwargs):
         """:func:`cloud.gather.gather` over this cloud."""

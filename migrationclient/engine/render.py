@@ -184,7 +184,11 @@ class TtyBlock:
         """Clear the block, write ``lines``, draw ``block`` below them."""
         out = []
         if self._open:
+            # Back to the start of the block: its closed lines, if any,
+            # are above the open one.
             out.append('\r' + ESC_CLEAR_LINE)
+            if self._drawn:
+                out.append(ESC_UP % self._drawn + ESC_CLEAR_DOWN)
         elif self._drawn:
             out.append(ESC_UP % self._drawn + '\r' + ESC_CLEAR_DOWN)
         out.extend(line + '\n' for line in lines)
@@ -268,6 +272,9 @@ class ItemLog(TtyBlock):
 
     #: ``callable(items) -> str``: the summary line
     summarize = None
+    #: ``callable(item) -> str or None``: a line below the scrolling
+    #: ones for an item (a migration in flight), None for none
+    describe = None
 
     def __init__(self, stream, tty=None, clock=None):
         super().__init__(stream)
@@ -286,8 +293,23 @@ class ItemLog(TtyBlock):
             self.stream.write(line + '\n')
             self.stream.flush()
             return
-        block = [self.summarize(self.items)] if self.items else []
-        self.draw([line], block, open_last=True)
+        self.draw([line], self.block(), open_last=True)
+
+    def block(self):
+        """The lines redrawn in place: one per item, then the summary."""
+        if not self.items:
+            return []
+        lines = []
+        if self.describe is not None:
+            cols = max(20, shutil.get_terminal_size((100, 24)).columns - 1)
+            lines = [text[:cols] for text in map(self.describe, self.items)
+                     if text]
+        return lines + [self.summarize(self.items)]
+
+    def refresh(self):
+        """Redraw the block (a poll changed the progress, no new line)."""
+        if self.tty and self.items:
+            self.draw([], self.block(), open_last=True)
 
     def close(self):
         if self.tty:

@@ -72,14 +72,28 @@ def state_dir():
     return os.path.join(base, 'migrationclient')
 
 
-def default_path(hosts, kind='drain'):
+def default_path(hosts, kind='drain', cloud=None):
     """Default report path of a drain (or restore) of ``hosts``.
 
-    The name depends only on the hosts, so running the same drain again
-    finds the previous report and continues from it.
+    The name depends only on the cloud and the hosts, so running the same
+    drain again finds the previous report and continues from it, and two
+    clouds with the same host names never share a report.
+
+    :param cloud: the cloud's key (``cloud.identity.CloudId.key``): the
+        report goes to ``clouds/<key>/`` of the state directory; None:
+        the path earlier versions used, not keyed by the cloud
+        (:func:`legacy_path`)
     """
     safe = '+'.join(re.sub(r'[^A-Za-z0-9._-]', '_', h) for h in hosts)
-    return os.path.join(state_dir(), '%s-%s.json' % (kind, safe))
+    name = '%s-%s.json' % (kind, safe)
+    if cloud:
+        return os.path.join(state_dir(), 'clouds', cloud, name)
+    return os.path.join(state_dir(), name)
+
+
+def legacy_path(hosts, kind='drain'):
+    """The default path of earlier versions (hosts only, no cloud)."""
+    return default_path(hosts, kind)
 
 
 def archive_path(path, when=None):
@@ -89,10 +103,29 @@ def archive_path(path, when=None):
     return '%s-%s%s' % (stem, stamp, ext or '.json')
 
 
+def makedirs_private(directory):
+    """Create ``directory`` and its missing parents, each mode 0700.
+
+    (``os.makedirs`` gives its mode to the last directory only.)
+    """
+    missing = []
+    while directory and not os.path.isdir(directory):
+        missing.append(directory)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    for path in reversed(missing):
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass
+
+
 def write_atomic(path, data):
     """Write ``data`` as JSON to ``path``: atomic, mode 0600, fsync'ed."""
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, mode=0o700, exist_ok=True)
+    makedirs_private(directory)
     fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path),
                                suffix='.tmp', dir=directory)
     try:

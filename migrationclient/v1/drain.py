@@ -20,6 +20,8 @@ from osc_lib.command import command
 from migrationclient._i18n import _
 from migrationclient.cloud import services
 from migrationclient.engine import drain
+from migrationclient.engine import events
+from migrationclient.engine import metrics
 from migrationclient.engine import report as report_mod
 from migrationclient import errors
 from migrationclient import exitcodes
@@ -30,8 +32,30 @@ LOG = logging.getLogger(__name__)
 
 PLAN_COLUMNS = ('Server', 'Name', 'Project', 'Host', 'Action',
                 'Destination', 'Reason')
+#: Host: where the server was (the drained host); Destination: where the
+#: drain sent it ('-': not sent); Now on: where it is as the drain last
+#: saw it ('-': unknown)
 RESULT_COLUMNS = ('Server', 'Name', 'Host', 'Action', 'Destination',
-                  'State', 'Migration', 'Reason')
+                  'Now on', 'State', 'Migration', 'Reason')
+#: states of a server the drain never sent anywhere: still on its host
+NOT_SENT = (drain.PENDING, drain.NOT_STARTED, drain.SKIPPED)
+
+
+def sent_to(item):
+    """The Destination column: where the drain sent the server."""
+    if item.state in NOT_SENT or item.action not in (drain.LIVE, drain.COLD) \
+            or not item.attempts:
+        return '-'
+    return item.destination or _('scheduler')
+
+
+def now_on(item):
+    """The Now on column: where the server is, as the drain last saw it."""
+    if item.final_host:
+        return item.final_host
+    if item.state in NOT_SENT and item.action != drain.NONE:
+        return item.original_host
+    return '-'
 
 
 class DrainCompute(command.Lister):
@@ -139,9 +163,10 @@ class DrainCompute(command.Lister):
                    '(they are skipped and reported)'))
         parser.add_argument(
             '--report', metavar='<file>',
-            help=_('JSON report file (default: '
-                   '$XDG_STATE_HOME/migrationclient/drain-<hosts>.json); '
-                   'running the same drain again continues from it'))
+            help=_('JSON report file (default: $XDG_STATE_HOME/'
+                   'migrationclient/clouds/<cloud>/drain-<hosts>.json, '
+                   '<cloud> from the identity URL and region); running '
+                   'the same drain again continues from it'))
         parser.add_argument(
             '--resume', metavar='<report>',
             help=_('Continue the drain recorded in this report'))
@@ -153,6 +178,20 @@ class DrainCompute(command.Lister):
             '--enable-service', action='store_true',
             help=_('With --restore: enable the original hosts\' '
                    'nova-compute service first'))
+        parser.add_argument(
+            '--events', metavar='<file>|-',
+            help=_('Append one JSON object per line for every state change '
+                   'of every server to this file, as it happens (created '
+                   'with mode 0600); "-": standard output, which then holds '
+                   'these lines only (no result table; -f / -c refused).  '
+                   'Not written with --dry-run'))
+        parser.add_argument(
+            '--metrics-file', metavar='<file>',
+            help=_('Rewrite this Prometheus text file on every poll, '
+                   'atomically, for node_exporter\'s textfile collector '
+                   '(name it *.prom): servers moved / failed / remaining, '
+                   'migrations in flight, bytes to copy, drain state.  Not '
+                   'written with --dry-run'))
         return parser
 
     @v1_errors.one_line_errors
@@ -228,7 +267,46 @@ class DrainCompute(command.Lister):
                          resume=args.resume, on_event=log)
 
     @v1_errors.one_line_errors
+    def _check_output(self, args):
+        """``--events -``: stdout holds JSON lines only (no -f / -c)."""
+        self.events_on_stdout = (args.events == events.STDOUT and
+                                 not args.dry_run)
+        if args.events == events.STDOUT and (
+                getattr(args, 'formatter', 'table') != 'table' or
+                getattr(args, 'columns', None)):
+            raise errors.Error(_(
+                '--events - writes JSON lines on standard output: no -f / '
+                '-c with it (use --events FILE to keep the formatted '
+                'result)'))
+
+    def _outputs(self, args, job):
+        """Open --events / check --metrics-file: one line on failure.
+
+        After the plan and before anything changes; never for --dry-run.
+        """
+        sink = mfile = None
+        with v1_errors.translated():
+            if args.metrics_file is not None:
+                mfile = metrics.MetricsFile(args.metrics_file)
+                note = mfile.check()
+                if note:
+                    LOG.warning(note)
+            if args.events is not None:
+                sink = events.open_sink(
+                    args.events, events.drain_name(job.hosts), job.kind,
+                    stdout=self.app.stdout, on_error=LOG.warning)
+        return sink, mfile
+
+    def produce_output(self, parsed_args, column_names, data):
+        if getattr(self, 'events_on_stdout', False):
+            # The end event carries the result; a table (even an empty
+            # one, a blank line) would break a JSON-lines reader.
+            return 0
+        return super().produce_output(parsed_args, column_names, data)
+
+    @v1_errors.one_line_errors
     def take_action(self, parsed_args):
+        self._check_output(parsed_args)
         options = self._options(parsed_args)
         log = drain.ProgressLog(sys.stderr)
         job = self._job(parsed_args, options, log)
@@ -241,11 +319,17 @@ class DrainCompute(command.Lister):
                      i.action, job.label(i), i.reason) for i in items
                     if i.state not in drain.MOVED]
             return PLAN_COLUMNS, rows
+        job.events, job.metrics_file = self._outputs(parsed_args, job)
         log.items = items
+        said = len(job.notes)
         try:
             self.exit_status = job.execute()
         finally:
             log.close()
+            if job.events is not None:
+                job.events.close()
+            for note in job.notes[said:]:
+                LOG.warning(note)
         sys.stderr.write(_('%(summary)s; report: %(path)s\n') % {
             'summary': drain.summary(items), 'path': job.report_path})
         left = drain.remaining(items)
@@ -255,8 +339,8 @@ class DrainCompute(command.Lister):
                 sys.stderr.write('  %s (%s) on %s: %s: %s\n' % (
                     i.name or '-', i.id, i.original_host, i.state,
                     i.error or i.reason))
-        rows = [(i.id, i.name, i.original_host, i.action,
-                 i.final_host or i.destination or '-', i.state,
+        rows = [(i.id, i.name, i.original_host, i.action, sent_to(i),
+                 now_on(i), i.state,
                  i.migration_id if i.migration_id is not None else '-',
                  i.error or i.reason) for i in items]
         return RESULT_COLUMNS, rows

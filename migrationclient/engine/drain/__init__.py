@@ -85,7 +85,29 @@ from migrationclient.engine.drain.slots import Slots  # noqa: F401
 from migrationclient.engine import render as _render
 
 
+def progress_line(item):
+    """The TTY line of a server in flight: percent, ETA; else None.
+
+    ``  web-1 live compute1->compute2 [#####.....]  45.3% ETA 12s``
+    """
+    if item.state not in _model.IN_FLIGHT:
+        return None
+    head = '  %s %s %s->%s' % (item.name or item.id, item.action,
+                               item.original_host,
+                               item.destination or 'scheduler')
+    if item.percent is None:
+        return '%s %s' % (head, item.migration_status or item.state)
+    return '%s %s %5.1f%% ETA %s' % (head, _render.bar(item.percent),
+                                     item.percent,
+                                     _render.human_duration(item.eta))
+
+
 class ProgressLog(_render.ItemLog):
-    """The drain's progress log (:class:`render.ItemLog`), its summary."""
+    """The drain's progress log (:class:`render.ItemLog`).
+
+    On a TTY, below the lines: one line per migration in flight (memory
+    copied, ETA), then the summary.
+    """
 
     summarize = staticmethod(_model.summary)
+    describe = staticmethod(progress_line)

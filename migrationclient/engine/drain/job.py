@@ -17,7 +17,6 @@ nothing); ``execute()`` prepares the services, runs the plan
 (:class:`~.run.Drain`) and returns the exit status.
 """
 
-import os
 import time
 
 from migrationclient._i18n import _
@@ -38,6 +37,7 @@ from migrationclient.engine.drain import policy
 from migrationclient.engine.drain.policy import kinds_for
 from migrationclient.engine.drain.policy import merge_previous
 from migrationclient.engine.drain.policy import plan
+from migrationclient.engine.drain import previous
 from migrationclient.engine.drain.run import Drain
 from migrationclient.engine.drain import signals as signals_mod
 from migrationclient.engine import report as report_mod
@@ -63,45 +63,6 @@ def _watcher_factory(compute, options):
     return make
 
 
-def previous_report(path, kind, hosts, resume, explicit, notes):
-    """The report at ``path`` a job continues from, or None.
-
-    :param resume: ``--resume`` named ``path``: it must be this job's
-    :param explicit: ``--report`` named ``path``: it must not be another
-        job's
-    :param notes: list the note of an archived complete report goes to
-    """
-    if not os.path.exists(path):
-        if resume:
-            raise DrainError(_('Report %s does not exist.') % path)
-        return None
-    try:
-        data = report_mod.load(path)
-    except report_mod.ReportError as exc:
-        raise DrainError(str(exc))
-    if data['kind'] != kind or sorted(data['hosts']) != sorted(hosts):
-        if resume:
-            raise DrainError(
-                _('%(path)s is a %(kind)s report of %(hosts)s, not of '
-                  'this %(mine)s of %(me)s.') % {
-                    'path': path, 'kind': data['kind'],
-                    'hosts': ', '.join(data['hosts']),
-                    'mine': kind, 'me': ', '.join(hosts)})
-        if explicit:
-            raise DrainError(
-                _('--report %(path)s holds a report of another job '
-                  '(%(kind)s of %(hosts)s); choose another file.') % {
-                    'path': path, 'kind': data['kind'],
-                    'hosts': ', '.join(data['hosts'])})
-        return None
-    if data['state'] == 'complete' and not resume:
-        archived = report_mod.archive_path(path)
-        os.replace(path, archived)
-        notes.append(_('previous complete report kept as %s') % archived)
-        return None
-    return data
-
-
 class Job:
     """A drain of one or more hosts, from checks to report.
 
@@ -117,11 +78,21 @@ class Job:
     def __init__(self, compute, conn, hosts, options, report_path=None,
                  disable_reason=None, enable_when_done=False,
                  target_aggregate=None, resume=None, on_event=None,
-                 clock=time.monotonic, sleep=time.sleep):
+                 clock=time.monotonic, sleep=time.sleep, events=None,
+                 metrics_file=None):
         self.hosts = list(dict.fromkeys(hosts))
         self.options = options
+        self.actions = cloud_actions.Actions(compute, conn)
+        self.cloud = self.actions.cloud()
+        self.default_report = not report_path
         self.report_path = report_path or report_mod.default_path(
-            self.hosts, self.kind)
+            self.hosts, self.kind, self.cloud.key if self.cloud else None)
+        #: ``--events`` / ``--metrics-file`` (set by the command after
+        #: ``prepare()``; never opened for ``--dry-run``)
+        self.events = events
+        self.metrics_file = metrics_file
+        self.legacy_report = None   # an earlier version's report, adopted
+        self.complete_reports = []  # to archive when the job runs
         self.disable_reason = disable_reason
         self.enable_when_done = enable_when_done
         self.target_aggregate = target_aggregate
@@ -129,7 +100,6 @@ class Job:
         self.on_event = on_event
         self.clock = clock
         self.sleep = sleep
-        self.actions = cloud_actions.Actions(compute, conn)
         self.items = []
         self.dest_hosts = ()
         self.services = {}
@@ -150,12 +120,7 @@ class Job:
 
     def _load_previous(self, explicit):
         """The report to continue from, or None (see README)."""
-        data = previous_report(self.resume or self.report_path, self.kind,
-                               self.hosts, bool(self.resume), explicit,
-                               self.notes)
-        if data is not None and self.resume:
-            self.report_path = self.resume
-        return data
+        return previous.continue_from(self, explicit)
 
     def prepare(self, explicit_report=False):
         svcs = self._services()
@@ -331,18 +296,21 @@ class Job:
     def execute(self):
         report = self._new_report()
         claim.report_id(report)         # before the first write
-        report['notes'] = list(self.notes)
         report['service'] = report.get('service') or {}
         report['servers'] = [i.to_dict() for i in self.items]
         with signals_mod.Signals() as signals:
             # The report must be writable before anything changes.
             try:
+                for path in self.complete_reports:
+                    previous.archive_complete(path, self.notes)
+                report['notes'] = list(self.notes)
                 report_mod.write_atomic(self.report_path, report)
             except OSError as exc:
                 raise DrainError(
                     _('Cannot write the report %(path)s: %(err)s')
                     % {'path': self.report_path,
                        'err': exc.strerror or exc})
+            previous.retire_legacy(self, report)
             try:
                 self._prepare_services(report)
             except DrainError as exc:
@@ -354,7 +322,8 @@ class Job:
                                report_path=self.report_path,
                                on_event=self.on_event,
                                dest_hosts=self.dest_hosts, clock=self.clock,
-                               sleep=self.sleep)
+                               sleep=self.sleep, events=self.events,
+                               metrics_file=self.metrics_file)
             signals.attach(self.drain)
             status = self.drain.run()
         if self.relist and status != exitcodes.DRAIN_INTERRUPTED:

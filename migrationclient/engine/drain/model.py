@@ -220,6 +220,10 @@ class Item:
     timed_out: bool = dataclasses.field(default=False, repr=False)
     aborted_why: str | None = dataclasses.field(default=None, repr=False)
     read_errors: int = dataclasses.field(default=0, repr=False)
+    #: memory copied (0-100) and seconds left of a live migration, from
+    #: the watcher's byte counters (None: unknown, cold migrations)
+    percent: float | None = dataclasses.field(default=None, repr=False)
+    eta: float | None = dataclasses.field(default=None, repr=False)
 
     REPORT_KEYS = ('id', 'name', 'project_id', 'original_host',
                    'original_status', 'action', 'reason', 'state',

@@ -29,6 +29,7 @@ from migrationclient.engine.drain import follow
 from migrationclient.engine.drain import model
 from migrationclient.engine.drain.model import exit_status
 from migrationclient.engine.drain.model import summary
+from migrationclient.engine.drain import observe
 from migrationclient.engine.drain.slots import Slots
 from migrationclient.engine.drain import submit
 from migrationclient.engine import report as report_mod
@@ -48,12 +49,16 @@ class Drain:
     :param on_event: ``callback(item, text)`` for each state change
     :param dest_hosts: every possible destination host (for items whose
         candidates are not known)
+    :param events: ``--events``: an :class:`events.EventSink`, or None
+    :param metrics_file: ``--metrics-file``: a
+        :class:`metrics.MetricsFile`, or None
     """
 
     def __init__(self, actions, watcher_for, items, options, report,
                  report_path=None, on_event=None, dest_hosts=(),
                  clock=time.monotonic, sleep=time.sleep,
-                 write=report_mod.write_atomic):
+                 write=report_mod.write_atomic, events=None,
+                 metrics_file=None):
         self.actions = actions
         self.watcher_for = watcher_for
         self.items = items
@@ -79,6 +84,7 @@ class Drain:
         self.submitter = submit.Submitter(self)
         self.follower = follow.Follower(self)
         self.checker = check.Checker(self)
+        self.observer = observe.Observer(self, events, metrics_file)
 
     def request_stop(self, why='SIGINT'):
         """Stop submitting; a second call stops watching too."""
@@ -104,13 +110,13 @@ class Drain:
                 # Keep draining (the migrations run anyway); say it once.
                 if self.write_error is None:
                     self.write_error = str(exc)
-                    self.on_event(model.report_item(_('report')), _(
+                    self.observer.note(_('report'), _(
                         'cannot write the report %(path)s: %(err)s') % {
                             'path': self.report_path, 'err': exc})
 
     def event(self, item, text):
-        """Tell ``on_event`` about ``item`` and rewrite the report."""
-        self.on_event(item, text)
+        """Tell the log and the events file, rewrite the report."""
+        self.observer.say(item, text)
         self.save()
 
     def in_flight(self):
@@ -166,12 +172,14 @@ class Drain:
 
         Returns the exit status (:mod:`migrationclient.exitcodes`).
         """
+        self.observer.start()
         self.save()
         for host in sorted({i.original_host for i in self.items
                             if i.state == model.PENDING or
                             i.state in model.IN_FLIGHT}):
             self.ensure_watcher(host)
         self.follower.adopt()
+        self.observer.publish()
         while not self.hard_stop:
             progressed = 0
             if self.interrupted is not None:
@@ -242,6 +250,7 @@ class Drain:
                     'the cloud API failed %d polls in a row') % (
                         self.api_errors)
                 self.hard_stop = True
+                self.observer.publish()
                 return
         elif hosts:
             self.api_errors = 0
@@ -253,6 +262,8 @@ class Drain:
             elif item.state == model.SUBMITTED:
                 self.follower.no_record(item)
             self.follower.check_timeout(item)
+        self.observer.refresh_all()
+        self.observer.publish()
 
     def poll_watcher(self, host):
         """Poll the watcher of ``host``; False when the cloud failed.
@@ -273,7 +284,7 @@ class Drain:
 
     def cloud_failed(self, host, exc):
         self.api_errors += 1
-        self.on_event(model.report_item(_('cloud')), _(
+        self.observer.note(_('cloud'), _(
             'cannot poll the migrations of %(host)s (%(n)d/%(max)d in a '
             'row): %(err)s') % {'host': host, 'n': self.api_errors,
                                 'max': model.API_ERROR_POLLS,
@@ -297,4 +308,6 @@ class Drain:
         else:
             state = 'incomplete'
         self.save(final_state=state)
+        self.observer.end(state, status)
+        self.observer.publish(state)
         return status

@@ -112,7 +112,7 @@ class Submitter:
         try:
             services = lister()
         except errors.CloudError as exc:
-            self.drain.on_event(model.report_item(_('destinations')), _(
+            self.drain.observer.note(_('destinations'), _(
                 'cannot list the compute services (%s): using what was '
                 'known') % exc)
             return self._services_view
@@ -145,6 +145,7 @@ class Submitter:
         item.migration_status = item.stage = None
         item.timed_out = item.stuck_handled = False
         item.aborted_why = None
+        item.percent = item.eta = None
         item.check_polls = 0
         item.t_submit = self.drain.clock()
         item.submitted_at = report_mod.isotime()

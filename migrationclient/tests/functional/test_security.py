@@ -24,6 +24,7 @@
   (skipped when bandit is not installed).
 """
 
+import glob
 import os
 import shutil
 import stat
@@ -98,11 +99,18 @@ class SecurityTest(base.FunctionalTestCase):
         self.assertEqual(0, res.returncode, res.stderr[-2000:])
         self.assertNotEqual(SOURCE, self.compute.get_server(
             server.id).compute_host)
-        directory = os.path.join(self.xdg, 'migrationclient')
-        path = os.path.join(directory, 'drain-%s.json' % SOURCE)
-        self.assertTrue(os.path.exists(path), os.listdir(directory))
+        top = os.path.join(self.xdg, 'migrationclient')
+        # The default report is keyed by the cloud: clouds/<cloud>/.
+        found = glob.glob(os.path.join(top, '**', 'drain-%s.json' % SOURCE),
+                          recursive=True)
+        self.assertEqual(1, len(found), found)
+        path = found[0]
+        directory = os.path.dirname(path)
+        private = [directory]
+        while private[-1] != top:
+            private.append(os.path.dirname(private[-1]))
         problems = []
-        for p, want in ((directory, 0o700), (path, 0o600)):
+        for p, want in [(d, 0o700) for d in private] + [(path, 0o600)]:
             mode = stat.S_IMODE(os.stat(p).st_mode)
             if mode != want:
                 problems.append('%s: mode %o, expected %o' % (p, mode, want))

@@ -360,6 +360,9 @@ class FakeNova(FakeCompute):
         return found
 
     def get_server(self, sid):
+        if sid not in self.servers:
+            # As the SDK's get_server of a server that does not exist.
+            raise sdk_exc.NotFoundException('No Server found for %s' % sid)
         srv = self.servers[sid]
         return types.SimpleNamespace(id=sid, status=srv['status'],
                                      compute_host=srv['host'],

@@ -28,6 +28,7 @@ import subprocess
 import tempfile
 import time
 
+from migrationclient.cloud import identity
 from migrationclient import exitcodes
 from migrationclient.tests.functional import base
 from testbed import fakecloud
@@ -79,9 +80,11 @@ class DrainTestCase(base.FunctionalTestCase):
         self.assertEqual(expect, res.returncode, res.stderr[-3000:])
         return res
 
-    def report_path(self, kind='drain', host=SOURCE):
-        return os.path.join(self.state_home, 'migrationclient',
-                            '%s-%s.json' % (kind, host))
+    def report_path(self, kind='drain', host=SOURCE, key=None):
+        """The default report: keyed by the cloud (identity URL, region)."""
+        key = key or identity.cloud_of(self.connection()).key
+        return os.path.join(self.state_home, 'migrationclient', 'clouds',
+                            key, '%s-%s.json' % (kind, host))
 
     def load_report(self, kind='drain'):
         with open(self.report_path(kind)) as stream:
@@ -314,9 +317,8 @@ class TestDrain(DrainTestCase):
         self.assertEqual(1, max_overlap(records, 'dest_compute'))
         for host in (SOURCE, 'compute2'):
             self.assertEqual('disabled', self.service(host).status)
-        self.assertTrue(os.path.exists(os.path.join(
-            self.state_home, 'migrationclient',
-            'drain-compute1+compute2.json')))
+        self.assertTrue(os.path.exists(self.report_path(
+            host='compute1+compute2')))
 
     def test_sigint_then_resume(self):
         servers = [self.server('image', name='s%d' % n, fakecloud_hold=6)

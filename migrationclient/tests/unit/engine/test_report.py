@@ -139,6 +139,26 @@ class TestPaths(testtools.TestCase):
         self.assertEqual('/h/.local/state/migrationclient/restore-c1.json',
                          report.default_path(['c1'], 'restore'))
 
+    def test_default_path_keyed_by_cloud(self):
+        self.useFixture(fixtures.EnvironmentVariable('XDG_STATE_HOME',
+                                                     '/st'))
+        self.assertEqual(
+            '/st/migrationclient/clouds/ks_5000-R1-0a1b2c3d/drain-c1.json',
+            report.default_path(['c1'], cloud='ks_5000-R1-0a1b2c3d'))
+        self.assertNotEqual(report.default_path(['c1'], cloud='a'),
+                            report.default_path(['c1'], cloud='b'))
+        self.assertEqual('/st/migrationclient/drain-c1.json',
+                         report.legacy_path(['c1']))
+
+    def test_missing_directories_are_private(self):
+        tmp = self.useFixture(fixtures.TempDir()).path
+        path = os.path.join(tmp, 'migrationclient', 'clouds', 'k', 'r.json')
+        report.write_atomic(path, {'a': 1})
+        for d in ('migrationclient', 'migrationclient/clouds',
+                  'migrationclient/clouds/k'):
+            self.assertEqual(0o700, stat.S_IMODE(os.stat(os.path.join(
+                tmp, d)).st_mode), d)
+
     def test_archive_path(self):
         when = datetime.datetime(2026, 11, 27, 10, 5, 3,
                                  tzinfo=datetime.timezone.utc)

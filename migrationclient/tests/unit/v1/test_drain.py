@@ -12,12 +12,17 @@
 
 """``compute drain`` command: arguments and their validation."""
 
+import io
+import json
+import os
 import types
 
+import fixtures
 from osc_lib import exceptions
 import testtools
 
 from migrationclient.engine import drain as engine
+from migrationclient import exitcodes
 from migrationclient.v1 import drain
 
 
@@ -113,3 +118,149 @@ class TestDrainParser(testtools.TestCase):
         args = self.parse('c1', '--enable-service')
         self.assertRaises(exceptions.CommandError, self.cmd._job, args,
                           self.cmd._options(args), None)
+
+
+class FakeJob:
+    """What the command reads of a job; records what it is asked."""
+
+    kind = 'drain'
+
+    def __init__(self, items):
+        self.hosts = ['compute1']
+        self.items = items
+        self.notes = []
+        self.report_path = '/r.json'
+        self.events = self.metrics_file = None
+        self.calls = []
+
+    def prepare(self, explicit_report=False):
+        self.calls.append('prepare')
+        return self.items
+
+    def label(self, item):
+        return 'compute2'
+
+    def execute(self):
+        self.calls.append('execute')
+        for item in self.items:
+            if self.events is not None:
+                self.events(item, 'moving')
+            item.state, item.final_host = engine.DONE, 'compute2'
+            item.destination, item.attempts = 'compute2', 1
+        return exitcodes.OK
+
+
+class TestDrainOutputs(testtools.TestCase):
+    """--events / --metrics-file: checked before anything changes."""
+
+    def setUp(self):
+        super().setUp()
+        self.dir = self.useFixture(fixtures.TempDir()).path
+        self.stdout = io.StringIO()
+        app = types.SimpleNamespace(
+            client_manager=types.SimpleNamespace(compute=None,
+                                                 sdk_connection=None),
+            stdout=self.stdout)
+        self.cmd = drain.DrainCompute(app, None)
+        self.parser = self.cmd.get_parser('openstack compute drain')
+        self.job = FakeJob([engine.Item(
+            id='s1', name='web', project_id='p', original_host='compute1',
+            original_status='ACTIVE', action=engine.LIVE)])
+        self.cmd._job = lambda args, options, log: self.job
+        self.useFixture(fixtures.MonkeyPatch('sys.stderr', io.StringIO()))
+
+    def run_cmd(self, *argv):
+        args = self.parser.parse_args(list(argv))
+        return args, self.cmd.take_action(args)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def test_events_on_stdout_refuses_formatters(self):
+        for extra in (('-f', 'json'), ('-c', 'State')):
+            args = self.parser.parse_args(['compute1', '--events', '-'] +
+                                          list(extra))
+            exc = self.assertRaises(exceptions.CommandError,
+                                    self.cmd.take_action, args)
+            self.assertIn('--events - writes JSON lines', str(exc))
+        self.assertEqual([], self.job.calls)
+
+    def test_dry_run_opens_no_file(self):
+        ev, prom = self.path('e.jsonl'), self.path('m.prom')
+        _args, (cols, rows) = self.run_cmd(
+            'compute1', '--dry-run', '--events', ev, '--metrics-file', prom)
+        self.assertEqual(['prepare'], self.job.calls)
+        self.assertEqual([], os.listdir(self.dir))
+        self.assertEqual(drain.PLAN_COLUMNS, cols)
+        # --dry-run --events -: the plan table as usual.
+        args, _result = self.run_cmd('compute1', '--dry-run', '--events',
+                                     '-')
+        self.assertFalse(self.cmd.events_on_stdout)
+
+    def test_unusable_paths_stop_before_execute(self):
+        for argv, text in (
+                (('--events', self.path('no/such/e.jsonl')),
+                 'Cannot open the events file'),
+                (('--metrics-file', self.path('no/such/m.prom')),
+                 'Cannot write the metrics file'),
+                (('--metrics-file', self.dir), 'is a directory')):
+            exc = self.assertRaises(exceptions.CommandError, self.run_cmd,
+                                    'compute1', *argv)
+            self.assertIn(text, str(exc))
+            self.assertNotIn('\n', str(exc))
+            self.assertNotIn('execute', self.job.calls)
+
+    def test_events_file_and_metrics_reach_the_job(self):
+        ev, prom = self.path('e.jsonl'), self.path('m.prom')
+        _args, (cols, rows) = self.run_cmd('compute1', '--events', ev,
+                                           '--metrics-file', prom)
+        self.assertEqual(['prepare', 'execute'], self.job.calls)
+        self.assertEqual(prom, self.job.metrics_file.path)
+        self.assertIsNone(self.job.events.stream)       # closed
+        with open(ev) as stream:
+            lines = [json.loads(line) for line in stream]
+        self.assertEqual(['moving'], [e['message'] for e in lines])
+        self.assertEqual(0o600, os.stat(ev).st_mode & 0o777)
+        self.assertEqual(drain.RESULT_COLUMNS, cols)
+
+    def test_events_on_stdout_prints_no_table(self):
+        args, (cols, rows) = self.run_cmd('compute1', '--events', '-')
+        self.assertTrue(self.cmd.events_on_stdout)
+        self.assertEqual(0, self.cmd.produce_output(args, cols, rows))
+        out = self.stdout.getvalue().splitlines()
+        self.assertEqual(['moving'], [json.loads(x)['message'] for x in out])
+
+
+class TestResultColumns(testtools.TestCase):
+    """Destination: where the drain sent it; Now on: where it is."""
+
+    def item(self, state, **kw):
+        it = engine.Item(id='s', name='n', project_id='p',
+                         original_host='compute1', original_status='ACTIVE',
+                         action=kw.pop('action', engine.LIVE), state=state)
+        for k, v in kw.items():
+            setattr(it, k, v)
+        return it
+
+    def test_columns(self):
+        self.assertEqual(('Server', 'Name', 'Host', 'Action', 'Destination',
+                          'Now on', 'State', 'Migration', 'Reason'),
+                         drain.RESULT_COLUMNS)
+        cases = (
+            (self.item(engine.DONE, destination='compute2', attempts=1,
+                       final_host='compute2'), 'compute2', 'compute2'),
+            # Failed or aborted: it stayed where it was.
+            (self.item(engine.FAILED, destination='compute2', attempts=1,
+                       final_host='compute1'), 'compute2', 'compute1'),
+            (self.item(engine.ABORTED, attempts=1, final_host='compute1'),
+             'scheduler', 'compute1'),
+            (self.item(engine.NOT_STARTED), '-', 'compute1'),
+            (self.item(engine.SKIPPED, action=engine.SKIP), '-', 'compute1'),
+            (self.item(engine.NOTHING, action=engine.NONE), '-', '-'),
+            # Still in flight when the drain stopped: not known.
+            (self.item(engine.MIGRATING, destination='compute3',
+                       attempts=1), 'compute3', '-'),
+        )
+        for it, sent, now in cases:
+            self.assertEqual((sent, now), (drain.sent_to(it),
+                                           drain.now_on(it)), it.state)

@@ -33,7 +33,7 @@ class DrainRun:
     """Run a drain on a FakeNova; keep the events and reports written."""
 
     def __init__(self, nova, items, options,
-                 dest_hosts=('compute2', 'compute3')):
+                 dest_hosts=('compute2', 'compute3'), **kw):
         self.nova = nova
         self.lines = []
         self.reports = []
@@ -42,7 +42,7 @@ class DrainRun:
             drain.Actions(nova), self._watcher, items, options, self.report,
             report_path='/nowhere.json', on_event=self._event,
             dest_hosts=dest_hosts, clock=nova.clock, sleep=nova.sleep,
-            write=self._write)
+            write=self._write, **kw)
 
     def _watcher(self, host):
         stuck = self.drain.options.stuck_after or 1e9

@@ -20,6 +20,7 @@ from openstack import exceptions as sdk_exc
 import testtools
 
 from migrationclient.engine import drain
+from migrationclient.engine.drain import previous
 from migrationclient.engine import report as report_mod
 from migrationclient.tests.unit.engine.drain import base
 from migrationclient.tests.unit import fakes
@@ -51,13 +52,44 @@ class TestJobReports(testtools.TestCase):
 
     def test_complete_report_is_archived(self):
         path = self.write('complete')
+        with open(path) as stream:
+            before = stream.read()
         job = self.job()
         self.assertIsNone(job._load_previous(False))
+        # Planning (--dry-run stops there) changes no file.
+        self.assertEqual(['drain-compute1.json'],
+                         os.listdir(os.path.dirname(path)))
+        with open(path) as stream:
+            self.assertEqual(before, stream.read())
+        self.assertEqual([], job.notes)
+        self.assertEqual([path], job.complete_reports)
+        # The job archives it when it runs.
+        previous.archive_complete(path, job.notes)
         self.assertFalse(os.path.exists(path))
         self.assertEqual(1, len(job.notes))
         archived = os.listdir(os.path.dirname(path))
         self.assertEqual(1, len(archived))
         self.assertTrue(archived[0].startswith('drain-compute1-'))
+
+    def test_execute_archives_complete_report_first(self):
+        path = self.write('complete')
+        nova = fakes.FakeNova()
+
+        def disable_service(*args, **kwargs):
+            raise sdk_exc.HttpException('Service Unavailable',
+                                        http_status=503)
+        nova.disable_service = disable_service
+        job = drain.Job(nova, None, ['compute1'], base.opts())
+        self.assertIsNone(job._load_previous(False))
+        job.services = {'compute1': base.service('compute1')}
+        job.items = [base.item('a')]
+        self.assertRaises(drain.DrainError, job.execute)
+        names = sorted(os.listdir(os.path.dirname(path)))
+        self.assertEqual(2, len(names))
+        self.assertEqual('drain-compute1.json', names[1])
+        self.assertTrue(names[0].startswith('drain-compute1-2'))
+        self.assertEqual('incomplete', report_mod.load(path)['state'])
+        self.assertIn('previous complete report kept as', job.notes[0])
 
     def test_resume_of_other_hosts_refused(self):
         path = self.write(hosts=('compute2',), path=os.path.join(
@@ -116,6 +148,93 @@ class TestJobReports(testtools.TestCase):
         exc = self.assertRaises(drain.DrainError, job.execute)
         self.assertIn('Cannot write the report', str(exc))
         self.assertIn('plainfile', str(exc))
+
+
+def conn(auth_url='http://ks.example:5000/v3', region='RegionOne'):
+    config = types.SimpleNamespace(
+        get_auth_args=lambda: {'auth_url': auth_url}, region_name=region,
+        name='c')
+    return types.SimpleNamespace(config=config)
+
+
+class TestCloudKeyedReports(testtools.TestCase):
+    """The default report is keyed by the cloud; earlier ones still found."""
+
+    def setUp(self):
+        super().setUp()
+        self.dir = self.useFixture(fixtures.TempDir()).path
+        self.useFixture(fixtures.EnvironmentVariable('XDG_STATE_HOME',
+                                                     self.dir))
+        self.nova = fakes.FakeNova()
+        self.nova.add('a')
+
+    def job(self, **kw):
+        return drain.Job(self.nova, kw.pop('conn', conn()), ['compute1'],
+                         base.opts(), **kw)
+
+    def write(self, path, state='interrupted', servers=('a',)):
+        data = report_mod.new_report('drain', ['compute1'], {})
+        data['state'] = state
+        data['servers'] = [base.item(s).to_dict() for s in servers]
+        report_mod.write_atomic(path, data)
+
+    def test_two_clouds_two_paths(self):
+        one, two = self.job(), self.job(conn=conn(region='RegionTwo'))
+        self.assertNotEqual(one.report_path, two.report_path)
+        for job in (one, two):
+            self.assertTrue(job.report_path.startswith(
+                os.path.join(self.dir, 'migrationclient', 'clouds',
+                             'ks.example_5000-Region')), job.report_path)
+            self.assertTrue(job.report_path.endswith('/drain-compute1.json'))
+        self.write(one.report_path)
+        self.assertIsNotNone(one._load_previous(False))
+        self.assertIsNone(two._load_previous(False))
+        self.assertEqual([], two.notes)
+
+    def test_continuing_a_default_report_is_said_once(self):
+        job = self.job()
+        self.write(job.report_path)
+        self.assertEqual('interrupted', job._load_previous(False)['state'])
+        self.assertEqual(1, len(job.notes))
+        self.assertIn('continuing the drain recorded in %s' %
+                      job.report_path, job.notes[0])
+        # Not for --report FILE or --resume FILE: the user named it.
+        named = self.job(report_path=job.report_path)
+        named._load_previous(True)
+        self.assertEqual([], named.notes)
+
+    def test_report_of_an_earlier_version_is_continued(self):
+        legacy = report_mod.legacy_path(['compute1'])
+        self.write(legacy)
+        job = self.job()
+        data = job._load_previous(False)
+        self.assertEqual('interrupted', data['state'])
+        self.assertEqual(legacy, job.legacy_report)
+        self.assertNotEqual(legacy, job.report_path)
+        self.assertIn('by an earlier version', job.notes[0])
+        self.assertIn(job.report_path, job.notes[0])
+        self.assertTrue(os.path.exists(legacy))     # nothing moved yet
+        # When it runs: the new report is written, the old one put aside.
+        report = {'notes': []}
+        previous.retire_legacy(job, report)
+        self.assertFalse(os.path.exists(legacy))
+        self.assertEqual(1, len(report['notes']))
+        kept = [n for n in os.listdir(os.path.dirname(legacy))
+                if n.startswith('drain-compute1-')]
+        self.assertEqual(1, len(kept))
+
+    def test_earlier_report_of_another_cloud_is_left_alone(self):
+        legacy = report_mod.legacy_path(['compute1'])
+        self.write(legacy, servers=('elsewhere',))
+        job = self.job()
+        self.assertIsNone(job._load_previous(False))
+        self.assertIsNone(job.legacy_report)
+        self.assertEqual([], job.notes)
+
+    def test_no_cloud_known_keeps_the_host_only_path(self):
+        job = self.job(conn=None)
+        self.assertEqual(report_mod.legacy_path(['compute1']),
+                         job.report_path)
 
 
 class TestNoDestinationAtAll(testtools.TestCase):
