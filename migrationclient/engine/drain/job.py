@@ -341,7 +341,8 @@ class Job:
                                report_path=self.report_path,
                                on_event=self.on_event,
                                dest_hosts=self.dest_hosts, clock=self.clock,
-                               sleep=self.sleep)
+                               sleep=self.sleep,
+                               token_expires=self.actions.token_expiry())
             signals.attach(self.drain)
             status = self.drain.run()
         if status == exitcodes.OK and self.enable_when_done:
@@ -384,6 +385,15 @@ class Job:
                 raise DrainError(str(exc))
             entry['enabled_when_done'] = True
         self.drain.save()
+
+    def closing_lines(self):
+        """Lines the command prints last: a stale report, a token."""
+        if self.drain is None:
+            return []
+        guard = self.drain.guard
+        lines = [guard.token_line(self.report_path, self.items),
+                 guard.closing_line()]
+        return [line for line in lines if line]
 
     @property
     def remaining(self):

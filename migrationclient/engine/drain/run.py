@@ -26,6 +26,7 @@ from migrationclient._i18n import _
 from migrationclient.cloud import errors
 from migrationclient.engine.drain import check
 from migrationclient.engine.drain import follow
+from migrationclient.engine.drain import guard as guard_mod
 from migrationclient.engine.drain import model
 from migrationclient.engine.drain.model import exit_status
 from migrationclient.engine.drain.model import summary
@@ -53,7 +54,7 @@ class Drain:
     def __init__(self, actions, watcher_for, items, options, report,
                  report_path=None, on_event=None, dest_hosts=(),
                  clock=time.monotonic, sleep=time.sleep,
-                 write=report_mod.write_atomic):
+                 write=report_mod.write_atomic, token_expires=None):
         self.actions = actions
         self.watcher_for = watcher_for
         self.items = items
@@ -68,13 +69,13 @@ class Drain:
         self.slots = Slots(options.max_parallel, options.max_per_target)
         self.watchers = {}
         self.failures = 0
-        self.write_error = None
         self.stop_reason = None
         self.interrupted = None
         self.interrupted_at = None
         self.hard_stop = False
         self.cycle = 0              # poll cycles so far
         self.api_errors = 0         # failed polls in a row
+        self.guard = guard_mod.Guard(self, token_expires)
         self._poll_due = None       # clock() of the next poll, if any
         self.submitter = submit.Submitter(self)
         self.follower = follow.Follower(self)
@@ -101,12 +102,11 @@ class Drain:
             try:
                 self.write(self.report_path, self.report)
             except OSError as exc:
-                # Keep draining (the migrations run anyway); say it once.
-                if self.write_error is None:
-                    self.write_error = str(exc)
-                    self.on_event(model.report_item(_('report')), _(
-                        'cannot write the report %(path)s: %(err)s') % {
-                            'path': self.report_path, 'err': exc})
+                # Follow what runs, start nothing more (guard.py).
+                self.guard.write_failed(exc)
+                return False
+            self.guard.written(self.report['updated_at'])
+        return True
 
     def event(self, item, text):
         """Tell ``on_event`` about ``item`` and rewrite the report."""
@@ -173,6 +173,8 @@ class Drain:
             self.ensure_watcher(host)
         self.follower.adopt()
         while not self.hard_stop:
+            if self.guard.watch_over():
+                break
             progressed = 0
             if self.interrupted is not None:
                 self.follower.on_interrupt()
@@ -183,16 +185,11 @@ class Drain:
                     break
                 if progressed:
                     continue
-                if 0 < self.api_errors < model.API_ERROR_POLLS:
-                    # The cloud failed: try again at the next cycle.
-                    self._wait(self.options.poll_interval)
-                    self._poll_due = None
-                    self.cycle += 1
+                if self.guard.outage:
+                    # The cloud fails: poll (backed off) until it answers.
+                    self._wait(self.guard.poll_delay())
+                    self._poll()
                     continue
-                if self.api_errors:
-                    self.stop_reason = _('the cloud API failed %d polls in '
-                                         'a row') % self.api_errors
-                    break
                 # Nothing runs and nothing could start: no destination.
                 self.stop_reason = _('no allowed destination is usable')
                 break
@@ -217,7 +214,8 @@ class Drain:
         self._wait(due - self.clock())
 
     def _startable(self):
-        return bool(self.pending()) and self.stop_reason is None
+        return bool(self.pending()) and self.stop_reason is None and (
+            self.guard.outage or self.guard.may_start())
 
     def _wait(self, seconds):
         end = self.clock() + seconds
@@ -229,22 +227,23 @@ class Drain:
 
     def _poll(self):
         self.cycle += 1
-        self._poll_due = self.clock() + self.options.poll_interval
-        hosts = sorted({i.original_host for i in self.in_flight()})
+        if self.guard.write_error is not None:
+            self.save()     # retried at every poll
+        hosts = sorted({i.original_host for i in self.in_flight()} or (
+            {i.original_host for i in self.pending()}
+            if self.guard.outage else ()))
         failed = None
         for host in hosts:
             if not self.poll_watcher(host):
                 failed = True
+                break
+        self._poll_due = self.clock() + self.guard.poll_delay()
         if failed:
             self.follower.reconcile()
-            if self.api_errors >= model.API_ERROR_POLLS:
-                self.stop_reason = self.stop_reason or _(
-                    'the cloud API failed %d polls in a row') % (
-                        self.api_errors)
-                self.hard_stop = True
-                return
-        elif hosts:
+            return      # nothing is checked while the API fails
+        if hosts:
             self.api_errors = 0
+            self.guard.api_ok()
         for item in self.in_flight():
             if item.stage == 'finished':
                 self.checker.confirm_step(item)
@@ -273,11 +272,12 @@ class Drain:
 
     def cloud_failed(self, host, exc):
         self.api_errors += 1
-        self.on_event(model.report_item(_('cloud')), _(
-            'cannot poll the migrations of %(host)s (%(n)d/%(max)d in a '
-            'row): %(err)s') % {'host': host, 'n': self.api_errors,
-                                'max': model.API_ERROR_POLLS,
-                                'err': errors.one_line(exc)})
+        if self.api_errors == 1 and not isinstance(exc, errors.AuthFailed):
+            self.on_event(model.report_item(_('cloud')), _(
+                'cannot poll the migrations of %(host)s: %(err)s') % {
+                    'host': host, 'err': errors.one_line(exc)})
+        if self.guard.api_failed(exc):
+            self.hard_stop = True
 
     def _finish(self):
         for item in self.items:
@@ -286,7 +286,7 @@ class Drain:
                 item.error = self.stop_reason or _('not started')
             elif item.state in model.IN_FLIGHT:
                 # Still moving: the next run follows the migration.
-                item.error = _('still in flight when the drain stopped '
+                item.error = self.guard.in_flight_error(item) or _('still in flight when the drain stopped '
                                '(migration %s): run the drain again to '
                                'follow it') % item.migration_id
         status = exit_status(self.items, self.interrupted is not None)
@@ -296,5 +296,10 @@ class Drain:
             state = 'interrupted'
         else:
             state = 'incomplete'
-        self.save(final_state=state)
+        for _attempt in range(model.FINAL_WRITES):
+            if self.save(final_state=state):
+                break
+            self.sleep(1)
+        if self.guard.write_error is not None:
+            status = status or exitcodes.DRAIN_INCOMPLETE
         return status
