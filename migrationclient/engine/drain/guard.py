@@ -50,6 +50,7 @@ class Guard:
         self.last_written = None    # wall time of the last good write
         self.outage_since = None    # clock() of the first failed poll
         self.outage_failures = 0
+        self._requeued = {}         # server id -> transient refusals
         self.expires = expires
         self.deadline = None        # clock() at which the token expires
         self.auth_error = None      # the cloud refused our credentials
@@ -120,6 +121,16 @@ class Guard:
                         model.API_OUTAGE_BUDGET)
             return True
         return False
+
+    def requeue(self, item):
+        """May ``item``, refused by a failing API, wait for another try?
+
+        At most :data:`~.model.TRANSIENT_REQUEUES` times per server: an API
+        that answers the polls but refuses this request every time fails it.
+        """
+        count = self._requeued.get(item.id, 0) + 1
+        self._requeued[item.id] = count
+        return count <= model.TRANSIENT_REQUEUES
 
     def api_ok(self):
         if self.outage_since is not None:

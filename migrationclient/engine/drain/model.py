@@ -60,6 +60,7 @@ __all__ = (
     'REQUEST_TIME',
     'TRANSIENT_STATUSES',
     'FINAL_WRITES',
+    'TRANSIENT_REQUEUES',
     'MIGRATION_TASKS',
     'DrainError',
     'Options',
@@ -147,9 +148,12 @@ TOKEN_MARGIN = 60.0
 #: token auth: watching ends one poll interval and this many seconds
 #: before the token expires (the last poll and report write)
 REQUEST_TIME = 5.0
-#: HTTP statuses of a request refused by a failing API, not by Nova's
-#: decision about the server (the server is started again later)
-TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
+#: HTTP statuses of a request refused by a failing API (a gateway, an API
+#: restarting), not by Nova's decision about the server: the server is
+#: started again later, at most TRANSIENT_REQUEUES times in a row.  A 500
+#: is Nova failing on this server: ``failed``.
+TRANSIENT_STATUSES = (429, 502, 503, 504)
+TRANSIENT_REQUEUES = 3
 #: attempts (1 s apart) to write the final report
 FINAL_WRITES = 3
 

@@ -207,8 +207,9 @@ class Submitter:
         if exc.maybe_processed and self._accepted_anyway(item, exc, target):
             return
         item.state = model.PENDING     # marked submitted before the request
-        if isinstance(exc, errors.AuthFailed) or exc.no_answer or (
-                exc.status in model.TRANSIENT_STATUSES):
+        if isinstance(exc, errors.AuthFailed) or (
+                (exc.no_answer or exc.status in model.TRANSIENT_STATUSES)
+                and self.drain.guard.requeue(item)):
             # The API failed, not Nova's decision about this server: it
             # starts again once the API answers (guard.py).
             self._not_sent(item, exc)

@@ -156,6 +156,33 @@ class TestOutage(testtools.TestCase):
         self.assertEqual((drain.DONE, 1), (items[0].state, items[0].attempts))
         self.assertEqual(2, len(calls))
 
+    def test_a_request_refused_every_time_fails_in_the_end(self):
+        nova = fakes.FakeNova()
+        nova.add('a')
+        calls = []
+
+        def live(sid, host=None, block_migration=None):
+            calls.append(nova.t)
+            raise sdk_exc.HttpException('Unavailable', http_status=503)
+        nova.live_migrate_server = live
+        items = [base.item('a')]
+        run = base.DrainRun(nova, items, base.opts())
+        self.assertEqual(exitcodes.DRAIN_INCOMPLETE, run.run())
+        self.assertEqual(drain.FAILED, items[0].state)
+        self.assertEqual(drain.TRANSIENT_REQUEUES + 1, len(calls))
+
+    def test_500_is_a_refusal(self):
+        nova = fakes.FakeNova()
+        nova.add('a')
+
+        def live(sid, host=None, block_migration=None):
+            raise sdk_exc.HttpException('boom', http_status=500)
+        nova.live_migrate_server = live
+        items = [base.item('a')]
+        run = base.DrainRun(nova, items, base.opts())
+        self.assertEqual(exitcodes.DRAIN_INCOMPLETE, run.run())
+        self.assertEqual(drain.FAILED, items[0].state)
+
     def test_backoff_doubles_up_to_the_cap(self):
         nova = fakes.FakeNova()
         run = base.DrainRun(nova, [], base.opts(poll_interval=2.0))
