@@ -286,9 +286,9 @@ class Drain:
                 item.error = self.stop_reason or _('not started')
             elif item.state in model.IN_FLIGHT:
                 # Still moving: the next run follows the migration.
-                item.error = self.guard.in_flight_error(item) or _('still in flight when the drain stopped '
-                               '(migration %s): run the drain again to '
-                               'follow it') % item.migration_id
+                item.error = self.guard.in_flight_error(item) or _(
+                    'still in flight when the drain stopped (migration %s): '
+                    'run the drain again to follow it') % item.migration_id
         status = exit_status(self.items, self.interrupted is not None)
         if status == exitcodes.OK:
             state = 'complete'

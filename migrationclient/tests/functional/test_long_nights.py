@@ -42,7 +42,6 @@ import shutil
 import subprocess
 import tempfile
 import time
-import unittest
 
 import yaml
 

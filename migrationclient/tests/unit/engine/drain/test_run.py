@@ -365,7 +365,8 @@ class TestPollErrors(testtools.TestCase):
         self.assertEqual((drain.MIGRATING, drain.NOT_STARTED),
                          (items[0].state, items[1].state))
         self.assertIn('still in flight', items[0].error)
-        self.assertIn('the cloud API failed for more than 300 s', items[1].error)
+        self.assertIn('the cloud API failed for more than 300 s',
+                      items[1].error)
         self.assertEqual('incomplete', run.report['state'])
 
     def test_end_seen_by_a_poll_that_failed_later_is_applied(self):
