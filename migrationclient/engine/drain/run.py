@@ -227,6 +227,7 @@ class Drain:
 
     def _poll(self):
         self.cycle += 1
+        start = self.clock()
         if self.guard.write_error is not None:
             self.save()     # retried at every poll
         hosts = sorted({i.original_host for i in self.in_flight()} or (
@@ -237,7 +238,7 @@ class Drain:
             if not self.poll_watcher(host):
                 failed = True
                 break
-        self._poll_due = self.clock() + self.guard.poll_delay()
+        self._poll_due = start + self.guard.poll_delay()
         if failed:
             self.follower.reconcile()
             return      # nothing is checked while the API fails
