@@ -28,6 +28,7 @@ import contextlib
 import dataclasses
 
 from migrationclient._i18n import _
+from migrationclient.cloud import auth as auth_mod
 from migrationclient.cloud import errors
 from migrationclient.cloud import gather as cloud_facts
 from migrationclient.cloud import identity
@@ -225,6 +226,17 @@ class Actions:
     def enable_service(self, service):
         with _translated():
             return services_mod.enable(self.compute, service)
+
+    # -- credentials -------------------------------------------------------
+
+    def token_expiry(self):
+        """When the token expires if it cannot be renewed, else None.
+
+        See :func:`migrationclient.cloud.auth.token_expiry`.
+        """
+        session = getattr(self.conn, 'session', None) or getattr(
+            self.compute, 'session', None)
+        return auth_mod.token_expiry(session)
 
     # -- facts -------------------------------------------------------------
 

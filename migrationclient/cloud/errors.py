@@ -59,6 +59,15 @@ class CloudError(errors.Error):
             self.status is not None and self.status >= 500)
 
 
+class AuthFailed(CloudError):
+    """The cloud refused the credentials (401, expired or revoked token).
+
+    Raised by keystoneauth when it cannot get a (new) token, e.g. token
+    auth whose token expired: the identity service answers 404 "Failed to
+    validate token" or 401.
+    """
+
+
 class NotFound(CloudError):
     """The named thing (server, host, aggregate, migration) does not exist."""
 
@@ -99,8 +108,26 @@ def from_call(exc, what=None):
     if isinstance(exc, ks_exc.ConnectionError):
         return CloudError(text, no_answer=True)
     status = getattr(exc, 'status_code', None)
+    if _auth_failure(exc, status):
+        return AuthFailed(text, status=status)
     if status == 403 or isinstance(exc, sdk_exc.ForbiddenException):
         return Forbidden(text, status=403)
     if status == 404 or isinstance(exc, sdk_exc.NotFoundException):
         return NotFound(text, status=404)
     return CloudError(text, status=status)
+
+
+def _auth_failure(exc, status):
+    """Did the call fail because the credentials are refused?
+
+    A 401 from any service, keystoneauth's ``AuthorizationFailure`` /
+    ``Unauthorized``, or an HTTP error keystoneauth raised itself (not an
+    answer of the service called, which openstacksdk wraps): the identity
+    service refusing the token while keystoneauth authenticates.
+    """
+    if status == 401 or isinstance(exc, (ks_exc.AuthorizationFailure,
+                                         ks_exc.Unauthorized)):
+        return True
+    return (isinstance(exc, ks_exc.HttpError) and
+            not isinstance(exc, sdk_exc.SDKException) and
+            'token' in one_line(exc).lower())

@@ -339,6 +339,8 @@ class DrainCompute(command.Lister):
                 sys.stderr.write('  %s (%s) on %s: %s: %s\n' % (
                     i.name or '-', i.id, i.original_host, i.state,
                     i.error or i.reason))
+        for line in job.closing_lines():
+            sys.stderr.write(line + '\n')
         rows = [(i.id, i.name, i.original_host, i.action, sent_to(i),
                  now_on(i), i.state,
                  i.migration_id if i.migration_id is not None else '-',

@@ -15,14 +15,8 @@
 from migrationclient._i18n import _
 from migrationclient.cloud import errors
 from migrationclient.engine.drain import model
+from migrationclient.engine.drain import resume
 from migrationclient.engine import watch
-
-
-def _int(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
 
 
 class Follower:
@@ -57,6 +51,7 @@ class Follower:
 
     def adopt(self):
         """Follow migrations already in flight (resume, rerun)."""
+        records = resume.Records(self.drain.actions)
         for item in self.drain.items:
             if item.state not in (model.PENDING,) + model.IN_FLIGHT:
                 continue
@@ -67,7 +62,7 @@ class Follower:
                 self._follow(item, st, _('following migration %s already '
                                          'in progress') % st.id)
             elif item.state in model.IN_FLIGHT:
-                self._resume_ended(item)
+                resume.resume_ended(self.drain, item, records)
 
     def _follow(self, item, st, text):
         item.state = model.MIGRATING
@@ -79,30 +74,6 @@ class Follower:
         self.drain.slots.start(item.id, item.original_host,
                                st.migration.dest_compute or item.destination)
         self.drain.event(item, text)
-
-    def _resume_ended(self, item):
-        """An item a previous run left in flight whose migration ended."""
-        item.t_submit = self.drain.clock()
-        self.drain.slots.start(item.id, item.original_host, item.destination)
-        try:
-            recs = [r for r in self.drain.actions.migration_records(item.id)
-                    if r.source_compute == item.original_host]
-        except errors.CloudError:
-            recs = []
-        rec = max(recs, key=lambda r: _int(r.id)) if recs else None
-        if rec is None:
-            self.drain.slots.finish(item.id)
-            item.state = model.PENDING
-            return
-        item.migration_id, item.migration_uuid = rec.id, rec.uuid
-        item.migration_status = rec.status
-        if rec.status == 'finished':
-            item.stage = 'finished'
-        elif rec.status in ('confirming', 'confirmed', 'completed'):
-            item.stage = 'verify'
-        else:
-            self.drain.slots.finish(item.id)
-            item.state = model.PENDING
 
     def handle(self, watcher, events):
         for ev in events:

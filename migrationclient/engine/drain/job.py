@@ -26,6 +26,7 @@ from migrationclient.cloud import services as services_mod
 from migrationclient.constraints import evaluate as cengine
 from migrationclient.engine.drain import claim
 from migrationclient.engine.drain import finish
+from migrationclient.engine.drain import guard
 from migrationclient.engine.drain import health
 from migrationclient.engine.drain.model import DrainError
 from migrationclient.engine.drain.model import NOT_STARTED
@@ -323,7 +324,8 @@ class Job:
                                on_event=self.on_event,
                                dest_hosts=self.dest_hosts, clock=self.clock,
                                sleep=self.sleep, events=self.events,
-                               metrics_file=self.metrics_file)
+                               metrics_file=self.metrics_file,
+                               token_expires=self.actions.token_expiry())
             signals.attach(self.drain)
             status = self.drain.run()
         if self.relist and status != exitcodes.DRAIN_INTERRUPTED:
@@ -348,6 +350,10 @@ class Job:
             report_mod.write_atomic(self.report_path, report)
         except OSError:
             pass        # it was writable a moment ago; the error says why
+
+    def closing_lines(self):
+        """Lines the command prints last: a stale report, a token."""
+        return guard.closing_lines(self.drain, self.report_path, self.items)
 
     @property
     def remaining(self):

@@ -55,6 +55,13 @@ __all__ = (
     'CHECK_POLLS',
     'SUBMIT_THREADS',
     'API_ERROR_POLLS',
+    'API_OUTAGE_BUDGET',
+    'API_BACKOFF_MAX',
+    'TOKEN_MARGIN',
+    'REQUEST_TIME',
+    'TRANSIENT_STATUSES',
+    'FINAL_WRITES',
+    'TRANSIENT_REQUEUES',
     'MIGRATION_TASKS',
     'DrainError',
     'Options',
@@ -132,6 +139,26 @@ SUBMIT_THREADS = 8
 #: polls in a row that may fail (after the libraries' own retries) before
 #: the drain stops watching; the migrations keep running in the cloud
 API_ERROR_POLLS = 5
+#: seconds the cloud API may fail (every poll, after the libraries' own
+#: retries) before the drain stops watching: a restart of Nova's API behind
+#: a load balancer lasts seconds to minutes; the migrations keep running
+API_OUTAGE_BUDGET = 300
+#: longest wait between two polls while the API fails (the wait doubles)
+API_BACKOFF_MAX = 30.0
+#: token auth: no migration starts this many seconds (at least; longer when
+#: a migration of this drain took longer) before the token expires
+TOKEN_MARGIN = 60.0
+#: token auth: watching ends one poll interval and this many seconds
+#: before the token expires (the last poll and report write)
+REQUEST_TIME = 5.0
+#: HTTP statuses of a request refused by a failing API (a gateway, an API
+#: restarting), not by Nova's decision about the server: the server is
+#: started again later, at most TRANSIENT_REQUEUES times in a row.  A 500
+#: is Nova failing on this server: ``failed``.
+TRANSIENT_STATUSES = (429, 502, 503, 504)
+TRANSIENT_REQUEUES = 3
+#: attempts (1 s apart) to write the final report
+FINAL_WRITES = 3
 
 #: task states of a server whose migration Nova accepted
 MIGRATION_TASKS = ('migrating', 'resize_prep', 'resize_migrating',

@@ -26,6 +26,7 @@ from migrationclient._i18n import _
 from migrationclient.cloud import errors
 from migrationclient.engine.drain import check
 from migrationclient.engine.drain import follow
+from migrationclient.engine.drain import guard as guard_mod
 from migrationclient.engine.drain import model
 from migrationclient.engine.drain.model import exit_status
 from migrationclient.engine.drain.model import summary
@@ -58,7 +59,7 @@ class Drain:
                  report_path=None, on_event=None, dest_hosts=(),
                  clock=time.monotonic, sleep=time.sleep,
                  write=report_mod.write_atomic, events=None,
-                 metrics_file=None):
+                 metrics_file=None, token_expires=None):
         self.actions = actions
         self.watcher_for = watcher_for
         self.items = items
@@ -73,13 +74,13 @@ class Drain:
         self.slots = Slots(options.max_parallel, options.max_per_target)
         self.watchers = {}
         self.failures = 0
-        self.write_error = None
         self.stop_reason = None
         self.interrupted = None
         self.interrupted_at = None
         self.hard_stop = False
         self.cycle = 0              # poll cycles so far
         self.api_errors = 0         # failed polls in a row
+        self.guard = guard_mod.Guard(self, token_expires)
         self._poll_due = None       # clock() of the next poll, if any
         self.submitter = submit.Submitter(self)
         self.follower = follow.Follower(self)
@@ -107,12 +108,11 @@ class Drain:
             try:
                 self.write(self.report_path, self.report)
             except OSError as exc:
-                # Keep draining (the migrations run anyway); say it once.
-                if self.write_error is None:
-                    self.write_error = str(exc)
-                    self.observer.note(_('report'), _(
-                        'cannot write the report %(path)s: %(err)s') % {
-                            'path': self.report_path, 'err': exc})
+                # Follow what runs, start nothing more (guard.py).
+                self.guard.write_failed(exc)
+                return False
+            self.guard.written(self.report['updated_at'])
+        return True
 
     def event(self, item, text):
         """Tell the log and the events file, rewrite the report."""
@@ -181,6 +181,8 @@ class Drain:
         self.follower.adopt()
         self.observer.publish()
         while not self.hard_stop:
+            if self.guard.watch_over():
+                break
             progressed = 0
             if self.interrupted is not None:
                 self.follower.on_interrupt()
@@ -191,16 +193,11 @@ class Drain:
                     break
                 if progressed:
                     continue
-                if 0 < self.api_errors < model.API_ERROR_POLLS:
-                    # The cloud failed: try again at the next cycle.
-                    self._wait(self.options.poll_interval)
-                    self._poll_due = None
-                    self.cycle += 1
+                if self.guard.outage:
+                    # The cloud fails: poll (backed off) until it answers.
+                    self._wait(self.guard.poll_delay())
+                    self._poll()
                     continue
-                if self.api_errors:
-                    self.stop_reason = _('the cloud API failed %d polls in '
-                                         'a row') % self.api_errors
-                    break
                 # Nothing runs and nothing could start: no destination.
                 self.stop_reason = _('no allowed destination is usable')
                 break
@@ -225,7 +222,8 @@ class Drain:
         self._wait(due - self.clock())
 
     def _startable(self):
-        return bool(self.pending()) and self.stop_reason is None
+        return bool(self.pending()) and self.stop_reason is None and (
+            self.guard.outage or self.guard.may_start())
 
     def _wait(self, seconds):
         end = self.clock() + seconds
@@ -237,23 +235,25 @@ class Drain:
 
     def _poll(self):
         self.cycle += 1
-        self._poll_due = self.clock() + self.options.poll_interval
-        hosts = sorted({i.original_host for i in self.in_flight()})
+        start = self.clock()
+        if self.guard.write_error is not None:
+            self.save()     # retried at every poll
+        hosts = sorted({i.original_host for i in self.in_flight()} or (
+            {i.original_host for i in self.pending()}
+            if self.guard.outage else ()))
         failed = None
         for host in hosts:
             if not self.poll_watcher(host):
                 failed = True
+                break
+        self._poll_due = start + self.guard.poll_delay()
         if failed:
             self.follower.reconcile()
-            if self.api_errors >= model.API_ERROR_POLLS:
-                self.stop_reason = self.stop_reason or _(
-                    'the cloud API failed %d polls in a row') % (
-                        self.api_errors)
-                self.hard_stop = True
-                self.observer.publish()
-                return
-        elif hosts:
+            self.observer.publish()
+            return      # nothing is checked while the API fails
+        if hosts:
             self.api_errors = 0
+            self.guard.api_ok()
         for item in self.in_flight():
             if item.stage == 'finished':
                 self.checker.confirm_step(item)
@@ -271,8 +271,8 @@ class Drain:
         keystoneauth / openstacksdk have already retried the request as
         clouds.yaml says (``status_code_retries``, ``connect_retries``);
         the drain does not retry it again but polls at the next cycle,
-        and stops watching after :data:`API_ERROR_POLLS` failures in a
-        row.
+        backing off, and stops watching when the outage outlasts its
+        budget (:mod:`~migrationclient.engine.drain.guard`).
         """
         try:
             w = self.watcher(host)
@@ -284,11 +284,12 @@ class Drain:
 
     def cloud_failed(self, host, exc):
         self.api_errors += 1
-        self.observer.note(_('cloud'), _(
-            'cannot poll the migrations of %(host)s (%(n)d/%(max)d in a '
-            'row): %(err)s') % {'host': host, 'n': self.api_errors,
-                                'max': model.API_ERROR_POLLS,
-                                'err': errors.one_line(exc)})
+        if self.api_errors == 1 and not isinstance(exc, errors.AuthFailed):
+            self.observer.note(_('cloud'), _(
+                'cannot poll the migrations of %(host)s: %(err)s') % {
+                    'host': host, 'err': errors.one_line(exc)})
+        if self.guard.api_failed(exc):
+            self.hard_stop = True
 
     def _finish(self):
         for item in self.items:
@@ -297,9 +298,9 @@ class Drain:
                 item.error = self.stop_reason or _('not started')
             elif item.state in model.IN_FLIGHT:
                 # Still moving: the next run follows the migration.
-                item.error = _('still in flight when the drain stopped '
-                               '(migration %s): run the drain again to '
-                               'follow it') % item.migration_id
+                item.error = self.guard.in_flight_error(item) or _(
+                    'still in flight when the drain stopped (migration %s): '
+                    'run the drain again to follow it') % item.migration_id
         status = exit_status(self.items, self.interrupted is not None)
         if status == exitcodes.OK:
             state = 'complete'
@@ -307,7 +308,12 @@ class Drain:
             state = 'interrupted'
         else:
             state = 'incomplete'
-        self.save(final_state=state)
+        for _attempt in range(model.FINAL_WRITES):
+            if self.save(final_state=state):
+                break
+            self.sleep(1)
+        if self.guard.write_error is not None:
+            status = status or exitcodes.DRAIN_INCOMPLETE
         self.observer.end(state, status)
         self.observer.publish(state)
         return status

@@ -47,7 +47,7 @@ class Submitter:
         view = None
         batch = []
         for item in self.drain.pending():
-            if self.drain.stop_reason:
+            if self.drain.stop_reason or not self.drain.guard.may_start():
                 break
             pool = tuple(h for h in self.drain.dest_hosts
                          if h not in item.excluded)
@@ -92,6 +92,17 @@ class Submitter:
                 batch.append((item, target, dropped))
                 self._reserve(item, target)
         if batch:
+            # The intent is on disk before the requests go out: killed
+            # while Nova pre-checks them, the next run looks up their
+            # migrations instead of taking them for never sent.
+            for item, _target, _dropped in batch:
+                item.state = model.SUBMITTED
+            if not self.drain.save():
+                # Not on disk: send nothing (guard.py stops the starts).
+                for item, _target, _dropped in batch:
+                    item.state = model.PENDING
+                    self._release(item)
+                return acted
             self._start_batch(batch)
             acted += len(batch)
         return acted
@@ -196,6 +207,14 @@ class Submitter:
     def _refused(self, item, target, exc):
         if exc.maybe_processed and self._accepted_anyway(item, exc, target):
             return
+        item.state = model.PENDING     # marked submitted before the request
+        if isinstance(exc, errors.AuthFailed) or (
+                (exc.no_answer or exc.status in model.TRANSIENT_STATUSES)
+                and self.drain.guard.requeue(item)):
+            # The API failed, not Nova's decision about this server: it
+            # starts again once the API answers (guard.py).
+            self._not_sent(item, exc)
+            return
         # With a named host the SDK's live migration (2.30) gets the
         # scheduler's NoValidHost back as a synchronous 400, after
         # Nova created a migration record (status "error").  Let the
@@ -207,6 +226,20 @@ class Submitter:
         self.drain.conclude(
             item, model.FAILED, _('refused: %s') %
             exc, error=str(exc))
+
+    def _release(self, item):
+        self.drain.slots.finish(item.id)
+        item.attempts -= 1
+        item.destination = item.submitted_at = item.t_submit = None
+
+    def _not_sent(self, item, exc):
+        self._release(item)
+        self.drain.event(item, _('request failed (%s): the server stays '
+                                 'pending') % (
+            _('authentication') if isinstance(exc, errors.AuthFailed)
+            else errors.one_line(exc)))
+        if self.drain.guard.api_failed(exc):
+            self.drain.hard_stop = True
 
     def _submitted(self, item, target, dropped):
         item.state = model.SUBMITTED

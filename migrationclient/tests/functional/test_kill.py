@@ -91,8 +91,7 @@ MATRIX = []
 #: server stays in VERIFY_RESIZE.  Runs that show only this are reported
 #: as expected failures (matrix: "KNOWN GAP") until the engine is fixed;
 #: set to None with the fix, then they fail like any other problem.
-KNOWN_GAP = ('h8-FIXES.md #3: resume after a kill between the request '
-             'and the report write')
+KNOWN_GAP = None     # fixed: the intent is saved before the request
 
 
 def known_gap(problem):

@@ -33,9 +33,8 @@ Each test checks every server of the drain against what the cloud says
 duplicate) and, when the drain could not finish, that ``--resume REPORT``
 empties the host afterwards.
 
-Tests that today's engine fails are marked ``unittest.expectedFailure``
-with the number of the engine change they wait for (issue 19 fix list,
-h8 report): remove the marker with the change.
+Every test here passed once the engine had the issue 19 fixes (report
+write failures, API outages, resume after a kill, token expiry).
 """
 
 import os
@@ -43,7 +42,6 @@ import shutil
 import subprocess
 import tempfile
 import time
-import unittest
 
 import yaml
 
@@ -283,9 +281,6 @@ class ReportUnwritableTest(DrainFixture):
         self.addDetail('how the write fails', _text(how))
         return blocker
 
-    # Fails on today's engine: issue 19 fix list (h8-FIXES.md) #1;
-    # remove the marker with the fix.
-    @unittest.expectedFailure
     def test_unwritable_then_writable_again(self):
         # Plan order a, b, c.  Nova runs one live migration at a time on
         # the source: b waits queued behind a, then runs 6 s.
@@ -323,9 +318,6 @@ class ReportUnwritableTest(DrainFixture):
         self.assertIn('report', entries[c.id]['error'])
         self.resume_empties_host(servers)
 
-    # Fails on today's engine: issue 19 fix list (h8-FIXES.md) #1;
-    # remove the marker with the fix.
-    @unittest.expectedFailure
     def test_unwritable_until_the_end(self):
         servers = self.boot([{fakecloud.META_HOLD: 2},
                              {fakecloud.META_HOLD: 1}], prefix='ro')
@@ -371,9 +363,6 @@ class NovaOutageTest(DrainFixture):
     SERVERS = 10
     OUTAGE = 30.0
 
-    # Fails on today's engine: issue 19 fix list (h8-FIXES.md) #2;
-    # remove the marker with the fix.
-    @unittest.expectedFailure
     def test_503_for_30_seconds(self):
         proxy = httpproxy.CountingProxy.for_cloud(
             self.bed.clouds_yaml, fakecloud.CLOUD_ADMIN, seed=19,
@@ -487,9 +476,6 @@ class TokenExpiryTest(DrainFixture):
         self.check_report_vs_cloud(data, servers)
         self.check_all_moved(servers, before)
 
-    # Fails on today's engine: issue 19 fix list (h8-FIXES.md) #4;
-    # remove the marker with the fix.
-    @unittest.expectedFailure
     def test_token_auth_stops_in_time(self):
         # Three live migrations one after the other, held 25 s each: the
         # token (TOKEN_LIFETIME s from its issue, a CLI start and a plan

@@ -140,6 +140,9 @@ class FakeJob:
     def label(self, item):
         return 'compute2'
 
+    def closing_lines(self):
+        return []
+
     def execute(self):
         self.calls.append('execute')
         for item in self.items:

@@ -125,10 +125,11 @@ class TestSubmitRounds(testtools.TestCase):
         # The limit holds: never more than 3 migrations at once.
         self.assertEqual(5, len(nova.intervals))
         self.assertEqual(3, base.max_overlap(nova.intervals, 'source'))
-        # Each start was written to the report when it was accepted.
+        # The round was written before its requests (issue 19 #3: all
+        # three ``submitted``), then again as each was accepted.
         submitted = [sum(1 for e in r['servers'] if e['state'] ==
                          drain.SUBMITTED) for r in run.reports]
-        self.assertEqual([1, 2, 3], [n for n in submitted if n][:3])
+        self.assertEqual([3, 3, 3, 3], [n for n in submitted if n][:4])
 
     def test_accepted_requests_are_followed_before_a_refusal(self):
         # s1's request is refused (NoValidHost as a synchronous 400 after
