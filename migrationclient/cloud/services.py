@@ -35,12 +35,13 @@ from openstack import exceptions as sdk_exc
 
 from migrationclient._i18n import _
 from migrationclient.cloud import errors
+from migrationclient.constraints import model
 
 BINARY = 'nova-compute'
 
 
 @dataclasses.dataclass(frozen=True)
-class ComputeService:
+class ComputeService(model.ServiceStatus):
     """What the drain needs to know about one nova-compute service."""
 
     id: object            # int below 2.53, UUID string from 2.53
@@ -51,14 +52,6 @@ class ComputeService:
     disabled_reason: str | None
     zone: str | None
     binary: str = BINARY
-
-    @property
-    def is_up(self):
-        return self.state == 'up' and not self.forced_down
-
-    @property
-    def is_enabled(self):
-        return self.status == 'enabled'
 
     @classmethod
     def from_sdk(cls, svc):

@@ -166,8 +166,24 @@ class GuestSideFacts:
     cdrom_devices: tuple = ()               # e.g. ('cdrom sdb (sata) /..',)
 
 
+class ServiceStatus:
+    """``is_up`` / ``is_enabled`` of a nova-compute service (os-services).
+
+    For anything with the service's ``state``, ``forced_down`` and
+    ``status``: the cloud layer's service and the constraint model's host.
+    """
+
+    @property
+    def is_up(self):
+        return self.state == 'up' and not self.forced_down
+
+    @property
+    def is_enabled(self):
+        return self.status == 'enabled'
+
+
 @dataclasses.dataclass(frozen=True)
-class HostFacts:
+class HostFacts(ServiceStatus):
     """One compute host (a ``nova-compute`` service and its node)."""
 
     name: str                               # service host
@@ -195,14 +211,6 @@ class HostFacts:
     #: aggregates the host is in: tuple of (name, metadata dict)
     aggregates: tuple = ()
     host_side: HostSideFacts | None = None
-
-    @property
-    def is_up(self):
-        return self.state == 'up' and not self.forced_down
-
-    @property
-    def is_enabled(self):
-        return self.status == 'enabled'
 
 
 @dataclasses.dataclass(frozen=True)

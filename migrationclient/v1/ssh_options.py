@@ -241,16 +241,6 @@ def options_from_parsed_args(args):
         host_map=host_map)
 
 
-def pool_from_parsed_args(parsed_args, addresses=None, warn=None):
-    """A :class:`~migrationclient.host.ssh.HostPool` from the options.
-
-    Raises ValueError (bad option values, unreadable SSH config) with a
-    one-line message.
-    """
-    return ssh.HostPool(options_from_parsed_args(parsed_args),
-                        addresses=addresses, warn=warn)
-
-
 def parse_host_map(text, source='host map'):
     """``"<host> <address>"`` lines (``#`` comments) -> dict."""
     result = {}

@@ -166,12 +166,12 @@ class Follower:
                 item, reason or why,
                 st.migration.dest_compute or item.destination):
             return
-        self.drain.conclude(
-            item,
-            model.FAILED,
-            _('failed: %s') %
-            why,
-            error=why)
+        self.fail(item, why)
+
+    def fail(self, item, why):
+        """``item`` failed for ``why`` (said as "failed: <why>")."""
+        self.drain.conclude(item, model.FAILED, _('failed: %s') % why,
+                            error=why)
 
     def retry(self, item, why, tried):
         """Requeue ``item`` once on another host after NoValidHost."""
@@ -203,12 +203,7 @@ class Follower:
             return
         why = _('no migration record appeared within %ds of the request'
                 ) % int(model.RECORD_GRACE)
-        self.drain.conclude(
-            item,
-            model.FAILED,
-            _('failed: %s') %
-            why,
-            error=why)
+        self.fail(item, why)
 
     def check_timeout(self, item):
         timeout = self.drain.options.timeout
