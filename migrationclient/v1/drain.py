@@ -66,10 +66,12 @@ class DrainCompute(command.Lister):
     ERROR or busy servers skipped with the reason), runs the migrations
     with bounded concurrency, confirms cold migrations once the server is
     healthy on its destination, and writes a JSON report after every
-    change.  Exit status: 0 when the hosts hold no server that should have
-    moved, 4 when some remain, 5 when interrupted (resumable), 9 when only
-    --timeout left servers behind.  --restore REPORT moves the servers of
-    a finished drain back.
+    change.  Refuses, changing nothing (exit 1), when nova-conductor,
+    nova-scheduler, Placement or the destinations are not healthy, or when
+    another drain claims the host.  Exit status: 0 when the hosts hold no
+    server that should have moved, 4 when some remain, 5 when interrupted
+    (resumable), 9 when only --timeout left servers behind.  --restore
+    REPORT moves the servers of a finished drain back.
     """
 
     def get_parser(self, prog_name):
@@ -81,7 +83,8 @@ class DrainCompute(command.Lister):
         parser.add_argument(
             '--dry-run', action='store_true',
             help=_('Print the plan (server, project, action, destination, '
-                   'reason) and change nothing'))
+                   'reason) and change nothing: no service, no server, no '
+                   'file'))
         parser.add_argument(
             '--disable-reason', metavar='<text>',
             help=_('Reason recorded on the disabled service, after the '
@@ -119,25 +122,29 @@ class DrainCompute(command.Lister):
         parser.add_argument(
             '--stuck-after', metavar='<seconds>', default=300,
             help=_('A live migration whose remaining memory has not '
-                   'shrunk for this long is stuck (default 300; 0: never)'))
+                   'shrunk for this long is stuck (default 300; 0: never; '
+                   'migration watch calls it --stuck-window)'))
         parser.add_argument(
             '--on-stuck', choices=drain.ON_STUCK, default='abort',
             help=_('What to do with a stuck live migration: abort (default, '
                    'the guest keeps running on the source), force-complete '
-                   '(pauses the guest until the copy ends) or wait'))
+                   '(pauses the guest until the copy ends) or wait.  Unlike '
+                   'migration watch, which only reports, the drain aborts '
+                   'by default'))
         parser.add_argument(
             '--timeout', metavar='<seconds>',
-            help=_('Give up on a server after this many seconds (more '
-                   'than 0): its live migration is aborted (default: no '
-                   'limit)'))
+            help=_('Stop waiting for a server after this many seconds (more '
+                   'than 0): its live migration is aborted and the server '
+                   'stays on its source (default: no limit)'))
         parser.add_argument(
             '--max-failures', metavar='<n>', default=1,
-            help=_('Stop starting migrations after this many failures '
+            help=_('Stop starting migrations after this many failures; '
+                   'those in flight go on and the exit status is 4 '
                    '(default 1; 0: never stop)'))
         parser.add_argument(
             '--retry', action='store_true',
-            help=_('Retry a server once on another host when Nova finds '
-                   'no valid host'))
+            help=_('Retry a server once on another host when Nova answers '
+                   '"No valid host" (other failures are not retried)'))
         parser.add_argument(
             '--on-interrupt', choices=drain.ON_INTERRUPT, default='abort',
             help=_('On SIGINT / SIGTERM: abort the live migrations in '
@@ -149,7 +156,8 @@ class DrainCompute(command.Lister):
                    '(default 60)'))
         parser.add_argument(
             '--poll-interval', metavar='<seconds>', default=2,
-            help=_('Seconds between polls (default 2)'))
+            help=_('Seconds between polls (default 2; migration watch '
+                   'calls it --interval)'))
         parser.add_argument(
             '--progress-interval', metavar='<seconds>',
             help=_('Read the byte progress of a running live migration at '
@@ -169,7 +177,8 @@ class DrainCompute(command.Lister):
                    'the same drain again continues from it'))
         parser.add_argument(
             '--resume', metavar='<report>',
-            help=_('Continue the drain recorded in this report'))
+            help=_('Continue the drain recorded in this report: servers '
+                   'in flight are followed, never sent twice'))
         parser.add_argument(
             '--restore', metavar='<report>',
             help=_('Move the servers of this drain report back to their '
@@ -177,7 +186,8 @@ class DrainCompute(command.Lister):
         parser.add_argument(
             '--enable-service', action='store_true',
             help=_('With --restore: enable the original hosts\' '
-                   'nova-compute service first'))
+                   'nova-compute service first, only where this drain '
+                   'disabled it and its claim is still there'))
         parser.add_argument(
             '--events', metavar='<file>|-',
             help=_('Append one JSON object per line for every state change '
@@ -189,7 +199,8 @@ class DrainCompute(command.Lister):
             '--metrics-file', metavar='<file>',
             help=_('Rewrite this Prometheus text file on every poll, '
                    'atomically, for node_exporter\'s textfile collector '
-                   '(name it *.prom): servers moved / failed / remaining, '
+                   '(a name ending in .prom): servers moved / failed / '
+                   'remaining, '
                    'migrations in flight, bytes to copy, drain state.  Not '
                    'written with --dry-run'))
         return parser
