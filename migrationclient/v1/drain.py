@@ -58,6 +58,138 @@ def now_on(item):
     return '-'
 
 
+def add_arguments(parser):
+    """The options of ``openstack compute drain``."""
+    parser.add_argument(
+        'hosts', metavar='<host>', nargs='*',
+        help=_('Compute host to drain (exact nova-compute host name; '
+               'repeat for several)'))
+    parser.add_argument(
+        '--dry-run', action='store_true',
+        help=_('Print the plan (server, project, action, destination, '
+               'reason) and change nothing: no service, no server, no '
+               'file'))
+    parser.add_argument(
+        '--disable-reason', metavar='<text>',
+        help=_('Reason recorded on the disabled service, after the '
+               'drain claim "[drain:<report id>]" (default: '
+               '"migrationclient drain <UTC time>")'))
+    parser.add_argument(
+        '--enable-when-done', action='store_true',
+        help=_('Enable the service again when the host is empty '
+               'and still carries this drain\'s claim (default: it '
+               'stays disabled for the maintenance)'))
+    dest = parser.add_mutually_exclusive_group()
+    dest.add_argument(
+        '--target-host', metavar='<host>', action='append', default=[],
+        help=_('Destination host (repeat for several; default: any '
+               'enabled host, checked by the scheduler)'))
+    dest.add_argument(
+        '--target-aggregate', metavar='<aggregate>',
+        help=_('Move servers to the hosts of this aggregate'))
+    parser.add_argument(
+        '--no-live', action='store_true',
+        help=_('Cold migrate every server (ACTIVE guests restart)'))
+    parser.add_argument(
+        '--max-parallel', metavar='<n>', default=2,
+        help=_('Migrations in flight per source host (default 2)'))
+    parser.add_argument(
+        '--max-per-target', metavar='<n>', default=1,
+        help=_('Migrations in flight per destination host, across the '
+               'whole drain (default 1, like Nova\'s '
+               'max_concurrent_live_migrations); 0: no limit, the '
+               'scheduler places every server'))
+    parser.add_argument(
+        '--no-confirm', action='store_true',
+        help=_('Leave cold-migrated servers in VERIFY_RESIZE for the '
+               'operator to confirm'))
+    parser.add_argument(
+        '--stuck-after', metavar='<seconds>', default=300,
+        help=_('A live migration whose remaining memory has not '
+               'shrunk for this long is stuck (default 300; 0: never; '
+               'migration watch calls it --stuck-window)'))
+    parser.add_argument(
+        '--on-stuck', choices=drain.ON_STUCK, default='abort',
+        help=_('What to do with a stuck live migration: abort (default, '
+               'the guest keeps running on the source), force-complete '
+               '(pauses the guest until the copy ends) or wait.  Unlike '
+               'migration watch, which only reports, the drain aborts '
+               'by default'))
+    parser.add_argument(
+        '--timeout', metavar='<seconds>',
+        help=_('Stop waiting for a server after this many seconds (more '
+               'than 0): its live migration is aborted and the server '
+               'stays on its source (default: no limit)'))
+    parser.add_argument(
+        '--max-failures', metavar='<n>', default=1,
+        help=_('Stop starting migrations after this many failures; '
+               'those in flight go on and the exit status is 4 '
+               '(default 1; 0: never stop)'))
+    parser.add_argument(
+        '--retry', action='store_true',
+        help=_('Retry a server once on another host when Nova answers '
+               '"No valid host" (other failures are not retried)'))
+    parser.add_argument(
+        '--on-interrupt', choices=drain.ON_INTERRUPT, default='abort',
+        help=_('On SIGINT / SIGTERM: abort the live migrations in '
+               'flight (default) or wait for them, for at most '
+               '--grace-period; a second signal stops at once'))
+    parser.add_argument(
+        '--grace-period', metavar='<seconds>', default=60,
+        help=_('Seconds to keep watching after an interruption '
+               '(default 60)'))
+    parser.add_argument(
+        '--poll-interval', metavar='<seconds>', default=2,
+        help=_('Seconds between polls (default 2; migration watch '
+               'calls it --interval)'))
+    parser.add_argument(
+        '--progress-interval', metavar='<seconds>',
+        help=_('Read the byte progress of a running live migration at '
+               'most once per this many seconds, and only when its '
+               'record changed (default: --stuck-after / 6, 50 s with '
+               'the default; never below --poll-interval).  A stuck '
+               'verdict can come up to this much later, never earlier'))
+    parser.add_argument(
+        '--allow-partial', action='store_true',
+        help=_('Start even when some servers have no destination '
+               '(they are skipped and reported)'))
+    parser.add_argument(
+        '--report', metavar='<file>',
+        help=_('JSON report file (default: $XDG_STATE_HOME/'
+               'migrationclient/clouds/<cloud>/drain-<hosts>.json, '
+               '<cloud> from the identity URL and region); running '
+               'the same drain again continues from it'))
+    parser.add_argument(
+        '--resume', metavar='<report>',
+        help=_('Continue the drain recorded in this report: servers '
+               'in flight are followed, never sent twice'))
+    parser.add_argument(
+        '--restore', metavar='<report>',
+        help=_('Move the servers of this drain report back to their '
+               'original hosts (no <host> argument)'))
+    parser.add_argument(
+        '--enable-service', action='store_true',
+        help=_('With --restore: enable the original hosts\' '
+               'nova-compute service first, only where this drain '
+               'disabled it and its claim is still there'))
+    parser.add_argument(
+        '--events', metavar='<file>|-',
+        help=_('Append one JSON object per line for every state change '
+               'of every server to this file, as it happens (created '
+               'with mode 0600); "-": standard output, which then holds '
+               'these lines only (no result table; -f / -c refused).  '
+               'Not written with --dry-run'))
+    parser.add_argument(
+        '--metrics-file', metavar='<file>',
+        help=_('Rewrite this Prometheus text file on every poll, '
+               'atomically, for node_exporter\'s textfile collector '
+               '(a name ending in .prom): servers moved / failed / '
+               'remaining, '
+               'migrations in flight, bytes to copy, drain state.  Not '
+               'written with --dry-run'))
+    return parser
+
+
 class DrainCompute(command.Lister):
     """Move every server off compute hosts, then leave them disabled.
 
@@ -75,135 +207,7 @@ class DrainCompute(command.Lister):
     """
 
     def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument(
-            'hosts', metavar='<host>', nargs='*',
-            help=_('Compute host to drain (exact nova-compute host name; '
-                   'repeat for several)'))
-        parser.add_argument(
-            '--dry-run', action='store_true',
-            help=_('Print the plan (server, project, action, destination, '
-                   'reason) and change nothing: no service, no server, no '
-                   'file'))
-        parser.add_argument(
-            '--disable-reason', metavar='<text>',
-            help=_('Reason recorded on the disabled service, after the '
-                   'drain claim "[drain:<report id>]" (default: '
-                   '"migrationclient drain <UTC time>")'))
-        parser.add_argument(
-            '--enable-when-done', action='store_true',
-            help=_('Enable the service again when the host is empty '
-                   'and still carries this drain\'s claim (default: it '
-                   'stays disabled for the maintenance)'))
-        dest = parser.add_mutually_exclusive_group()
-        dest.add_argument(
-            '--target-host', metavar='<host>', action='append', default=[],
-            help=_('Destination host (repeat for several; default: any '
-                   'enabled host, checked by the scheduler)'))
-        dest.add_argument(
-            '--target-aggregate', metavar='<aggregate>',
-            help=_('Move servers to the hosts of this aggregate'))
-        parser.add_argument(
-            '--no-live', action='store_true',
-            help=_('Cold migrate every server (ACTIVE guests restart)'))
-        parser.add_argument(
-            '--max-parallel', metavar='<n>', default=2,
-            help=_('Migrations in flight per source host (default 2)'))
-        parser.add_argument(
-            '--max-per-target', metavar='<n>', default=1,
-            help=_('Migrations in flight per destination host, across the '
-                   'whole drain (default 1, like Nova\'s '
-                   'max_concurrent_live_migrations); 0: no limit, the '
-                   'scheduler places every server'))
-        parser.add_argument(
-            '--no-confirm', action='store_true',
-            help=_('Leave cold-migrated servers in VERIFY_RESIZE for the '
-                   'operator to confirm'))
-        parser.add_argument(
-            '--stuck-after', metavar='<seconds>', default=300,
-            help=_('A live migration whose remaining memory has not '
-                   'shrunk for this long is stuck (default 300; 0: never; '
-                   'migration watch calls it --stuck-window)'))
-        parser.add_argument(
-            '--on-stuck', choices=drain.ON_STUCK, default='abort',
-            help=_('What to do with a stuck live migration: abort (default, '
-                   'the guest keeps running on the source), force-complete '
-                   '(pauses the guest until the copy ends) or wait.  Unlike '
-                   'migration watch, which only reports, the drain aborts '
-                   'by default'))
-        parser.add_argument(
-            '--timeout', metavar='<seconds>',
-            help=_('Stop waiting for a server after this many seconds (more '
-                   'than 0): its live migration is aborted and the server '
-                   'stays on its source (default: no limit)'))
-        parser.add_argument(
-            '--max-failures', metavar='<n>', default=1,
-            help=_('Stop starting migrations after this many failures; '
-                   'those in flight go on and the exit status is 4 '
-                   '(default 1; 0: never stop)'))
-        parser.add_argument(
-            '--retry', action='store_true',
-            help=_('Retry a server once on another host when Nova answers '
-                   '"No valid host" (other failures are not retried)'))
-        parser.add_argument(
-            '--on-interrupt', choices=drain.ON_INTERRUPT, default='abort',
-            help=_('On SIGINT / SIGTERM: abort the live migrations in '
-                   'flight (default) or wait for them, for at most '
-                   '--grace-period; a second signal stops at once'))
-        parser.add_argument(
-            '--grace-period', metavar='<seconds>', default=60,
-            help=_('Seconds to keep watching after an interruption '
-                   '(default 60)'))
-        parser.add_argument(
-            '--poll-interval', metavar='<seconds>', default=2,
-            help=_('Seconds between polls (default 2; migration watch '
-                   'calls it --interval)'))
-        parser.add_argument(
-            '--progress-interval', metavar='<seconds>',
-            help=_('Read the byte progress of a running live migration at '
-                   'most once per this many seconds, and only when its '
-                   'record changed (default: --stuck-after / 6, 50 s with '
-                   'the default; never below --poll-interval).  A stuck '
-                   'verdict can come up to this much later, never earlier'))
-        parser.add_argument(
-            '--allow-partial', action='store_true',
-            help=_('Start even when some servers have no destination '
-                   '(they are skipped and reported)'))
-        parser.add_argument(
-            '--report', metavar='<file>',
-            help=_('JSON report file (default: $XDG_STATE_HOME/'
-                   'migrationclient/clouds/<cloud>/drain-<hosts>.json, '
-                   '<cloud> from the identity URL and region); running '
-                   'the same drain again continues from it'))
-        parser.add_argument(
-            '--resume', metavar='<report>',
-            help=_('Continue the drain recorded in this report: servers '
-                   'in flight are followed, never sent twice'))
-        parser.add_argument(
-            '--restore', metavar='<report>',
-            help=_('Move the servers of this drain report back to their '
-                   'original hosts (no <host> argument)'))
-        parser.add_argument(
-            '--enable-service', action='store_true',
-            help=_('With --restore: enable the original hosts\' '
-                   'nova-compute service first, only where this drain '
-                   'disabled it and its claim is still there'))
-        parser.add_argument(
-            '--events', metavar='<file>|-',
-            help=_('Append one JSON object per line for every state change '
-                   'of every server to this file, as it happens (created '
-                   'with mode 0600); "-": standard output, which then holds '
-                   'these lines only (no result table; -f / -c refused).  '
-                   'Not written with --dry-run'))
-        parser.add_argument(
-            '--metrics-file', metavar='<file>',
-            help=_('Rewrite this Prometheus text file on every poll, '
-                   'atomically, for node_exporter\'s textfile collector '
-                   '(a name ending in .prom): servers moved / failed / '
-                   'remaining, '
-                   'migrations in flight, bytes to copy, drain state.  Not '
-                   'written with --dry-run'))
-        return parser
+        return add_arguments(super().get_parser(prog_name))
 
     @v1_errors.one_line_errors
     def _options(self, args):
