@@ -143,6 +143,8 @@ class Job:
         self.dest_hosts = self._destinations(svcs)
         own = claim.own_ids(self.resume or self.report_path)
         self.previous = self._load_previous(explicit_report)
+        if self.previous is not None and self.previous.get('id'):
+            own.add(self.previous['id'])    # e.g. adopted from an old path
         claim.refuse_claimed(sources, own)
         servers = []
         for host in self.hosts:

@@ -338,11 +338,17 @@ class TestDrainReportPerCloud(test_drain.DrainTestCase):
         self.assertIn('report: %s' % path_one, res.stderr)
         self.assertNotIn('continuing', res.stderr)
         self.assertEqual('incomplete', self.load_report_at(path_one)['state'])
-        # The other cloud does not continue the first one's drain.
+        # The other cloud does not continue the first one's drain.  One bed
+        # plays both clouds: its compute1 carries the first drain's claim,
+        # which the second cloud's compute1 would not; enable it between.
+        self.openstack('compute', 'service', 'set', '--enable', SOURCE,
+                       'nova-compute')
         res = self.run_on('bed-two', expect=exitcodes.DRAIN_INCOMPLETE)
         self.assertIn('report: %s' % path_two, res.stderr)
         self.assertNotIn('continuing', res.stderr)
         # The first cloud again: it continues its own, and says so once.
+        self.openstack('compute', 'service', 'set', '--enable', SOURCE,
+                       'nova-compute')
         res = self.run_on(fakecloud.CLOUD_ADMIN,
                           expect=exitcodes.DRAIN_INCOMPLETE)
         said = [ln for ln in res.stderr.splitlines()
