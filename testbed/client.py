@@ -643,6 +643,18 @@ class BedTestCase(testtools.TestCase):
     def _start_control_if_stopped(self, name):
         if self.bed.control_states().get(name) == 'stopped':
             self.bed.start_control_service(name)
+            # Up again in Nova's eyes before the next test's health gate.
+            self.wait_binary_up('nova-%s' % name)
+
+    def wait_binary_up(self, binary, timeout=90):
+        compute = self.bed.connection().compute
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(s.binary == binary and s.state == 'up'
+                   for s in compute.services()):
+                return
+            time.sleep(0.5)
+        raise AssertionError('%s not up within %ds' % (binary, timeout))
 
     def _start_compute_if_stopped(self, host):
         if self.bed.compute_states().get(host) == 'stopped':
