@@ -18,7 +18,10 @@ know whether the request reached Nova, nor whether the migration still
 runs.  The records of the source host say (one ``os-migrations`` list per
 host, as a poll reads them): the newest record of the server from its
 original host created at or after the request (less
-:data:`CLOCK_SLACK`) is that request's migration.
+:data:`CLOCK_SLACK`) is that request's migration -- unless it ended
+well and the server is on that host again: then it is an earlier move's
+record (the server came back within the slack) and the request never
+reached Nova.
 """
 
 import datetime
@@ -86,6 +89,8 @@ def resume_ended(drain, item, records):
     item.t_submit = drain.clock()
     drain.slots.start(item.id, item.original_host, item.destination)
     rec = records.of(item)
+    if rec is not None and _earlier_move(drain, item, rec):
+        rec = None
     if rec is not None:
         item.migration_id, item.migration_uuid = rec.id, rec.uuid
         item.migration_status = rec.status
@@ -105,6 +110,20 @@ def resume_ended(drain, item, records):
     item.state = model.PENDING
     item.migration_id = item.migration_uuid = None
     item.migration_status = item.stage = None
+
+
+def _earlier_move(drain, item, rec):
+    """``rec`` ended well, yet the server is on its source: not ours.
+
+    A confirmed or completed migration leaves the server on
+    ``dest_compute``; back on ``source_compute`` means a later move
+    brought it back, before this run's request (which made no record).
+    """
+    if rec.status not in ('confirmed', 'completed', 'done'):
+        return False
+    now = drain.follower.server_now(item)
+    return now is not None and now.host == rec.source_compute and \
+        now.host != rec.dest_compute and not now.task_state
 
 
 def _migrating(drain, item):

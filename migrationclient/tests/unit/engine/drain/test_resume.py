@@ -78,6 +78,26 @@ class TestResumeSubmitted(testtools.TestCase):
         self.assertEqual(drain.DONE, item.state)
         self.assertEqual(1, len([c for c in nova.calls if c[0] == 'live']))
 
+    def test_earlier_move_back_is_not_the_request(self):
+        # CI, kill matrix run 9: the server left compute1 (confirmed) and
+        # came back within CLOCK_SLACK; the killed run's request never
+        # reached Nova.  The old record is not this request's.
+        nova = fakes.FakeNova()
+        nova.add('a')
+        nova.migrate_server('a', host='compute2')
+        nova.sleep(3)
+        nova.confirm_server_resize('a')
+        nova.migrate_server('a', host='compute1')
+        nova.sleep(3)
+        nova.confirm_server_resize('a')
+        self.assertEqual('compute1', nova.servers['a']['host'])
+        item = _left_submitted(nova, 'a', drain.COLD)
+        run = base.DrainRun(nova, [item], base.opts())
+        self.assertEqual(exitcodes.OK, run.run())
+        self.assertEqual(drain.DONE, item.state)
+        self.assertNotEqual('compute1', item.final_host)
+        self.assertEqual(3, len([c for c in nova.calls if c[0] == 'cold']))
+
     def test_one_list_per_host_not_per_server(self):
         nova = fakes.FakeNova()
         for sid in ('a', 'b', 'c'):
