@@ -45,16 +45,10 @@ runs.
 
 import os
 import random
-import shutil
 import signal
-import stat
-import subprocess
-import tempfile
-import time
 
-from migrationclient.engine import report as report_mod
 from migrationclient import exitcodes
-from migrationclient.tests.functional import base
+from migrationclient.tests.functional import seeded
 from testbed import fakecloud
 
 SOURCE = 'compute1'
@@ -71,13 +65,9 @@ SERVERS = 3
 #: a second, and servers are still left to move at every point (the
 #: matrix of test_zz_matrix shows where each signal landed).
 HOLDS = (1, 2, 3)
-MOVED = ('done', 'unconfirmed')
-IN_FLIGHT = ('submitted', 'migrating', 'confirming')
+MOVED = seeded.MOVED
 ON_SOURCE = ('pending', 'not-started', 'aborted', 'failed', 'timeout',
              'skipped')
-#: a running migration's statuses (os-migrations)
-RUNNING = ('queued', 'preparing', 'running', 'post-migrating', 'accepted',
-           'pre-migrating', 'migrating')
 
 MATRIX = []
 
@@ -104,22 +94,10 @@ def draw(index):
     return plan
 
 
-class DrainInterruptTest(base.FunctionalTestCase):
+class DrainInterruptTest(seeded.SeededDrainRuns):
 
-    def setUp(self):
-        super().setUp()
-        self.compute = self.connection().compute
-        self.tmp = tempfile.mkdtemp(prefix='drain-interrupt-')
-        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
-        self.addCleanup(self._enable_services)
-
-    def _enable_services(self):
-        for svc in self.compute.services(binary='nova-compute'):
-            if svc.status != 'enabled':
-                self.compute.enable_service(svc, host=svc.host,
-                                            binary='nova-compute')
-
-    # -- helpers -------------------------------------------------------------
+    tmp_prefix = 'drain-interrupt-'
+    drain_args = ('--grace-period', '15')
 
     def servers_on(self, host):
         return {s.id: s for s in self.compute.servers(
@@ -136,64 +114,6 @@ class DrainInterruptTest(base.FunctionalTestCase):
         return [self.bed.wait_for_server(s, 'ACTIVE', timeout=120).id
                 for s in made]
 
-    def settle(self, ids, timeout=90):
-        """Wait until no migration of ``ids`` runs and no task is set."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            busy = [m for m in self.compute.migrations()
-                    if m.server_id in ids and m.status in RUNNING]
-            tasks = [s for s in (self.compute.get_server(i) for i in ids)
-                     if s.task_state]
-            if not busy and not tasks:
-                return True
-            time.sleep(0.5)
-        return False
-
-    def drain_cmd(self, *args):
-        return [base._openstack_binary(), '--os-cloud', fakecloud.CLOUD_ADMIN,
-                'compute', 'drain', '--poll-interval', '0.5',
-                '--max-parallel', '2', '--grace-period', '15',
-                '-f', 'json'] + list(args)
-
-    def env(self):
-        return dict(self.bed.env(), XDG_STATE_HOME=os.path.join(self.tmp,
-                                                                'xdg'))
-
-    def wait_point(self, proc, plan, report, errfile, started):
-        """Sleep until the plan's point; False if the drain ended first."""
-        point = plan['point']
-
-        def stderr_has(text):
-            with open(errfile, errors='replace') as f:
-                return text in f.read()
-
-        def until(pred, limit=120):
-            deadline = time.monotonic() + limit
-            while time.monotonic() < deadline:
-                if proc.poll() is not None:
-                    return False
-                if pred():
-                    return True
-                time.sleep(0.05)
-            return False
-
-        if point == 'startup':
-            until(lambda: time.monotonic() - started >=
-                  plan['startup_delay'])
-        elif point in ('report', 'midflight'):
-            if not until(lambda: os.path.exists(report)):
-                return False
-            if point == 'midflight':
-                time.sleep(plan['midflight_delay'])
-        elif point == 'submitted':
-            if not until(lambda: stderr_has(' submitted')):
-                return False
-        elif point == 'first-done':
-            if not until(lambda: stderr_has(': done: ')):
-                return False
-        time.sleep(plan['jitter'])
-        return proc.poll() is None
-
     # -- one run -----------------------------------------------------------
 
     def run_one(self, index):
@@ -208,7 +128,7 @@ class DrainInterruptTest(base.FunctionalTestCase):
                ('x2' if plan['double'] else ''),
                'point': plan['point'], 'problems': []}
         rc, stderr = self.interrupt(plan, row, report)
-        self.addDetail('run %d drain stderr' % index, _text(stderr))
+        self.addDetail('run %d drain stderr' % index, seeded.text(stderr))
         if not self.settle(ids):
             row['problems'].append('migrations still running / tasks set '
                                    '90 s after the drain exited')
@@ -235,54 +155,9 @@ class DrainInterruptTest(base.FunctionalTestCase):
 
     def interrupt(self, plan, row, report):
         """Start the drain, signal it at the plan's point, wait for it."""
-        errfile = os.path.join(self.tmp, 'drain.err')
-        outfile = os.path.join(self.tmp, 'drain.out')
-        with open(errfile, 'wb') as err, open(outfile, 'wb') as out:
-            started = time.monotonic()
-            proc = subprocess.Popen(
-                self.drain_cmd(SOURCE, '--report', report),
-                stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                env=self.env())
-        try:
-            if self.wait_point(proc, plan, report, errfile, started):
-                row['at'] = round(time.monotonic() - started, 1)
-                os.kill(proc.pid, plan['signal'])
-                if plan['double']:
-                    time.sleep(plan['second_after'])
-                    if proc.poll() is None:
-                        os.kill(proc.pid, plan['signal'])
-            else:
-                row['at'] = 'ended first'
-            try:
-                rc = proc.wait(timeout=180)
-            except subprocess.TimeoutExpired:
-                row['problems'].append('drain did not exit 180 s after the '
-                                       'signal')
-                os.kill(proc.pid, signal.SIGKILL)
-                rc = proc.wait(30)
-        finally:
-            if proc.poll() is None:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(30)
-        row['rc'] = rc
-        with open(errfile, errors='replace') as f:
-            return rc, f.read()
-
-    def load_report(self, report, row):
-        if not os.path.exists(report):
-            row['report'] = 'none'
-            return None
-        mode = stat.S_IMODE(os.stat(report).st_mode)
-        if mode != 0o600:
-            row['problems'].append('report mode %o, not 600' % mode)
-        try:
-            data = report_mod.load(report)
-        except report_mod.ReportError as exc:
-            row['problems'].append('report does not load: %s' % exc)
-            row['report'] = 'unreadable'
-            return None
-        row['report'] = data['state']
-        return data
+        signals = [plan['signal']] * (2 if plan['double'] else 1)
+        return self.stop_at_point(plan, row, report, [SOURCE], signals,
+                                  plan['second_after'])
 
     def check_no_report(self, rc, row, migs_before):
         """Killed before the drain ran: nothing may have changed."""
@@ -312,10 +187,10 @@ class DrainInterruptTest(base.FunctionalTestCase):
         missing = set(ids) - set(entries)
         if missing:
             problems.append('report lacks server(s) %s' % sorted(missing))
-        counts = {}
+        counts_of = []
         for i in ids:
             state = entries.get(i, {}).get('state', 'absent')
-            counts[state] = counts.get(state, 0) + 1
+            counts_of.append(state)
             where = now[i].compute_host
             if state in MOVED and where == SOURCE:
                 problems.append('report: %s %s, but it is on %s' % (
@@ -323,8 +198,7 @@ class DrainInterruptTest(base.FunctionalTestCase):
             if state in ON_SOURCE and where != SOURCE:
                 problems.append('report: %s %s, but it moved to %s' % (
                     i, state, where))
-        row['states'] = ' '.join('%s=%d' % kv for kv in sorted(
-            counts.items()))
+        row['states'] = seeded.state_counts(counts_of)
         left = [i for i in ids if now[i].compute_host == SOURCE]
         expected_state = {exitcodes.OK: 'complete',
                           exitcodes.DRAIN_INTERRUPTED: 'interrupted'}
@@ -347,15 +221,7 @@ class DrainInterruptTest(base.FunctionalTestCase):
         """``--resume REPORT`` (or the same drain again) empties the host."""
         again = (['--resume', report] if data is not None
                  else [SOURCE, '--report', report])
-        res = subprocess.run(self.drain_cmd(*again), capture_output=True,
-                             text=True, timeout=300, env=self.env())
-        self.addDetail('run %d re-run' % index, _text(
-            'exit %d\n%s' % (res.returncode, res.stderr)))
-        row['resume'] = res.returncode
-        if res.returncode != exitcodes.OK:
-            last = res.stderr.strip().splitlines()[-1:] or ['']
-            row['problems'].append('re-run (%s): exit %d: %s' % (
-                again[0], res.returncode, last[0]))
+        self.run_again(index, again, row, 're-run')
         self.settle(ids)
         after = {i: self.compute.get_server(i) for i in ids}
         still = [i for i, s in after.items() if s.compute_host == SOURCE]
@@ -382,37 +248,5 @@ def format_matrix(rows):
     return '\n'.join(lines)
 
 
-def _text(text):
-    from testtools import content
-    return content.text_content(text)
-
-
-def _make(index):
-    def test(self):
-        self.run_one(index)
-    test.__name__ = 'test_run_%02d' % index
-    return test
-
-
-for _i in range(RUNS):
-    setattr(DrainInterruptTest, 'test_run_%02d' % _i, _make(_i))
-
-
-def _matrix(self):
-    """Print the matrix of the runs this process made (sorts last).
-
-    A method of the runs' own class, so that a parallel run that groups
-    tests by class gives it the worker that made the runs.
-    """
-    if not MATRIX:
-        self.skipTest('no interrupt run in this process')
-    text = format_matrix(MATRIX)
-    self.addDetail('matrix', _text(text))
-    path = os.environ.get('INTERRUPT_MATRIX')
-    if path:
-        with open(path, 'w') as f:
-            f.write(text + '\n')
-    self.assertEqual(len(MATRIX), len({r['run'] for r in MATRIX}))
-
-
-DrainInterruptTest.test_zz_matrix = _matrix
+seeded.add_runs(DrainInterruptTest, RUNS, MATRIX, format_matrix,
+                'INTERRUPT_MATRIX', 'interrupt')

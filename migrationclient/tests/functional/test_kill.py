@@ -54,16 +54,13 @@ the number of runs.
 
 import os
 import random
-import shutil
 import signal
-import stat
-import subprocess
-import tempfile
 import time
 
 from migrationclient.engine import report as report_mod
 from migrationclient import exitcodes
 from migrationclient.tests.functional import base
+from migrationclient.tests.functional import seeded
 from testbed import fakecloud
 from testbed import httpproxy
 
@@ -76,27 +73,10 @@ HOME = 'compute1'
 #: Nova adds ~2.5 s of its own work per live migration on the bed.
 HOLDS = (1, 2)
 COLD_HOLDS = (1, 2)
-MOVED = ('done', 'unconfirmed')
-RUNNING = ('queued', 'preparing', 'running', 'post-migrating', 'accepted',
-           'pre-migrating', 'migrating')
+MOVED = seeded.MOVED
 ENDED_OK = ('completed', 'confirmed')
 
 MATRIX = []
-
-#: A gap of today's engine this test finds (h8-FIXES.md #3, issue 19): a
-#: drain killed after Nova accepted a migration request but before the
-#: report said "submitted" leaves a report entry "pending"; the resume
-#: then takes the moved server for one that "left the host" by other
-#: means (``merge_previous``) and never confirms a cold migration: the
-#: server stays in VERIFY_RESIZE.  Runs that show only this are reported
-#: as expected failures (matrix: "KNOWN GAP") until the engine is fixed;
-#: set to None with the fix, then they fail like any other problem.
-KNOWN_GAP = None     # fixed: the intent is saved before the request
-
-
-def known_gap(problem):
-    return ('VERIFY_RESIZE' in problem or 'migration(s) finished' in problem
-            or problem.endswith(' left-host'))
 
 
 def draw(index):
@@ -115,12 +95,7 @@ def draw(index):
     return plan
 
 
-def _text(text):
-    from testtools import content
-    return content.text_content(text)
-
-
-class DrainKillTest(base.FunctionalTestCase):
+class DrainKillTest(seeded.SeededDrainRuns):
 
     #: {'live': [id], 'cold': id} while a pool exists (this process).
     pool = None
@@ -138,12 +113,11 @@ class DrainKillTest(base.FunctionalTestCase):
             for sid in pool['live'] + [pool['cold']]:
                 bed.delete_server(sid, wait=True)
 
+    tmp_prefix = 'drain-kill-'
+    drain_args = ('--max-per-target', '0')
+
     def setUp(self):
         super().setUp()
-        self.compute = self.connection().compute
-        self.tmp = tempfile.mkdtemp(prefix='drain-kill-')
-        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
-        self.addCleanup(self._enable_services)
         self.proxy = httpproxy.CountingProxy.for_cloud(
             self.bed.clouds_yaml, fakecloud.CLOUD_ADMIN, seed=SEED,
             max_lifetime=600, idle_timeout=300)
@@ -152,12 +126,6 @@ class DrainKillTest(base.FunctionalTestCase):
         self.clouds = httpproxy.write_proxied_clouds_yaml(
             self.bed.clouds_yaml, os.path.join(self.tmp, 'clouds.yaml'),
             self.proxy, fakecloud.CLOUD_ADMIN)
-
-    def _enable_services(self):
-        for svc in self.compute.services(binary='nova-compute'):
-            if svc.status != 'enabled':
-                self.compute.enable_service(svc, host=svc.host,
-                                            binary='nova-compute')
 
     # -- the pool ------------------------------------------------------------
 
@@ -197,77 +165,22 @@ class DrainKillTest(base.FunctionalTestCase):
                 found[m.server_id].append(m)
         return found
 
-    def settle(self, ids, timeout=90):
-        """Wait until no migration of ``ids`` runs and no task is set."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            busy = [m for m in self.compute.migrations()
-                    if m.server_id in ids and m.status in RUNNING]
-            tasks = [s for s in (self.compute.get_server(i) for i in ids)
-                     if s.task_state]
-            if not busy and not tasks:
-                return True
-            time.sleep(0.5)
-        return False
+    def env(self, **extra):
+        return super().env(OS_CLIENT_CONFIG_FILE=self.clouds, **extra)
 
-    def drain_cmd(self, *args):
-        return [base._openstack_binary(), '--os-cloud', fakecloud.CLOUD_ADMIN,
-                'compute', 'drain', '--poll-interval', '0.5',
-                '--max-parallel', '2', '--max-per-target', '0',
-                '-f', 'json'] + list(args)
-
-    def env(self):
-        return dict(self.bed.env(), OS_CLIENT_CONFIG_FILE=self.clouds,
-                    XDG_STATE_HOME=os.path.join(self.tmp, 'xdg'))
-
-    def wait_point(self, proc, plan, report, errfile, started):
-        """Sleep until the plan's point; False if the drain ended first."""
-        point = plan['point']
-
-        def stderr_has(text):
-            with open(errfile, errors='replace') as f:
-                return text in f.read()
-
-        def cold_finished():
-            return any(m.status == 'finished' for m in
-                       self.compute.migrations(
-                           instance_uuid=self.pool['cold']))
-
-        def until(pred, limit=120, step=0.05):
-            deadline = time.monotonic() + limit
-            while time.monotonic() < deadline:
-                if proc.poll() is not None:
-                    return False
-                if pred():
-                    return True
-                time.sleep(step)
-            return False
-
-        if point == 'startup':
-            until(lambda: time.monotonic() - started >=
-                  plan['startup_delay'])
-        elif point == 'request':
+    def special_point(self, point, plan, until):
+        if point == 'request':
             if not until(lambda: self.proxy.total(
                     method='POST', path=r'/servers/\{id\}/action$') > 0):
                 return False
             time.sleep(plan['request_delay'])
-            return proc.poll() is None
-        elif point in ('report', 'midflight'):
-            if not until(lambda: os.path.exists(report)):
-                return False
-            if point == 'midflight':
-                time.sleep(plan['midflight_delay'])
-        elif point == 'submitted':
-            if not until(lambda: stderr_has(' submitted')):
-                return False
-        elif point == 'verify-resize':
+            return True
+        if point == 'verify-resize':
             # Killed at once: the drain confirms within a poll or two.
-            return until(cold_finished, step=0.1)
-        elif point == 'first-done':
-            if not until(lambda: stderr_has(': done: ')):
-                return False
-        time.sleep(plan['jitter'])
-        return proc.poll() is None
+            return until(lambda: any(
+                m.status == 'finished' for m in self.compute.migrations(
+                    instance_uuid=self.pool['cold'])), step=0.1)
+        return None
 
     # -- one run -----------------------------------------------------------
 
@@ -287,7 +200,7 @@ class DrainKillTest(base.FunctionalTestCase):
         row = {'run': index, 'seed': plan['seed'], 'point': plan['point'],
                'from': '+'.join(sources), 'problems': []}
         rc, stderr = self.kill(plan, row, report, sources)
-        self.addDetail('run %d drain stderr' % index, _text(stderr))
+        self.addDetail('run %d drain stderr' % index, seeded.text(stderr))
         if not self.settle(ids):
             row['problems'].append('migrations still running / tasks set '
                                    '90 s after the kill')
@@ -304,79 +217,25 @@ class DrainKillTest(base.FunctionalTestCase):
         MATRIX.append(row)
         if not row['problems']:
             return
-        what = 'run %d (seed %d, SIGKILL at %s, +%ss): %s' % (
-            index, plan['seed'], row['point'], row['at'],
-            '; '.join(row['problems']))
-        if KNOWN_GAP and all(known_gap(p) for p in row['problems']):
-            row['known'] = True
-            self.repair_pool(before)
-            self.expectFailure(KNOWN_GAP, self.fail, what)
         type(self)._drop_pool()
-        self.fail(what)
-
-    def repair_pool(self, before):
-        """Confirm what the known gap left in VERIFY_RESIZE; keep the pool."""
-        try:
-            for i in self.ids():
-                if self.compute.get_server(i).status == 'VERIFY_RESIZE':
-                    self.compute.confirm_server_resize(i)
-                    self.bed.wait_for_server(i, before[i].status,
-                                             timeout=120)
-        except Exception:
-            type(self)._drop_pool()
+        self.fail('run %d (seed %d, SIGKILL at %s, +%ss): %s' % (
+            index, plan['seed'], row['point'], row['at'],
+            '; '.join(row['problems'])))
 
     def kill(self, plan, row, report, sources):
         """Start the drain, SIGKILL it at the plan's point, reap it."""
-        errfile = os.path.join(self.tmp, 'drain.err')
-        outfile = os.path.join(self.tmp, 'drain.out')
-        with open(errfile, 'wb') as err, open(outfile, 'wb') as out:
-            started = time.monotonic()
-            proc = subprocess.Popen(
-                self.drain_cmd(*(sources + ['--report', report])),
-                stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                env=self.env())
-        try:
-            if self.wait_point(proc, plan, report, errfile, started):
-                row['at'] = round(time.monotonic() - started, 1)
-                os.kill(proc.pid, signal.SIGKILL)
-            else:
-                row['at'] = 'ended first'
-            try:
-                rc = proc.wait(timeout=180)
-            except subprocess.TimeoutExpired:
-                row['problems'].append('drain still running 180 s later')
-                os.kill(proc.pid, signal.SIGKILL)
-                rc = proc.wait(30)
-        finally:
-            if proc.poll() is None:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(30)
-        row['rc'] = rc
+        rc, stderr = self.stop_at_point(plan, row, report, sources,
+                                        [signal.SIGKILL])
         if rc not in (-signal.SIGKILL, exitcodes.OK):
             row['problems'].append('drain exit %s (expected SIGKILL, or 0 '
                                    'when it ended first)' % rc)
-        with open(errfile, errors='replace') as f:
-            return rc, f.read()
+        return rc, stderr
 
     def load_report(self, report, row):
-        if not os.path.exists(report):
-            row['report'] = 'none'
-            return None
-        mode = stat.S_IMODE(os.stat(report).st_mode)
-        if mode != 0o600:
-            row['problems'].append('report mode %o, not 600' % mode)
-        try:
-            data = report_mod.load(report)
-        except report_mod.ReportError as exc:
-            row['problems'].append('report does not load: %s' % exc)
-            row['report'] = 'unreadable'
-            return None
-        row['report'] = data['state']
-        counts = {}
-        for e in data['servers']:
-            counts[e['state']] = counts.get(e['state'], 0) + 1
-        row['states'] = ' '.join('%s=%d' % kv for kv in sorted(
-            counts.items()))
+        data = super().load_report(report, row)
+        if data is not None:
+            row['states'] = seeded.state_counts(
+                e['state'] for e in data['servers'])
         return data
 
     def check_no_report(self, sources, migs_before, row):
@@ -398,17 +257,7 @@ class DrainKillTest(base.FunctionalTestCase):
     def resume(self, index, data, report, sources, row):
         again = (['--resume', report] if data is not None
                  else sources + ['--report', report])
-        res = subprocess.run(self.drain_cmd(*again), capture_output=True,
-                             text=True, timeout=300, env=self.env())
-        self.addDetail('run %d resume' % index, _text(
-            'exit %d\n%s' % (res.returncode, res.stderr)))
-        row['resume'] = res.returncode
-        if res.returncode != exitcodes.OK:
-            last = res.stderr.strip().splitlines()[-1:] or ['']
-            row['problems'].append('resume (%s): exit %d: %s' % (
-                again[0], res.returncode, last[0]))
-        if 'Traceback' in res.stderr:
-            row['problems'].append('Traceback on the resume\'s stderr')
+        self.run_again(index, again, row, 'resume')
 
     def check_after(self, ids, before, sources, migs_before, report, row):
         """Every server accounted for, by the report and by the cloud."""
@@ -466,36 +315,12 @@ def format_matrix(rows):
             r['run'], r['seed'], r['point'], r['from'], r.get('at'),
             r.get('rc'), r.get('report'), r.get('states', '-'),
             r.get('vr'), r.get('resume'), r.get('migs'), r.get('s'),
-            ('KNOWN GAP: ' if r.get('known') else 'FAIL: ') +
-            '; '.join(r['problems']) if r['problems'] else 'ok')))
+            'FAIL: ' + '; '.join(r['problems']) if r['problems'] else 'ok')))
     lines.append('(at: seconds after the start; rc -9: killed; vr: servers '
                  'in VERIFY_RESIZE after the kill; migs: new migration '
                  'records per server, cold first)')
     return '\n'.join(lines)
 
 
-def _make(index):
-    def test(self):
-        self.run_one(index)
-    test.__name__ = 'test_run_%02d' % index
-    return test
-
-
-for _i in range(RUNS):
-    setattr(DrainKillTest, 'test_run_%02d' % _i, _make(_i))
-
-
-def _matrix(self):
-    """Print the matrix of the runs this process made (sorts last)."""
-    if not MATRIX:
-        self.skipTest('no kill run in this process')
-    text = format_matrix(MATRIX)
-    self.addDetail('matrix', _text(text))
-    path = os.environ.get('KILL_MATRIX')
-    if path:
-        with open(path, 'w') as f:
-            f.write(text + '\n')
-    self.assertEqual(len(MATRIX), len({r['run'] for r in MATRIX}))
-
-
-DrainKillTest.test_zz_matrix = _matrix
+seeded.add_runs(DrainKillTest, RUNS, MATRIX, format_matrix, 'KILL_MATRIX',
+                'kill')
