@@ -290,6 +290,7 @@ class ComputeDrainModule(OpenStackModule):
     def options(self):
         from migrationclient.engine.drain import api
         p = self.params
+        api.check_reason(p['disable_reason'])
         return api.options(
             max_parallel=p['max_parallel'],
             max_per_target=p['max_per_target'],
