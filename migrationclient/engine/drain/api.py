@@ -230,5 +230,3 @@ def drain_report_path(compute, conn, hosts):
     cloud = cloud_actions.Actions(compute, conn).cloud()
     return report_mod.default_path(hosts, 'drain',
                                    cloud.key if cloud else None)
-
-

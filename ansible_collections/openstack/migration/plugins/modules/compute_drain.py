@@ -200,7 +200,7 @@ report_path:
   description: The JSON report of the drain (or restore).
   returned: always
   type: str
-  sample: /root/.local/state/migrationclient/clouds/3f2a9c1e/drain-compute1.json
+  sample: /root/.local/state/migrationclient/clouds/3f2a/drain-compute1.json
 plan:
   description: The servers to move, as planned (the dry run's rows).
   returned: when state is drained or restored
