@@ -228,6 +228,7 @@ class TestComputeDrainModule(AnsibleTestCase):
         broken = self.create_server('error', host='compute1')
         fine = self.create_server('image', host='compute2')
         proc = self.playbook(PLAYBOOK, expect=2)
+        self.assertIn('compute1: cannot move %s' % broken.id, proc.stdout)
         self.assertIn('compute1: 1 server(s) left: %s (%s) on compute1: '
                       'skipped: server is in ERROR'
                       % (broken.name, broken.id), proc.stdout)
@@ -236,3 +237,57 @@ class TestComputeDrainModule(AnsibleTestCase):
         self.assertEqual('compute2',
                          self.compute.get_server(fine.id).compute_host)
         self.assertEqual('enabled', self.services()['compute2'][0])
+
+
+INFO_TASKS = '''\
+- openstack.migration.server_migration_info:
+    cloud: %(cloud)s
+    host: compute1
+  delegate_to: localhost
+  register: moving
+- openstack.migration.migration_precheck_info:
+    cloud: %(cloud)s
+    servers: ["%(still)s"]
+  delegate_to: localhost
+  register: precheck
+- ansible.builtin.copy:
+    content: "{{ {'moving': moving, 'precheck': precheck} | to_json }}"
+    dest: %(out)s
+  delegate_to: localhost
+'''
+
+
+class TestInfoModules(AnsibleTestCase):
+
+    def test_migrations_in_progress_and_precheck_rows(self):
+        held = self.create_server('image', host='compute1',
+                                  metadata={fakecloud.META_HOLD: '60'})
+        still = self.create_server('image', host='compute2')
+        self.compute.live_migrate_server(held, host=None,
+                                         block_migration='auto')
+        self.addCleanup(self._abort, held)
+        mig = self.wait_for_migration(held, ('running',))
+        out = os.path.join(self.tmp, 'info.json')
+        play = self.write_play('info.yml', INFO_TASKS % {
+            'cloud': fakecloud.CLOUD_ADMIN, 'still': still.id, 'out': out})
+        proc = self.playbook(play)
+        self.assertEqual(0, self.recap(proc, 'compute1')['changed'])
+        with open(out) as stream:
+            found = json.load(stream)
+        moving = found['moving']['migrations']
+        self.assertEqual([(mig.id, held.id, 'running', 'compute1')],
+                         [(m['id'], m['server_id'], m['status'], m['source'])
+                          for m in moving])
+        self.assertIn('memory', moving[0])
+        rows = found['precheck']['rows']
+        self.assertEqual({still.id}, {r['server'] for r in rows})
+        self.assertEqual({'compute1', 'compute3'},
+                         {r['destination'] for r in rows} - {''})
+        self.assertEqual([], found['precheck']['blocked'])
+
+    def _abort(self, server):
+        for m in self.compute.server_migrations(server):
+            try:
+                self.compute.abort_server_migration(m.id, server)
+            except Exception:
+                pass
