@@ -21,7 +21,6 @@ metadata is complete.
 """
 
 import ast
-import importlib
 
 import testtools
 import yaml
@@ -60,15 +59,9 @@ def documented_options(name):
     return options
 
 
-def module_of(name):
-    return importlib.import_module(
-        'ansible_collections.openstack.migration.plugins.modules.' + name)
-
-
 def spec_of(name):
-    from ansible_collections.openstack.migration.plugins.module_utils \
-        import openstack
-    mod = module_of(name)
+    openstack = base.load('module_utils.openstack')
+    mod = base.load('modules.' + name)
     classes = [v for v in vars(mod).values() if isinstance(v, type) and
                issubclass(v, openstack.OpenStackModule) and
                v is not openstack.OpenStackModule]

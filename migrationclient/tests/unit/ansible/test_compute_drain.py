@@ -14,12 +14,12 @@
 
 from unittest import mock
 
-from ansible_collections.openstack.migration.plugins.modules import \
-    compute_drain
 import testtools
 
 from migrationclient.engine.drain import api
 from migrationclient.tests.unit.ansible import base
+
+compute_drain = base.load('modules.compute_drain')
 
 
 class TestComputeDrainArguments(testtools.TestCase):

@@ -14,12 +14,12 @@
 
 from unittest import mock
 
-from ansible_collections.openstack.migration.plugins.module_utils import \
-    openstack as mu
 import testtools
 
 from migrationclient.engine.drain import model
 from migrationclient.tests.unit.ansible import base
+
+mu = base.load('module_utils.openstack')
 
 
 class Echo(mu.OpenStackModule):
