@@ -18,7 +18,8 @@
 #   3. checks: the main package has the entry points (entry_points.txt with
 #      openstack.cli.extension) and no tests, the tests package has the
 #      tests but not the test bed (testbed/, a tool of the source tree),
-#      the doc package the HTML and the man page; the main package's
+#      the doc package the HTML and the man page, the collection package
+#      the Ansible collection's files; the main package's
 #      files, unpacked into a fresh virtual environment that sees the
 #      dependencies but not this source tree, load in openstack:
 #      "openstack command list --group openstack.migration.v1".
