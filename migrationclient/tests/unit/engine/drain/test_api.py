@@ -217,3 +217,107 @@ class TestWaitUp(ApiTestCase):
                                     0, now[0] + s))
         self.assertEqual('nova-compute on compute1 not up after 10s',
                          str(err))
+
+
+class FakeJob:
+    """A prepared Job / RestoreJob: its items and services, no cloud."""
+
+    made = []
+
+    def __init__(self, compute, conn, hosts_or_report, opts, **kwargs):
+        self.kwargs = kwargs
+        self.report_path = kwargs.get('report_path') or '/r/drain.json'
+        self.items = list(FakeJob.items)
+        self.services = dict(FakeJob.services)
+        self.notes = ['a note']
+        self.executed = False
+        self.drain = None
+        FakeJob.made.append(self)
+
+    def prepare(self, explicit_report=False):
+        return self.items
+
+    def label(self, item):
+        return 'scheduler'
+
+    def execute(self):
+        self.executed = True
+        for item in self.items:
+            if item.state == model.PENDING:
+                item.state = model.DONE
+        self.drain = mock.Mock(items=self.items, report={'id': 'r1'})
+        return 0
+
+
+class TestDesiredStates(ApiTestCase):
+
+    def setUp(self):
+        super().setUp()
+        FakeJob.made = []
+        self.useFixture(fixtures.MockPatchObject(api, 'Job', FakeJob))
+        self.useFixture(fixtures.MockPatchObject(api, 'RestoreJob', FakeJob))
+
+    def item(self, state, action=model.LIVE):
+        return model.Item(id='s-' + state, name='n', project_id='p',
+                          original_host='compute1', original_status='ACTIVE',
+                          action=action, state=state, reason='r')
+
+    def drained(self, items, status, check=False, **kw):
+        FakeJob.items = items
+        FakeJob.services = {'compute1': svc('compute1', status)}
+        return api.drained(None, None, ['compute1'], model.Options(),
+                           check=check, **kw)
+
+    def test_enabled_host_with_servers_is_drained(self):
+        out = self.drained([self.item(model.PENDING)], 'enabled')
+        self.assertTrue(out.changed)
+        self.assertTrue(FakeJob.made[0].executed)
+        self.assertEqual([], out.left)
+        self.assertEqual({'id': 'r1'}, out.report)
+
+    def test_check_mode_plans_and_changes_nothing(self):
+        out = self.drained([self.item(model.PENDING)], 'enabled', check=True)
+        self.assertTrue(out.changed)
+        self.assertFalse(FakeJob.made[0].executed)
+        self.assertEqual(['s-pending'], [r['server'] for r in out.plan])
+        self.assertIsNone(out.report)
+
+    def test_drained_host_is_left_alone(self):
+        for items in ([], [self.item(model.DONE)],
+                      [self.item(model.NOTHING, model.NONE)]):
+            out = self.drained(items, 'disabled')
+            self.assertFalse(out.changed)
+            self.assertFalse(FakeJob.made[-1].executed)
+
+    def test_disabled_host_with_servers_is_drained(self):
+        out = self.drained([self.item(model.PENDING)], 'disabled')
+        self.assertTrue(out.changed)
+        self.assertTrue(FakeJob.made[0].executed)
+
+    def test_enable_when_done_empty_enabled_host_is_left_alone(self):
+        out = self.drained([], 'enabled', enable_when_done=True)
+        self.assertFalse(out.changed)
+        self.assertFalse(FakeJob.made[0].executed)
+
+    def test_servers_left_are_returned(self):
+        out = self.drained([self.item(model.SKIPPED, model.SKIP)],
+                           'disabled')
+        self.assertTrue(out.changed)
+        self.assertEqual(['s-skipped'], [r['server'] for r in out.left])
+
+    def test_restored_only_when_something_to_move_or_enable(self):
+        FakeJob.items = [self.item(model.NOTHING, model.NONE)]
+        FakeJob.services = {'compute1': svc('compute1')}
+        out = api.restored(None, None, '/r/drain.json', model.Options())
+        self.assertFalse(out.changed)
+        self.assertFalse(FakeJob.made[-1].executed)
+        FakeJob.services = {'compute1': svc('compute1', 'disabled')}
+        out = api.restored(None, None, '/r/drain.json', model.Options())
+        self.assertTrue(out.changed)
+        self.assertTrue(FakeJob.made[-1].executed)
+        FakeJob.items = [self.item(model.PENDING)]
+        FakeJob.services = {'compute1': svc('compute1')}
+        out = api.restored(None, None, '/r/drain.json', model.Options(),
+                           check=True)
+        self.assertTrue(out.changed)
+        self.assertFalse(FakeJob.made[-1].executed)
