@@ -108,7 +108,8 @@ def _run(job, items, check, changed_if_run):
     out = Outcome(changed=changed_if_run, report_path=job.report_path,
                   plan=plan_rows(job, items), notes=job.notes)
     if check or not changed_if_run:
-        out.left = left_rows(items)
+        # Not run: the servers that would stay (skipped), not those to move.
+        out.left = left_rows([i for i in items if i.state != model.PENDING])
         if not check:
             out.report = _load(job.report_path)
         return out

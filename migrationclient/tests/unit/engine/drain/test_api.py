@@ -276,10 +276,14 @@ class TestDesiredStates(ApiTestCase):
         self.assertEqual({'id': 'r1'}, out.report)
 
     def test_check_mode_plans_and_changes_nothing(self):
-        out = self.drained([self.item(model.PENDING)], 'enabled', check=True)
+        out = self.drained([self.item(model.PENDING),
+                            self.item(model.SKIPPED, model.SKIP)],
+                           'enabled', check=True)
         self.assertTrue(out.changed)
         self.assertFalse(FakeJob.made[0].executed)
-        self.assertEqual(['s-pending'], [r['server'] for r in out.plan])
+        self.assertEqual(['s-pending', 's-skipped'],
+                         [r['server'] for r in out.plan])
+        self.assertEqual(['s-skipped'], [r['server'] for r in out.left])
         self.assertIsNone(out.report)
 
     def test_drained_host_is_left_alone(self):
