@@ -235,7 +235,8 @@ report:
   type: dict
 servers_left:
   description: Servers still on their host that should have moved, with
-    their state and reason (the task fails when this is not empty).
+    their state and reason (the task fails when this is not empty). In
+    check mode, the servers the drain would leave (skipped).
   returned: always
   type: list
   elements: dict
