@@ -18,7 +18,8 @@
 #   3. checks: the main package has the entry points (entry_points.txt with
 #      openstack.cli.extension) and no tests, the tests package has the
 #      tests but not the test bed (testbed/, a tool of the source tree),
-#      the doc package the HTML and the man page; the main package's
+#      the doc package the HTML and the man page, the collection package
+#      the Ansible collection's files; the main package's
 #      files, unpacked into a fresh virtual environment that sees the
 #      dependencies but not this source tree, load in openstack:
 #      "openstack command list --group openstack.migration.v1".
@@ -98,9 +99,10 @@ srpm=$(ls "$OUT"/SRPMS/*.src.rpm)
 main=$(ls "$OUT"/RPMS/noarch/python3-migrationclient-[0-9]*.noarch.rpm)
 tests=$(ls "$OUT"/RPMS/noarch/python3-migrationclient-tests-*.noarch.rpm)
 doc=$(ls "$OUT"/RPMS/noarch/python-migrationclient-doc-*.noarch.rpm)
+collection=$(ls "$OUT"/RPMS/noarch/ansible-collection-openstack-migration-*.noarch.rpm)
 
 # 3. Contents -----------------------------------------------------------------
-for pkg in "$srpm" "$main" "$tests" "$doc"; do
+for pkg in "$srpm" "$main" "$tests" "$doc" "$collection"; do
     echo "== $(basename "$pkg")"
     rpm -qp --qf '%{NAME} %{VERSION}-%{RELEASE} %{ARCH}: %{SUMMARY}\n' "$pkg"
     rpm -qp --requires "$pkg" | sed 's/^/  requires: /'
@@ -141,6 +143,12 @@ check "no package ships the test bed" \
 check "doc package has the HTML" grep -q '/html/index\.html$' <<<"$doc_files"
 check "doc package has openstack-migration(1)" \
     grep -q '/man1/openstack-migration\.1' <<<"$doc_files"
+collection_files=$(rpm -qlp "$collection")
+for f in galaxy.yml meta/runtime.yml plugins/modules/compute_drain.py \
+        plugins/module_utils/openstack.py playbooks/rolling_maintenance.yml; do
+    check "collection package has $f" grep -q \
+        "/ansible_collections/openstack/migration/$f\$" <<<"$collection_files"
+done
 
 # The group's commands as the entry points declare them ("a_b" -> "a b").
 expected=$(awk -v g="[$GROUP]" '

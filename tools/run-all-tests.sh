@@ -11,7 +11,7 @@
 # Usage: tools/run-all-tests.sh [tox-envlist]
 set -euo pipefail
 
-ENVLIST=${1:-py3,functional,pep8,docs,releasenotes,rpm}
+ENVLIST=${1:-py3,functional,pep8,ansible,docs,releasenotes,rpm}
 
 # Debian packages (Python and its venv module for tox's private
 # virtualenv, git for pbr; sshd / virsh (libvirt test driver) / numactl for

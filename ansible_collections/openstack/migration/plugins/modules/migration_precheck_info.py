@@ -1,0 +1,197 @@
+#!/usr/bin/python
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+DOCUMENTATION = r'''
+---
+module: migration_precheck_info
+short_description: Can these servers be live or cold migrated, and where to
+version_added: "1.0.0"
+author: python-migrationclient developers
+description:
+  - One row per server and candidate destination - the live and cold
+    verdicts, what blocks them, warnings, and the exact
+    C(openstack server migrate) command to run. The rules of
+    C(openstack migration precheck), called as a library.
+  - Reads the cloud only; never changes anything.
+extends_documentation_fragment:
+  - openstack.migration.openstack
+options:
+  servers:
+    description:
+      - Servers to check (names or IDs).
+    type: list
+    elements: str
+  source_host:
+    description:
+      - Check every server on this compute host (all projects, any state).
+    type: str
+  destinations:
+    description:
+      - Only check these destination hosts (default - every enabled
+        compute host other than the source).
+    type: list
+    elements: str
+  kind:
+    description:
+      - Which migrations to check.
+    type: str
+    choices: [both, live, cold]
+    default: both
+  pci_live_migratable:
+    description:
+      - The PCI aliases and devices are declared live_migratable (Nova
+        2025.1 and later) - PCI passthrough then only warns for live
+        migration.
+    type: bool
+    default: false
+notes:
+  - Supports C(check_mode); the module changes nothing in either mode.
+  - The host-side facts of C(openstack migration precheck --ssh) are not
+    read by this module.
+'''
+
+EXAMPLES = r'''
+- name: Can the servers of compute1 move?
+  openstack.migration.migration_precheck_info:
+    cloud: overcloud
+    source_host: compute1
+  register: precheck
+  delegate_to: localhost
+
+- name: Stop here when a server cannot move
+  ansible.builtin.assert:
+    that: precheck.blocked | length == 0
+    fail_msg: "cannot move: {{ precheck.blocked | join(', ') }}"
+'''
+
+RETURN = r'''
+rows:
+  description: One row per server and candidate destination.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    server:
+      description: Server ID.
+      type: str
+    name:
+      description: Server name.
+      type: str
+    source:
+      description: The host the server is on.
+      type: str
+    destination:
+      description: The candidate destination (empty - none).
+      type: str
+    live:
+      description: Live migration verdict (yes, no, unknown...).
+      type: str
+    cold:
+      description: Cold migration verdict.
+      type: str
+    block_migration:
+      description: Whether a live migration would copy the disks.
+      type: str
+    blockers:
+      description: What prevents the move, one line each.
+      type: list
+      elements: str
+    warnings:
+      description: What deserves a look, one line each.
+      type: list
+      elements: str
+    command:
+      description: The C(openstack server migrate) command to run.
+      type: str
+blocked:
+  description: IDs of the servers that cannot move anywhere.
+  returned: always
+  type: list
+  elements: str
+notes:
+  description: Notes about the cloud (microversion, missing facts).
+  returned: always
+  type: list
+  elements: str
+'''
+
+from ansible_collections.openstack.migration.plugins.module_utils.openstack import OpenStackModule  # noqa: E402,E501
+
+
+def precheck_rows(evaluations, server_ids, snapshot):
+    """Rows as dicts (the command's table) and the blocked server ids."""
+    from migrationclient.constraints import evaluate
+    rows = []
+    blocked = []
+    for server_id in server_ids:
+        server = snapshot.servers[server_id]
+        evs = [e for e in evaluations if e.server.id == server_id]
+        if not evaluate.server_allowed(evs, server_id):
+            blocked.append(server_id)
+        if not evs:
+            rows.append(dict(server=server.id, name=server.name,
+                             source=server.host, destination='',
+                             live='no', cold='no', block_migration='',
+                             blockers=['no candidate destination'],
+                             warnings=[], command=''))
+            continue
+        for ev in evs:
+            rows.append(dict(
+                server=server.id, name=server.name, source=ev.source,
+                destination=ev.destination, live=ev.live.label,
+                cold=ev.cold.label, block_migration=str(ev.block_migration),
+                blockers=[b.as_text() for b in ev.blockers
+                          if any(ev.verdict(k).checked
+                                 for k in b.applies_to)],
+                warnings=[w.as_text() for w in ev.relevant_warnings()],
+                command=ev.command()))
+    return rows, blocked
+
+
+class PrecheckInfoModule(OpenStackModule):
+
+    argument_spec = dict(
+        servers=dict(type='list', elements='str'),
+        source_host=dict(),
+        destinations=dict(type='list', elements='str'),
+        kind=dict(default='both', choices=['both', 'live', 'cold']),
+        pci_live_migratable=dict(type='bool', default=False),
+    )
+    module_kwargs = dict(
+        supports_check_mode=True,
+        required_one_of=[('servers', 'source_host')],
+    )
+
+    def run(self):
+        from migrationclient.constraints import evaluate
+        from migrationclient.engine import precheck
+        p = self.params
+        kinds = {'live': (evaluate.LIVE,), 'cold': (evaluate.COLD,)}.get(
+            p['kind'], (evaluate.LIVE, evaluate.COLD))
+        result = precheck.run(
+            self.conn.compute, self.conn, servers=p['servers'] or (),
+            source_host=p['source_host'], destinations=p['destinations'],
+            kinds=kinds, pci_live_migratable=p['pci_live_migratable'])
+        rows, blocked = precheck_rows(result.evaluations, result.server_ids,
+                                      result.snapshot)
+        self.results = dict(changed=False, rows=rows, blocked=blocked,
+                            notes=list(result.snapshot.cloud.notes))
+
+
+def main():
+    module = PrecheckInfoModule()
+    module()
+
+
+if __name__ == '__main__':
+    main()

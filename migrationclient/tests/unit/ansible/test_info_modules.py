@@ -1,0 +1,62 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""migration_precheck_info and server_migration_info: their arguments."""
+
+from unittest import mock
+
+import testtools
+
+from migrationclient.engine import precheck
+from migrationclient.tests.unit.ansible import base
+
+precheck_info = base.load('modules.migration_precheck_info')
+migration_info = base.load('modules.server_migration_info')
+
+
+class TestPrecheckInfo(testtools.TestCase):
+
+    def test_needs_servers_or_a_host(self):
+        result = base.run_module(precheck_info.PrecheckInfoModule, {})
+        self.assertTrue(result['failed'])
+        self.assertIn('one of the following is required: servers, '
+                      'source_host', result['msg'])
+
+    def test_arguments_reach_the_precheck(self):
+        snapshot = mock.Mock(servers={}, cloud=mock.Mock(notes=['n1']))
+        found = mock.Mock(evaluations=[], server_ids=[], snapshot=snapshot)
+        conn = mock.Mock()
+        with mock.patch.object(precheck, 'run',
+                               return_value=found) as run:
+            result = base.run_module(
+                precheck_info.PrecheckInfoModule,
+                {'source_host': 'compute1', 'destinations': ['compute2'],
+                 'kind': 'live', 'pci_live_migratable': True}, conn=conn)
+        self.assertEqual(dict(changed=False, rows=[], blocked=[],
+                              notes=['n1']),
+                         {k: result[k] for k in ('changed', 'rows',
+                                                 'blocked', 'notes')})
+        run.assert_called_once_with(
+            conn.compute, conn, servers=(), source_host='compute1',
+            destinations=['compute2'], kinds=('live',),
+            pci_live_migratable=True)
+
+
+class TestMigrationInfo(testtools.TestCase):
+
+    def test_host_or_server_not_both(self):
+        result = base.run_module(migration_info.MigrationInfoModule, {})
+        self.assertIn('one of the following is required: host, server',
+                      result['msg'])
+        result = base.run_module(migration_info.MigrationInfoModule,
+                                 {'host': 'c1', 'server': 's1'})
+        self.assertIn('mutually exclusive: host|server', result['msg'])
