@@ -174,7 +174,17 @@ class Follower:
                             error=why)
 
     def retry(self, item, why, tried):
-        """Requeue ``item`` once on another host after NoValidHost."""
+        """Re-plan ``item`` (it follows the plan), or requeue it once.
+
+        A server that follows the capacity plan is re-planned on fresh
+        facts (:mod:`.replan`) whatever Nova's reason; otherwise
+        ``--retry`` requeues it once on another host after NoValidHost.
+        """
+        rp = self.drain.replanner
+        if rp is not None and rp.follows(item):
+            return rp.replan(self.drain, item, _(
+                'Nova refused %(dest)s: %(why)s') % {
+                    'dest': tried or item.planned, 'why': why}, tried)
         if not (self.drain.options.retry and item.attempts < 2
                 and 'no valid host' in why.lower()
                 and self.drain.stop_reason is None):
