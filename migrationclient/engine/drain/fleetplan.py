@@ -205,6 +205,7 @@ def apply(items, cplan, options, can_name):
                 item.reason = '%s; %s' % (item.reason, why)
             else:
                 item.state = model.SKIPPED
+                item.action = model.SKIP
                 item.no_destination = True
                 item.reason = why
             blocked.append(item)
