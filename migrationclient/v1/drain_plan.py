@@ -31,8 +31,11 @@ _RESOURCE_OF = {'vCPU': 'VCPU', 'PCPU': 'PCPU', 'RAM (MB)': 'MEMORY_MB',
 
 
 class PlacementColumn(columns.FormattableColumn):
-    """A server's placement: the binding constraints in a table (one per
-    line, empty when placed), the whole placement in json / yaml."""
+    """A server's placement, as a table or json / yaml shows it.
+
+    Table: the binding constraints, one per line (empty when placed);
+    json / yaml: the whole placement.
+    """
 
     def human_readable(self):
         if self._value is None:
@@ -120,4 +123,3 @@ def emit(formatter, stdout, parsed_args, cplan, scheduler_picks=None):
         formatter.emit_list(cols, rows, stdout, parsed_args)
     for line in summary_lines(cplan, scheduler_picks):
         stdout.write(line + '\n')
-

@@ -73,10 +73,10 @@ from migrationclient.cloud.actions import Actions  # noqa: F401
 from migrationclient.cloud.actions import ServerNow  # noqa: F401
 from migrationclient.engine.drain.claim import MAX_TEXT_LENGTH as \
     MAX_REASON_TEXT  # noqa: F401
+from migrationclient.engine.drain.fleetplan import PlanInfeasible  # noqa: F401
 from migrationclient.engine.drain.job import Job  # noqa: F401
 from migrationclient.engine.drain.model import *  # noqa: F401,F403
 from migrationclient.engine.drain import model as _model
-from migrationclient.engine.drain.fleetplan import PlanInfeasible  # noqa: F401
 from migrationclient.engine.drain.policy import can_name_host  # noqa: F401
 from migrationclient.engine.drain.policy import destination_label  # noqa
 from migrationclient.engine.drain.policy import kinds_for  # noqa: F401

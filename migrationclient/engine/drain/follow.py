@@ -176,15 +176,14 @@ class Follower:
     def retry(self, item, why, tried):
         """Re-plan ``item`` (it follows the plan), or requeue it once.
 
-        A server that follows the capacity plan is re-planned on fresh
-        facts (:mod:`.replan`) whatever Nova's reason; otherwise
-        ``--retry`` requeues it once on another host after NoValidHost.
+        A server that follows the capacity plan and whose destination
+        Nova refused is re-planned on fresh facts (:mod:`.replan`);
+        otherwise ``--retry`` requeues it once on another host after
+        NoValidHost.
         """
         rp = self.drain.replanner
         if rp is not None and rp.follows(item):
-            return rp.replan(self.drain, item, _(
-                'Nova refused %(dest)s: %(why)s') % {
-                    'dest': tried or item.planned, 'why': why}, tried)
+            return rp.refused(self.drain, item, why, tried)
         if not (self.drain.options.retry and item.attempts < 2
                 and 'no valid host' in why.lower()
                 and self.drain.stop_reason is None):

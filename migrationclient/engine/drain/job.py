@@ -25,6 +25,7 @@ from migrationclient.cloud import errors
 from migrationclient.cloud import services as services_mod
 from migrationclient.engine.drain import claim
 from migrationclient.engine.drain import finish
+from migrationclient.engine.drain import fleetplan as plan_mod
 from migrationclient.engine.drain import guard
 from migrationclient.engine.drain import health
 from migrationclient.engine.drain.model import DrainError
@@ -36,7 +37,6 @@ from migrationclient.engine.drain.model import summary
 from migrationclient.engine.drain import policy
 from migrationclient.engine.drain.policy import merge_previous
 from migrationclient.engine.drain.policy import plan
-from migrationclient.engine.drain import fleetplan as plan_mod
 from migrationclient.engine.drain import previous
 from migrationclient.engine.drain import replan
 from migrationclient.engine.drain.run import Drain

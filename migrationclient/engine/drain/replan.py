@@ -29,12 +29,25 @@ from migrationclient._i18n import _
 from migrationclient.cloud import errors
 from migrationclient.constraints import debit as dbt
 from migrationclient.engine import capacity
-from migrationclient.engine.drain import model
 from migrationclient.engine.drain import fleetplan as plan_mod
+from migrationclient.engine.drain import model
 from migrationclient.engine.drain import policy
 
 #: re-plans of one server before the drain gives up on it
 MAX_REPLANS = 2
+#: what Nova says (lower case) when it refuses a destination: the
+#: scheduler (NoValidHost), the conductor's pre-checks
+#: (MigrationPreCheckError), a destination service that went away.  A
+#: migration that started and rolled back (the guest, the network) is a
+#: failure of the server, not of its destination: not re-planned.
+REFUSALS = ('no valid host', 'pre-check', 'precheck',
+            'is unavailable', 'not enough')
+
+
+def destination_refused(why):
+    """True when ``why`` says Nova refused the destination itself."""
+    text = (why or '').lower()
+    return any(r in text for r in REFUSALS)
 
 
 class Replanner:
@@ -54,6 +67,18 @@ class Replanner:
 
     def follows(self, item):
         return bool(item.planned) and item.candidates == (item.planned,)
+
+    def refused(self, drain, item, why, tried=None):
+        """Nova refused ``item`` on ``tried``: re-plan it, or False.
+
+        Only for a refusal of the destination (:func:`destination_refused`);
+        any other failure stays a failure.
+        """
+        if not destination_refused(why):
+            return False
+        return self.replan(drain, item, _(
+            'Nova refused %(dest)s: %(why)s') % {
+                'dest': tried or item.planned, 'why': why}, tried)
 
     def replan(self, drain, item, why, tried=None, unusable=None):
         """Give ``item`` a new planned destination; False when none.

@@ -187,3 +187,25 @@ class TestDrainReplans(testtools.TestCase):
         self.assertTrue([t for t in texts if t.startswith(
             'planned destination unusable (compute2: nova-compute is '
             'disabled (RMA))')], texts)
+
+    def test_a_rolled_back_migration_is_a_failure(self):
+        nova = fakes.FakeNova()
+        nova.add('s1', hold=2, fail=True)
+        facts = Facts(snapshot())
+        item = planned('s1', 'compute2')
+        run = base.DrainRun(nova, [item], base.opts(),
+                            replanner=replan.Replanner(
+                                facts, ['compute1'], None, base.opts()))
+        self.assertEqual(4, run.run())
+        self.assertEqual((drain.FAILED, 1, []),
+                         (item.state, item.attempts, item.replanned))
+        self.assertEqual([], facts.calls)
+
+    def test_destination_refused(self):
+        for why in ('No valid host was found. There are not enough hosts',
+                    'Migration pre-check error: Unacceptable CPU info',
+                    'Compute service of compute2 is unavailable at this '
+                    'time.'):
+            self.assertTrue(replan.destination_refused(why), why)
+        for why in ('live migration rolled back', None, ''):
+            self.assertFalse(replan.destination_refused(why), why)
