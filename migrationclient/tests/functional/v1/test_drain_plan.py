@@ -25,9 +25,12 @@ ratio 1.0): room for exactly three 1024 MB servers each.
 
 import json
 import os
+import subprocess
 
 from migrationclient import exitcodes
+from migrationclient.tests.functional import base
 from migrationclient.tests.functional.v1 import test_drain
+from testbed import fakecloud
 
 DRAINED = ('compute1', 'compute2')
 DESTS = ('compute3', 'compute4')
@@ -211,3 +214,53 @@ class TestInfeasiblePlan(PlanTestCase):
                                  (entries[s.id]['state'], now), s.name)
         self.assertFalse(self.plan_report()['feasible'])
         self.assertEqual({'disabled'}, set(self.services().values()))
+
+
+class TestReplan(PlanTestCase):
+    """The planned host is filled while the drain runs: re-planned."""
+
+    def test_planned_host_filled_mid_drain(self):
+        first = self.boot('compute1', 'a-first',
+                          metadata={fakecloud.META_STALL: '60'})
+        nxt = self.boot('compute1', 'b-next')
+        rows, _res = self.dry_run()
+        planned = rows[nxt.id]['Destination']
+        # best fit: both on one host, one at a time (--max-per-target 1)
+        self.assertEqual(planned, rows[first.id]['Destination'])
+        other = [h for h in DESTS if h != planned][0]
+        env = dict(self.bed.env(), XDG_STATE_HOME=self.state_home)
+        proc = subprocess.Popen(
+            [base._openstack_binary(), '--os-cloud', fakecloud.CLOUD_ADMIN,
+             'compute', 'drain', 'compute1', '-f', 'json', '--report',
+             self.report, '--poll-interval', '1', '--max-parallel', '1'],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True)
+        self.addCleanup(test_drain._reap, proc)
+        self.wait_report_entry(self.report, first, ('migrating',),
+                               timeout=120, interval=0.3)
+        mig = self.wait_for_migration(first, ('running',))
+        self.assertEqual(planned, mig.dest_compute)
+        # 3584 - 1024 (a-first) = 2560 free: leave 256
+        fill = self.bed.flavor('fc.plan-fill', 1, 2304, 1)
+        self.create_server('image', host=planned, flavor=fill,
+                           name='fill-%s' % planned)
+        self.compute.force_complete_server_migration(mig.id, first)
+        out, err = proc.communicate(timeout=300)
+        self.addDetail('drain', test_drain._text(err))
+        self.assertEqual(exitcodes.OK, proc.returncode, err[-3000:])
+        rows = {r['Server']: r for r in json.loads(out)}
+        self.assertEqual(('done', other),
+                         (rows[nxt.id]['State'],
+                          self.compute.get_server(nxt.id).compute_host))
+        self.assertEqual(planned,
+                         self.compute.get_server(first.id).compute_host)
+        entry = self.entries()[nxt.id]
+        self.assertEqual((other, other, 2), (entry['planned'],
+                                             entry['final_host'],
+                                             entry['attempts']))
+        [replanned] = entry['replanned']
+        self.assertEqual((planned, other),
+                         (replanned['from'], replanned['to']))
+        self.assertIn('Nova refused %s: ' % planned, replanned['why'])
+        self.assertIn('no valid host', replanned['why'].lower())
+        self.assertIn('re-planned on fresh facts: live to %s' % other, err)
