@@ -264,3 +264,27 @@ class TestReplan(PlanTestCase):
         self.assertIn('Nova refused %s: ' % planned, replanned['why'])
         self.assertIn('no valid host', replanned['why'].lower())
         self.assertIn('re-planned on fresh facts: live to %s' % other, err)
+
+
+class TestPlanLibvirt(test_drain.DrainTestCase):
+    """A pinned (NUMA) guest goes to the host the plan chose for it."""
+
+    BED_DRIVER = 'libvirt'
+
+    def test_pinned_guest_goes_to_its_planned_host(self):
+        pinned = self.server('pinned', name='a-pinned')
+        rows = {r['Server']: r for r in self.drain(
+            'compute1', '--dry-run').json()}
+        row = rows[pinned.id]
+        planned = row['Plan']['destination']
+        self.assertIsNotNone(planned, row)
+        self.assertEqual((planned, 'live'), (row['Destination'],
+                                             row['Action']))
+        self.drain('compute1', '--poll-interval', '1')
+        now = self.compute.get_server(pinned.id)
+        self.assertEqual((planned, 'ACTIVE'), (now.compute_host, now.status))
+        entry = [e for e in self.load_report()['servers']
+                 if e['id'] == pinned.id][0]
+        self.assertEqual((planned, 1, []), (entry['planned'],
+                                            entry['attempts'],
+                                            entry['replanned']))
