@@ -109,7 +109,7 @@ class Job:
         self.notes = []
         self.drain = None
         self.snapshot = None        # the sources' constraint facts, merged
-        self.capacity = None        # the CapacityPlan (plan.py)
+        self.capacity = None        # the CapacityPlan (fleetplan.py)
 
     # -- prepare -----------------------------------------------------------
 
