@@ -104,7 +104,8 @@ def add_arguments(parser):
         help=_('Migrations in flight per destination host, across the '
                'whole drain (default 1, like Nova\'s '
                'max_concurrent_live_migrations); 0: no limit, the '
-               'scheduler places every server'))
+               'scheduler places every server (the capacity plan is '
+               'still made and shown)'))
     parser.add_argument(
         '--no-confirm', action='store_true',
         help=_('Leave cold-migrated servers in VERIFY_RESIZE for the '
@@ -134,7 +135,9 @@ def add_arguments(parser):
     parser.add_argument(
         '--retry', action='store_true',
         help=_('Retry a server once on another host when Nova answers '
-               '"No valid host" (other failures are not retried)'))
+               '"No valid host" (other failures are not retried).  A '
+               'server sent to its planned host is re-planned on fresh '
+               'facts after such a refusal without it'))
     parser.add_argument(
         '--on-interrupt', choices=drain.ON_INTERRUPT, default='abort',
         help=_('On SIGINT / SIGTERM: abort the live migrations in '
