@@ -26,12 +26,15 @@ from migrationclient.engine import report as report_mod
 from migrationclient import errors
 from migrationclient import exitcodes
 from migrationclient.v1 import arguments
+from migrationclient.v1 import drain_plan
 from migrationclient.v1 import errors as v1_errors
 
 LOG = logging.getLogger(__name__)
 
+#: Plan: for a server that fits nowhere, the constraint that binds on each
+#: candidate (in json / yaml: the server's whole placement)
 PLAN_COLUMNS = ('Server', 'Name', 'Project', 'Host', 'Action',
-                'Destination', 'Reason')
+                'Destination', 'Reason', 'Plan')
 #: Host: where the server was (the drained host); Destination: where the
 #: drain sent it ('-': not sent); Now on: where it is as the drain last
 #: saw it ('-': unknown)
@@ -66,9 +69,12 @@ def add_arguments(parser):
                'repeat for several)'))
     parser.add_argument(
         '--dry-run', action='store_true',
-        help=_('Print the plan (server, project, action, destination, '
-               'reason) and change nothing: no service, no server, no '
-               'file'))
+        help=_('Print the capacity plan and change nothing (no '
+               'service, no server, no file): per server the planned '
+               'destination, live / cold and why, or what binds on each '
+               'candidate when it fits nowhere; per destination vCPU / '
+               'PCPU, RAM and disk used before -> after; the N+1 '
+               'headroom'))
     parser.add_argument(
         '--disable-reason', metavar='<text>',
         help=_('Reason recorded on the disabled service, after the '
@@ -98,7 +104,8 @@ def add_arguments(parser):
         help=_('Migrations in flight per destination host, across the '
                'whole drain (default 1, like Nova\'s '
                'max_concurrent_live_migrations); 0: no limit, the '
-               'scheduler places every server'))
+               'scheduler places every server (the capacity plan is '
+               'still made and shown)'))
     parser.add_argument(
         '--no-confirm', action='store_true',
         help=_('Leave cold-migrated servers in VERIFY_RESIZE for the '
@@ -128,7 +135,9 @@ def add_arguments(parser):
     parser.add_argument(
         '--retry', action='store_true',
         help=_('Retry a server once on another host when Nova answers '
-               '"No valid host" (other failures are not retried)'))
+               '"No valid host" (other failures are not retried).  A '
+               'server sent to its planned host is re-planned on fresh '
+               'facts after such a refusal without it'))
     parser.add_argument(
         '--on-interrupt', choices=drain.ON_INTERRUPT, default='abort',
         help=_('On SIGINT / SIGTERM: abort the live migrations in '
@@ -151,8 +160,11 @@ def add_arguments(parser):
                'verdict can come up to this much later, never earlier'))
     parser.add_argument(
         '--allow-partial', action='store_true',
-        help=_('Start even when some servers have no destination '
-               '(they are skipped and reported)'))
+        help=_('Start even when the capacity plan cannot place every '
+               'server: the servers that fit move, the others are '
+               'skipped and reported with what binds (default: refuse, '
+               'changing nothing, exit status %d)')
+        % exitcodes.DRAIN_PLAN_INFEASIBLE)
     parser.add_argument(
         '--report', metavar='<file>',
         help=_('JSON report file (default: $XDG_STATE_HOME/'
@@ -193,16 +205,23 @@ def add_arguments(parser):
 class DrainCompute(command.Lister):
     """Move every server off compute hosts, then leave them disabled.
 
-    Disables each host's nova-compute service, plans each server with the
-    precheck rules (ACTIVE / PAUSED live, SHUTOFF or cannot-go-live cold,
-    ERROR or busy servers skipped with the reason), runs the migrations
-    with bounded concurrency, confirms cold migrations once the server is
-    healthy on its destination, and writes a JSON report after every
-    change.  Refuses, changing nothing (exit 1), when nova-conductor,
-    nova-scheduler, Placement or the destinations are not healthy, or when
-    another drain claims the host.  Exit status: 0 when the hosts hold no
-    server that should have moved, 4 when some remain, 5 when interrupted
-    (resumable), 9 when only --timeout left servers behind.  --restore
+    Before anything is touched, places every server of all the drained
+    hosts together on the hosts that stay (one capacity plan with the
+    precheck rules: ACTIVE / PAUSED live, SHUTOFF or cannot-go-live cold,
+    ERROR or busy servers skipped with the reason; --dry-run prints it).
+    Then disables each host's nova-compute service, sends each server to
+    its planned host (named, still checked by Nova's scheduler; with
+    --max-per-target 0 or an old cloud the scheduler picks), re-plans a
+    server on fresh facts when Nova refuses it or its host became
+    unusable, runs the migrations with bounded concurrency, confirms cold
+    migrations once the server is healthy on its destination, and writes a
+    JSON report (with the plan) after every change.  Refuses, changing
+    nothing (exit 1), when nova-conductor, nova-scheduler, Placement or
+    the destinations are not healthy, or when another drain claims the
+    host.  Exit status: 0 when the hosts hold no server that should have
+    moved, 4 when some remain, 5 when interrupted (resumable), 9 when only
+    --timeout left servers behind, 12 when the plan cannot place every
+    server (nothing changed; --allow-partial drains the rest).  --restore
     REPORT moves the servers of a finished drain back.
     """
 
@@ -312,12 +331,42 @@ class DrainCompute(command.Lister):
                     stdout=self.app.stdout, on_error=LOG.warning)
         return sink, mfile
 
+    def _plan_rows(self, job, items, options):
+        """The --dry-run table: one row per server, its placement."""
+        cplan = getattr(job, 'capacity', None)
+        if cplan is not None:
+            picks = None
+            if not options.max_per_target:
+                picks = _('--max-per-target 0')
+            elif any(i.planned and i.candidates != (i.planned,)
+                     for i in items if i.state == drain.PENDING):
+                picks = _('the compute API is too old to name a host for '
+                          'some moves')
+            self.shown_plan = (cplan, picks)
+        rows = [(i.id, i.name, i.project_id or '-', i.original_host,
+                 i.action, job.label(i), i.reason,
+                 drain_plan.PlacementColumn(
+                     drain_plan.placement_of(cplan, i.id)))
+                for i in items if i.state not in drain.MOVED]
+        return PLAN_COLUMNS, rows
+
     def produce_output(self, parsed_args, column_names, data):
         if getattr(self, 'events_on_stdout', False):
             # The end event carries the result; a table (even an empty
             # one, a blank line) would break a JSON-lines reader.
             return 0
-        return super().produce_output(parsed_args, column_names, data)
+        status = super().produce_output(parsed_args, column_names, data)
+        shown = getattr(self, 'shown_plan', None)
+        if shown is not None:
+            cplan, picks = shown
+            if getattr(parsed_args, 'formatter', 'table') == 'table':
+                drain_plan.emit(self.formatter, self.app.stdout,
+                                parsed_args, cplan, picks)
+            else:
+                # stdout stays one document: json, yaml, csv, value
+                for line in drain_plan.summary_lines(cplan, picks):
+                    sys.stderr.write(line + '\n')
+        return status
 
     @v1_errors.one_line_errors
     def take_action(self, parsed_args):
@@ -325,15 +374,23 @@ class DrainCompute(command.Lister):
         options = self._options(parsed_args)
         log = drain.ProgressLog(sys.stderr)
         job = self._job(parsed_args, options, log)
-        items = job.prepare(explicit_report=bool(parsed_args.report))
+        self.exit_status = exitcodes.OK
+        self.shown_plan = None
+        refused = None
+        try:
+            items = job.prepare(explicit_report=bool(parsed_args.report))
+        except drain.PlanInfeasible as exc:
+            # Nothing was changed: the plan is the answer (exit 12).
+            refused, items = exc, job.items
+            self.exit_status = exc.exit_status
         for note in job.notes:
             LOG.warning(note)
-        self.exit_status = exitcodes.OK
-        if parsed_args.dry_run:
-            rows = [(i.id, i.name, i.project_id or '-', i.original_host,
-                     i.action, job.label(i), i.reason) for i in items
-                    if i.state not in drain.MOVED]
-            return PLAN_COLUMNS, rows
+        if refused is not None:
+            sys.stderr.write('%s%s\n' % (
+                _('--dry-run: a drain would refuse: ')
+                if parsed_args.dry_run else '', refused))
+        if parsed_args.dry_run or refused is not None:
+            return self._plan_rows(job, items, options)
         job.events, job.metrics_file = self._outputs(parsed_args, job)
         log.items = items
         said = len(job.notes)

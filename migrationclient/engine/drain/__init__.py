@@ -32,8 +32,14 @@ The package, along its seams:
 * :mod:`.model`: :class:`Options`, :class:`ServerInfo`, :class:`Item` (one
   server's report entry), :class:`State` / :class:`Kind`,
   :func:`exit_status`, :func:`summary`;
-* :mod:`.plan`: the policy per server (:func:`plan_server`,
+* :mod:`.policy`: the policy per server (:func:`plan_server`,
   :func:`plan`), usable destinations, :func:`merge_previous` (resume);
+* :mod:`.fleetplan`: the capacity plan of every host drained together (one
+  :func:`migrationclient.engine.capacity.plan_capacity` on the merged
+  facts of the sources), written into the items and followed: each
+  server's planned host is named (:class:`PlanInfeasible` when it cannot
+  place every server); :mod:`.replan` re-plans one server on fresh facts
+  when Nova refuses it or its destination became unusable;
 * :mod:`.slots`: :class:`Slots` (``max_parallel`` per source,
   ``max_per_target`` per destination, global across the drain);
 * :mod:`.run`: the run loop :class:`Drain`, with :mod:`.submit`,
@@ -67,6 +73,7 @@ from migrationclient.cloud.actions import Actions  # noqa: F401
 from migrationclient.cloud.actions import ServerNow  # noqa: F401
 from migrationclient.engine.drain.claim import MAX_TEXT_LENGTH as \
     MAX_REASON_TEXT  # noqa: F401
+from migrationclient.engine.drain.fleetplan import PlanInfeasible  # noqa: F401
 from migrationclient.engine.drain.job import Job  # noqa: F401
 from migrationclient.engine.drain.model import *  # noqa: F401,F403
 from migrationclient.engine.drain import model as _model

@@ -174,7 +174,16 @@ class Follower:
                             error=why)
 
     def retry(self, item, why, tried):
-        """Requeue ``item`` once on another host after NoValidHost."""
+        """Re-plan ``item`` (it follows the plan), or requeue it once.
+
+        A server that follows the capacity plan and whose destination
+        Nova refused is re-planned on fresh facts (:mod:`.replan`);
+        otherwise ``--retry`` requeues it once on another host after
+        NoValidHost.
+        """
+        rp = self.drain.replanner
+        if rp is not None and rp.follows(item):
+            return rp.refused(self.drain, item, why, tried)
         if not (self.drain.options.retry and item.attempts < 2
                 and 'no valid host' in why.lower()
                 and self.drain.stop_reason is None):

@@ -23,9 +23,9 @@ from migrationclient._i18n import _
 from migrationclient.cloud import actions as cloud_actions
 from migrationclient.cloud import errors
 from migrationclient.cloud import services as services_mod
-from migrationclient.constraints import evaluate as cengine
 from migrationclient.engine.drain import claim
 from migrationclient.engine.drain import finish
+from migrationclient.engine.drain import fleetplan as plan_mod
 from migrationclient.engine.drain import guard
 from migrationclient.engine.drain import health
 from migrationclient.engine.drain.model import DrainError
@@ -35,10 +35,10 @@ from migrationclient.engine.drain.model import remaining
 from migrationclient.engine.drain.model import ServerInfo
 from migrationclient.engine.drain.model import summary
 from migrationclient.engine.drain import policy
-from migrationclient.engine.drain.policy import kinds_for
 from migrationclient.engine.drain.policy import merge_previous
 from migrationclient.engine.drain.policy import plan
 from migrationclient.engine.drain import previous
+from migrationclient.engine.drain import replan
 from migrationclient.engine.drain.run import Drain
 from migrationclient.engine.drain import signals as signals_mod
 from migrationclient.engine import report as report_mod
@@ -108,6 +108,8 @@ class Job:
         self.previous = None
         self.notes = []
         self.drain = None
+        self.snapshot = None        # the sources' constraint facts, merged
+        self.capacity = None        # the CapacityPlan (fleetplan.py)
 
     # -- prepare -----------------------------------------------------------
 
@@ -154,8 +156,9 @@ class Job:
         if self.previous is not None:
             self.items = merge_previous(self.items,
                                         self.previous['servers'])
-        self._gate()
+        self._plan_capacity()
         health.check(self.actions, self.everything)
+        self._gate()
         return self.items
 
     def _destinations(self, svcs):
@@ -212,49 +215,26 @@ class Job:
         return [ServerInfo.from_sdk(s) for s in found]
 
     def _moves(self, servers):
-        """The constraint library's moves for servers that can move."""
-        movable = [s for s in servers
-                   if policy.movable(s, self.options)]
-        if not movable:
-            return {}
-        if not self.dest_hosts:
-            why = _('no enabled and up nova-compute host to move to')
-            return {s.id: cengine.Move(s.id, None, None, None, (), why)
-                    for s in movable}
-        moves = {}
-        by_host = {}
-        for s in movable:
-            by_host.setdefault(s.host, []).append(s)
-        for host, group in sorted(by_host.items()):
-            try:
-                gathered = self.actions.gather(
-                    source_host=host,
-                    destinations=list(self.dest_hosts))
-            except errors.CloudError as exc:
-                raise DrainError(str(exc))
-            self.notes.extend(gathered.snapshot.cloud.notes)
-            snapshot = gathered.snapshot
-            for kinds in (('live', 'cold'), ('cold',)):
-                ids = [s.id for s in group
-                       if kinds_for(s, self.options) == kinds and
-                       s.id in snapshot.servers]
-                if not ids:
-                    continue
-                for move in cengine.plan(snapshot, ids,
-                                         destinations=list(self.dest_hosts),
-                                         kinds=kinds):
-                    moves[move.server_id] = move
+        """The constraint library's moves for servers that can move.
+
+        Keeps the merged snapshot of the sources for the capacity plan
+        (:func:`.fleetplan.gather`).
+        """
+        moves, self.snapshot = plan_mod.gather(self, servers)
         return moves
 
+    def _plan_capacity(self):
+        """The capacity plan of every host drained together, applied."""
+        if self.snapshot is None:
+            return
+        self.capacity = plan_mod.capacity_plan(
+            self.snapshot, self.hosts, self.items, self.options,
+            self.dest_hosts)
+        plan_mod.apply(self.items, self.capacity, self.options,
+                       self.can_name_host)
+
     def _gate(self):
-        blocked = [i for i in self.items if i.no_destination]
-        if blocked and not self.options.allow_partial:
-            lines = '; '.join('%s (%s): %s' % (i.name or i.id, i.id,
-                                               i.reason) for i in blocked)
-            raise DrainError(
-                _('No destination can take %(n)d server(s): %(lines)s. '
-                  'Nothing was changed; use --allow-partial to drain the '
-                  'rest.') % {'n': len(blocked), 'lines': lines})
+        plan_mod.gate(self.items, self.options)
 
     def label(self, item):
         return policy.destination_label(item, self.options,
@@ -301,6 +281,8 @@ class Job:
         claim.report_id(report)         # before the first write
         report['service'] = report.get('service') or {}
         report['servers'] = [i.to_dict() for i in self.items]
+        if self.capacity is not None:
+            report['plan'] = self.capacity.to_dict()
         with signals_mod.Signals() as signals:
             # The report must be writable before anything changes.
             try:
@@ -327,12 +309,19 @@ class Job:
                                dest_hosts=self.dest_hosts, clock=self.clock,
                                sleep=self.sleep, events=self.events,
                                metrics_file=self.metrics_file,
-                               token_expires=self.actions.token_expiry())
+                               token_expires=self.actions.token_expiry(),
+                               replanner=self._replanner())
             signals.attach(self.drain)
             status = self.drain.run()
         if self.relist and status != exitcodes.DRAIN_INTERRUPTED:
             status = finish.done(self, report, status)
         return status
+
+    def _replanner(self):
+        if self.capacity is None:
+            return None
+        return replan.Replanner(self.actions, self.hosts, self.snapshot,
+                                self.options)
 
     def _not_started(self, report, why):
         """The drain stops before its first migration: say so, finally.

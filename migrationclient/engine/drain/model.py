@@ -225,6 +225,11 @@ class Item:
     action: str
     reason: str = ''
     candidates: tuple | None = None       # allowed destinations
+    #: the capacity plan's destination (the drain names it unless the
+    #: scheduler picks: --max-per-target 0, an old cloud)
+    planned: str | None = None
+    #: re-plans of this server: ``{'why', 'from', 'to'}`` each
+    replanned: list = dataclasses.field(default_factory=list)
     state: str = PENDING
     destination: str | None = None        # host asked for, None: scheduler
     final_host: str | None = None
@@ -253,7 +258,8 @@ class Item:
     eta: float | None = dataclasses.field(default=None, repr=False)
 
     REPORT_KEYS = ('id', 'name', 'project_id', 'original_host',
-                   'original_status', 'action', 'reason', 'state',
+                   'original_status', 'action', 'reason', 'planned',
+                   'state',
                    'destination', 'final_host', 'migration_id',
                    'migration_uuid', 'migration_status', 'error', 'attempts',
                    'submitted_at', 'finished_at', 'duration')
@@ -262,6 +268,7 @@ class Item:
         data = {k: getattr(self, k) for k in self.REPORT_KEYS}
         data['candidates'] = (list(self.candidates)
                               if self.candidates is not None else None)
+        data['replanned'] = [dict(r) for r in self.replanned]
         return data
 
     @classmethod
@@ -274,6 +281,7 @@ class Item:
         known['reason'] = known.get('reason') or ''
         cands = data.get('candidates')
         known['candidates'] = tuple(cands) if cands is not None else None
+        known['replanned'] = [dict(r) for r in data.get('replanned') or ()]
         return cls(**known)
 
 

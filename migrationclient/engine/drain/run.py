@@ -53,13 +53,15 @@ class Drain:
     :param events: ``--events``: an :class:`events.EventSink`, or None
     :param metrics_file: ``--metrics-file``: a
         :class:`metrics.MetricsFile`, or None
+    :param replanner: :class:`~.replan.Replanner` of the servers that
+        follow the capacity plan, or None
     """
 
     def __init__(self, actions, watcher_for, items, options, report,
                  report_path=None, on_event=None, dest_hosts=(),
                  clock=time.monotonic, sleep=time.sleep,
                  write=report_mod.write_atomic, events=None,
-                 metrics_file=None, token_expires=None):
+                 metrics_file=None, token_expires=None, replanner=None):
         self.actions = actions
         self.watcher_for = watcher_for
         self.items = items
@@ -68,6 +70,7 @@ class Drain:
         self.report_path = report_path
         self.on_event = on_event or (lambda item, text: None)
         self.dest_hosts = tuple(dest_hosts)
+        self.replanner = replanner
         self.clock = clock
         self.sleep = sleep
         self.write = write

@@ -78,6 +78,9 @@ class Submitter:
                 if (cands is not None and not cands) or not pool:
                     why = '; '.join('%s: %s' % kv for kv in
                                     sorted(dropped.items()))
+                    if self._replanned(item, why, view):
+                        acted += 1
+                        continue
                     self.drain.conclude(item, model.SKIPPED, _(
                         'not started: no allowed destination is usable now '
                         '(%s); run the drain again when one is back') % why,
@@ -106,6 +109,15 @@ class Submitter:
             self._start_batch(batch)
             acted += len(batch)
         return acted
+
+    def _replanned(self, item, why, view):
+        """Re-plan ``item`` whose planned destination is unusable now."""
+        rp = self.drain.replanner
+        if rp is None or not rp.follows(item):
+            return False
+        return rp.replan(self.drain, item, _(
+            'planned destination unusable (%s)') % why,
+            unusable=view[1])
 
     def _services_now(self):
         """``(known hosts, {host: why unusable})``, or None if unknown.

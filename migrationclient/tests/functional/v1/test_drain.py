@@ -552,15 +552,21 @@ class TestDrainGaps(DrainTestCase):
             self.assertNotEqual(SOURCE, now.compute_host, s.name)
             self.assertEqual('ACTIVE', now.status, s.name)
 
-    def _refused_second_destination(self, retry, stop=False, expect=None):
+    def _refused_second_destination(self, retry, stop=False, expect=None,
+                                    room_back=True):
         """a-first runs; the next target is made unusable meanwhile.
 
-        ``a-first`` goes to the least busy target; ``b-next`` (started
-        when it ends, --max-parallel 1) to the other one, which the test
-        fills (no RAM left: the scheduler answers NoValidHost) or stops
-        (``stop``) while ``a-first`` is held.  A disabled or down target
-        is left out by the drain itself (see test_target_down_mid_drain).
+        The drain follows its capacity plan (best fit): ``hog`` leaves
+        room for one server on compute2, so the plan sends ``a-first``
+        there and ``b-next`` (started when it ends, --max-parallel 1) to
+        the other one, which the test fills (no RAM left: the scheduler
+        answers NoValidHost) or stops (``stop``) while ``a-first`` is
+        held.  ``room_back``: ``hog`` is deleted meanwhile, so that
+        re-planning ``b-next`` on fresh facts finds compute2.  A disabled
+        or down target is left out by the drain itself (see
+        test_target_down_mid_drain).
         """
+        hog = self.fill(self.OTHERS[0], leave=768)
         first = self.server('image', name='a-first', fakecloud_stall=30)
         nxt = self.server('image', name='b-next')
         args = ['--max-parallel', '1', '--poll-interval', '1',
@@ -571,8 +577,11 @@ class TestDrainGaps(DrainTestCase):
         entry = self.wait_entry(first, ('migrating',))
         mig = self.wait_for_migration(first, ('running',))
         dest_first = mig.dest_compute or entry['destination']
-        self.assertIn(dest_first, self.OTHERS)
+        self.assertEqual(self.OTHERS[0], dest_first)
         blocked = [h for h in self.OTHERS if h != dest_first][0]
+        self.assertEqual(blocked, self.entries()[nxt.id]['planned'])
+        if room_back:
+            self.bed.delete_server(hog)
         if stop:
             self.stop_compute(blocked)
             self.wait_service(blocked, 'state', 'down')
@@ -590,8 +599,8 @@ class TestDrainGaps(DrainTestCase):
                          {e['id'] for e in report['servers']})
         return first, nxt, blocked, dest_first, rows, err
 
-    def fill(self, host):
-        """Take the free RAM of ``host`` with one server."""
+    def fill(self, host, leave=256):
+        """Take the free RAM of ``host`` but ``leave`` MB, one server."""
         placement = self.connection().placement
         rp = [p for p in placement.resource_providers() if p.name == host][0]
         inv = placement.get('/resource_providers/%s/inventories' % rp.id
@@ -600,14 +609,16 @@ class TestDrainGaps(DrainTestCase):
                              ).json()['usages'].get('MEMORY_MB', 0)
         free = int((inv['total'] - inv['reserved']) *
                    inv['allocation_ratio']) - used
-        flavor = self.bed.flavor('fc.fill-%d' % (free - 256), 1, free - 256,
-                                 1)
-        self.create_server('image', host=host, flavor=flavor,
-                           name='fill-%s' % host)
+        flavor = self.bed.flavor('fc.fill-%d' % (free - leave), 1,
+                                 free - leave, 1)
+        return self.create_server('image', host=host, flavor=flavor,
+                                  name='fill-%s' % host)
 
     def test_no_retry_no_valid_host_fails(self):
+        # No room left anywhere: re-planned on fresh facts, it fits
+        # nowhere, so it fails.
         first, nxt, blocked, dest_first, rows, err = \
-            self._refused_second_destination(retry=False)
+            self._refused_second_destination(retry=False, room_back=False)
         row = rows[nxt.id]
         self.assertEqual('failed', row['State'])
         self.assertIn('no valid host', row['Reason'].lower())
@@ -623,7 +634,10 @@ class TestDrainGaps(DrainTestCase):
     def test_retry_on_no_valid_host(self):
         first, nxt, blocked, dest_first, rows, err = \
             self._refused_second_destination(retry=True)
-        self.assertIn('retrying on another host (once, --retry)', err)
+        # It follows the plan: re-planned on fresh facts (with or without
+        # --retry), which finds compute2's room back.
+        self.assertIn('re-planned on fresh facts: live to %s' % dest_first,
+                      err)
         row = rows[nxt.id]
         self.assertEqual(('done', dest_first),
                          (row['State'], row['Destination']))
@@ -651,7 +665,9 @@ class TestDrainGaps(DrainTestCase):
                          (row['State'], row['Destination']))
         self.assertIn('%s is not used as a destination: nova-compute is '
                       'down' % blocked, err)
-        self.assertIn('(not to %s: nova-compute is down)' % blocked, err)
+        self.assertIn('planned destination unusable (%s: nova-compute is '
+                      'down): re-planned on fresh facts: live to %s'
+                      % (blocked, dest_first), err)
         now = self.compute.get_server(nxt.id)
         self.assertEqual((dest_first, 'ACTIVE'),
                          (now.compute_host, now.status))

@@ -267,3 +267,112 @@ class TestResultColumns(testtools.TestCase):
         for it, sent, now in cases:
             self.assertEqual((sent, now), (drain.sent_to(it),
                                            drain.now_on(it)), it.state)
+
+
+class PlanJob(FakeJob):
+    """A job with a capacity plan; ``refuse``: prepare raises the gate."""
+
+    def __init__(self, items, cplan, refuse=False):
+        super().__init__(items)
+        self.capacity = cplan
+        self.refuse = refuse
+
+    def prepare(self, explicit_report=False):
+        self.calls.append('prepare')
+        if self.refuse:
+            raise engine.PlanInfeasible('The plan cannot place 1 '
+                                        'server(s): ...', self.items[1:])
+        return self.items
+
+
+class TestCapacityPlanOutput(testtools.TestCase):
+    """--dry-run: the plan through cliff's formatters; exit status 12."""
+
+    def setUp(self):
+        super().setUp()
+        from migrationclient.engine.drain import fleetplan
+        from migrationclient.tests.unit.engine.drain import \
+            test_fleetplan as tf
+        self.stdout = io.StringIO()
+        self.stderr = io.StringIO()
+        self.useFixture(fixtures.MonkeyPatch('sys.stderr', self.stderr))
+        snap = tf.fleet()
+        items = tf.items_of(snap)
+        options = engine.Options()
+        self.cplan = fleetplan.capacity_plan(
+            snap, ['src1', 'src2'], items, options, ['dst1', 'dst2'])
+        fleetplan.apply(items, self.cplan, options, tf.always)
+        self.items = items
+
+    def command(self, job):
+        from cliff.formatters import json_format
+        from cliff.formatters import table
+        app = types.SimpleNamespace(
+            client_manager=types.SimpleNamespace(compute=None,
+                                                 sdk_connection=None),
+            stdout=self.stdout)
+        cmd = drain.DrainCompute(app, None)
+        cmd._job = lambda args, options, log: job
+        self.formatters = {'table': table.TableFormatter(),
+                           'json': json_format.JSONFormatter()}
+        return cmd
+
+    def show(self, job, *argv):
+        cmd = self.command(job)
+        parser = cmd.get_parser('openstack compute drain')
+        args = parser.parse_args(['src1', 'src2'] + list(argv))
+        fmt = args.formatter if hasattr(args, 'formatter') else 'table'
+        cmd.formatter = self.formatters[fmt]
+        cols, rows = cmd.take_action(args)
+        cmd.produce_output(args, cols, rows)
+        return cmd, cols, rows
+
+    def test_dry_run_tables(self):
+        job = PlanJob(self.items, self.cplan)
+        cmd, cols, rows = self.show(job, '--dry-run')
+        self.assertEqual(['prepare'], job.calls)
+        self.assertEqual(exitcodes.OK, cmd.exit_status)
+        self.assertEqual('Plan', cols[-1])
+        out = self.stdout.getvalue()
+        # the per-server table, then the destinations, then the summary
+        self.assertIn('| Destination | Servers | vCPU', out)
+        self.assertIn('MEMORY_MB: needs 3000, 1457 free', out)
+        self.assertIn('| dst1        |       2 |', out)
+        self.assertIn('512 -> 6512 of 7969 (6.4% -> 81.7%)', out)
+        self.assertIn('Capacity plan: NOT feasible, 1 of 5 server(s) fit '
+                      'nowhere', out)
+        self.assertIn('N+1: ', out)
+        self.assertNotIn('PCPU', out.split('| Destination')[1])
+
+    def test_infeasible_real_run_refuses(self):
+        job = PlanJob(self.items, self.cplan, refuse=True)
+        cmd, cols, rows = self.show(job, '-f', 'json')
+        self.assertEqual(['prepare'], job.calls)      # never executed
+        self.assertEqual(exitcodes.DRAIN_PLAN_INFEASIBLE, cmd.exit_status)
+        self.assertIn('The plan cannot place 1 server(s)',
+                      self.stderr.getvalue())
+        data = json.loads(self.stdout.getvalue())
+        by_id = {r['Server']: r for r in data}
+        self.assertIsNone(by_id['srv-04']['Plan']['destination'])
+        self.assertEqual(['dst1', 'dst2'], sorted(
+            b['host'] for b in by_id['srv-04']['Plan']['bindings']))
+        self.assertIn(by_id['srv-00']['Plan']['destination'],
+                      ('dst1', 'dst2'))
+        # the summary goes to stderr: stdout stays one JSON document
+        self.assertIn('Capacity plan: NOT feasible', self.stderr.getvalue())
+        # --dry-run says a drain would refuse
+        self.stdout.truncate(0)
+        self.stdout.seek(0)
+        cmd, cols, rows = self.show(job, '--dry-run', '-f', 'json')
+        self.assertIn('--dry-run: a drain would refuse: The plan cannot',
+                      self.stderr.getvalue())
+        self.assertEqual(exitcodes.DRAIN_PLAN_INFEASIBLE, cmd.exit_status)
+
+    def test_scheduler_picks_is_said(self):
+        for item in self.items:
+            item.candidates = None
+        job = PlanJob(self.items, self.cplan)
+        self.show(job, '--dry-run', '--max-per-target', '0')
+        self.assertIn('Destinations are the plan\'s forecast: the scheduler '
+                      'picks each host (--max-per-target 0)',
+                      self.stdout.getvalue())

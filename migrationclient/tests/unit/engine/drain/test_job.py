@@ -276,3 +276,27 @@ class TestDisableFailure(testtools.TestCase):
         self.assertEqual('incomplete', data['state'])
         self.assertEqual([('not-started', str(exc))],
                          [(e['state'], e['error']) for e in data['servers']])
+
+
+class TestCapacityPlanOfTheJob(testtools.TestCase):
+    """prepare(): one plan for every drained host, applied to the items."""
+
+    def test_plan_applied_and_replanner(self):
+        from migrationclient.engine.drain import replan
+        from migrationclient.tests.unit.engine.drain import test_fleetplan
+        job = drain.Job(None, None, ['src1', 'src2'], base.opts())
+        self.assertIsNone(job._replanner())         # no plan: no re-plan
+        job._plan_capacity()
+        self.assertIsNone(job.capacity)
+        job.snapshot = test_fleetplan.fleet()
+        job.items = test_fleetplan.items_of(job.snapshot)
+        job.dest_hosts = ('dst1', 'dst2')
+        job.can_name_host = lambda action: True
+        job._plan_capacity()
+        self.assertFalse(job.capacity.feasible)
+        self.assertEqual(['srv-04'], [i.id for i in job.items
+                                      if i.no_destination])
+        exc = self.assertRaises(drain.PlanInfeasible, job._gate)
+        self.assertEqual(12, exc.exit_status)
+        self.assertIsInstance(job._replanner(), replan.Replanner)
+        self.assertEqual(['src1', 'src2'], job._replanner().drained)
