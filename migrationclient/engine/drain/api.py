@@ -49,6 +49,9 @@ class Outcome:
     report_path: str | None = None
     report: dict | None = None
     plan: list = dataclasses.field(default_factory=list)
+    #: the capacity plan of every host drained together (placements,
+    #: per-destination usage before / after, N+1 headroom), or None
+    capacity: dict | None = None
     left: list = dataclasses.field(default_factory=list)
     notes: list = dataclasses.field(default_factory=list)
     msg: str = ''
@@ -106,7 +109,9 @@ def left_rows(items):
 def _run(job, items, check, changed_if_run):
     """Run prepared ``job`` unless ``check`` or there is nothing to do."""
     out = Outcome(changed=changed_if_run, report_path=job.report_path,
-                  plan=plan_rows(job, items), notes=job.notes)
+                  plan=plan_rows(job, items), notes=job.notes,
+                  capacity=(job.capacity.to_dict()
+                            if job.capacity is not None else None))
     if check or not changed_if_run:
         # Not run: the servers that would stay (skipped), not those to move.
         out.left = left_rows([i for i in items if i.state != model.PENDING])

@@ -228,6 +228,17 @@ plan:
     reason:
       description: Why this action.
       type: str
+capacity:
+  description: The capacity plan of every host drained together, as
+    C(openstack compute drain --dry-run) shows it - C(placements) (per
+    server - destination, kind, reason, and for a server that fits
+    nowhere the C(bindings) on each candidate), C(destinations) (per
+    receiving host and resource - capacity, used before and after) and
+    C(headroom) (could the hosts that stay absorb the largest of them
+    failing, and which resource runs out first). Null when no plan was
+    made (state enabled, restored, or nothing to move).
+  returned: always
+  type: dict
 report:
   description: The report as written (servers, states, migrations,
     services, summary); null in check mode and when nothing was done.
@@ -327,7 +338,8 @@ class ComputeDrainModule(OpenStackModule):
             out = api.restored(compute, self.conn, drain_report, opts,
                                check=self.check_mode)
         self.results = dict(changed=out.changed, report_path=out.report_path,
-                            plan=out.plan, report=out.report,
+                            plan=out.plan, capacity=out.capacity,
+                            report=out.report,
                             servers_left=out.left, status=out.status,
                             notes=list(out.notes))
         if out.left and not self.check_mode:

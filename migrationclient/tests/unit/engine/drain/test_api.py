@@ -223,6 +223,7 @@ class FakeJob:
     """A prepared Job / RestoreJob: its items and services, no cloud."""
 
     made = []
+    capacity = None
 
     def __init__(self, compute, conn, hosts_or_report, opts, **kwargs):
         self.kwargs = kwargs
@@ -232,6 +233,7 @@ class FakeJob:
         self.notes = ['a note']
         self.executed = False
         self.drain = None
+        self.capacity = FakeJob.capacity
         FakeJob.made.append(self)
 
     def prepare(self, explicit_report=False):
@@ -285,6 +287,16 @@ class TestDesiredStates(ApiTestCase):
                          [r['server'] for r in out.plan])
         self.assertEqual(['s-skipped'], [r['server'] for r in out.left])
         self.assertIsNone(out.report)
+        self.assertIsNone(out.capacity)
+
+    def test_check_mode_returns_the_capacity_plan(self):
+        plan = mock.Mock()
+        plan.to_dict.return_value = {'feasible': True, 'destinations': {}}
+        self.useFixture(fixtures.MockPatchObject(FakeJob, 'capacity', plan))
+        out = self.drained([self.item(model.PENDING)], 'enabled', check=True)
+        self.assertEqual({'feasible': True, 'destinations': {}},
+                         out.capacity)
+        self.assertEqual(out.capacity, out.to_dict()['capacity'])
 
     def test_drained_host_is_left_alone(self):
         for items in ([], [self.item(model.DONE)],
