@@ -67,6 +67,7 @@ def occupies(migration):
     status = (migration.status or '').lower()
     return status not in NOVA_DONE and status != 'finished'
 
+
 #: instance action names per migration type
 ACTIONS = {
     'live-migration': ('live-migration',),

@@ -48,6 +48,7 @@ import re
 
 from migrationclient._i18n import _
 from migrationclient.cloud import actions as cloud_actions
+from migrationclient.cloud import errors
 from migrationclient.cloud import migrations
 from migrationclient.engine.drain import model
 from migrationclient.engine.drain.slots import Slots
@@ -136,6 +137,8 @@ class Census:
         self.lock_directory = lock_directory
         self._locks = {}            # target -> (TargetLock, {server ids})
         self._moving = None         # cache: records that still move
+        self._announced = ()        # others' migrations said waited for
+        self.contended = False      # a destination lock was refused
 
     # -- the table ---------------------------------------------------------
 
@@ -211,6 +214,52 @@ class Census:
                 target[m.dest_compute] = target.get(m.dest_compute, 0) + 1
         return source, target, live
 
+    def blocked_by_others(self, drain):
+        """True when ``drain`` waits for others' migrations to end.
+
+        Nothing of the drain is in flight, servers are pending, and the
+        cloud lists migrations that are not the drain's on its source
+        hosts or its destinations: the limits wait for them (the drain
+        says so once per set of migrations) instead of giving up.
+        """
+        pending = drain.pending()
+        if not pending or drain.stop_reason:
+            return False
+        if self.contended:
+            # Another drain of this machine holds a destination's lock.
+            self.contended = False
+            return True
+        hosts = {i.original_host for i in pending}
+        hosts |= set(drain.dest_hosts) | set(drain.options.target_hosts)
+        others = sorted(
+            (m for m in self.moving(exclude=set(drain.slots.source))
+             if m.source_compute in hosts or m.dest_compute in hosts),
+            key=lambda m: str(m.id))
+        if not others:
+            return False
+        ids = tuple(str(m.id) for m in others)
+        if ids != self._announced:
+            self._announced = ids
+            drain.observer.note(_('limits'), _(
+                'waiting for %(n)d migration(s) not of this drain: '
+                '%(which)s') % {'n': len(others), 'which': ', '.join(
+                    '%s %s->%s (%s)' % (m.id, m.source_compute,
+                                        m.dest_compute or '?', m.status)
+                    for m in others)})
+        return True
+
+    def poll_alone(self, drain):
+        """A poll of the census only (nothing of ``drain`` in flight)."""
+        drain.cycle += 1
+        try:
+            self.refresh()
+        except errors.CloudError as exc:
+            drain.cloud_failed(_('the cloud'), exc)
+            return
+        drain.api_errors = 0
+        drain.guard.api_ok()
+        drain.observer.publish()
+
     # -- destination locks (drains of one machine) -------------------------
 
     def claim(self, target, server_id):
@@ -226,6 +275,7 @@ class Census:
         if entry is None:
             lock = TargetLock(target, self.lock_directory)
             if not lock.acquire():
+                self.contended = True
                 return False
             entry = self._locks[target] = (lock, set())
             # Under the lock: what the other drain sent is listed now.

@@ -199,6 +199,11 @@ class Drain:
                     self._wait(self.guard.poll_delay())
                     self._poll()
                     continue
+                if self.census.blocked_by_others(self):
+                    # The limits wait for others' migrations (census.py).
+                    self._wait(self.guard.poll_delay())
+                    self.census.poll_alone(self)
+                    continue
                 # Nothing runs and nothing could start: no destination.
                 self.stop_reason = _('no allowed destination is usable')
                 break
