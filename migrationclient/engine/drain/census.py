@@ -277,9 +277,10 @@ class Census:
             if not lock.acquire():
                 self.contended = True
                 return False
-            entry = self._locks[target] = (lock, set())
+            entry = self._locks[target] = (lock, {server_id})
             # Under the lock: what the other drain sent is listed now.
             self.refresh()
+            return True
         entry[1].add(server_id)
         return True
 

@@ -45,11 +45,12 @@ def _spans(records):
 
 class TestDrainLimitsFromTheCloud(test_drain.DrainTestCase):
 
-    def start_drain(self, host, *args, debug=False):
+    def start_drain(self, hosts, *args, debug=False):
         env = dict(self.bed.env(), XDG_STATE_HOME=self.state_home)
         cmd = [base._openstack_binary(), '--os-cloud', fakecloud.CLOUD_ADMIN]
         cmd += ['--debug'] if debug else []
-        cmd += ['compute', 'drain', host, '-f', 'json'] + list(args)
+        cmd += ['compute', 'drain'] + hosts.split() + ['-f', 'json']
+        cmd += list(args)
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         self.addCleanup(test_drain._reap, proc)
@@ -135,7 +136,7 @@ class TestDrainLimitsFromTheCloud(test_drain.DrainTestCase):
         for host in SOURCES:
             self.boot(host, 1, 4)
         started = time.monotonic()
-        proc = self.start_drain(SOURCES[0], SOURCES[1], '--target-host',
+        proc = self.start_drain(' '.join(SOURCES), '--target-host',
                                 TARGET, '--max-per-target', '0',
                                 '--poll-interval', '1', debug=True)
         _rows, err = self.finish(proc)
