@@ -260,8 +260,8 @@ class TestDrainCountsOthers(testtools.TestCase):
         self.assertEqual(0, run.run())
         lists = [c for c in nova.calls if c[0] == 'list']
         # Cloud-wide (no host), never per source host.
-        self.assertEqual([], [c for c in lists if c[1] in ('compute1',
-                                                            'compute2')])
+        on_hosts = [c for c in lists if c[1] in ('compute1', 'compute2')]
+        self.assertEqual([], on_hosts)
         cycles = run.drain.cycle
         self.assertGreater(cycles, 3)
         # One per poll, plus the two watchers' baselines (before: two
