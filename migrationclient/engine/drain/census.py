@@ -42,6 +42,7 @@ both can still choose the same destination.
 """
 
 import contextlib
+import datetime
 import errno
 import os
 import re
@@ -62,6 +63,11 @@ except ImportError:  # pragma: no cover
 
 #: Nova's default ``[DEFAULT] max_concurrent_live_migrations``
 NOVA_DEFAULT_LIVE = 1
+
+#: A record "in progress" that has not changed for this long is a leftover
+#: (Nova leaves records in ``migrating`` / ``pre-migrating`` / ``accepted``
+#: after a crashed service): it does not hold the limits.
+STALE_AFTER = datetime.timedelta(hours=24)
 
 
 def lock_dir():
@@ -139,6 +145,7 @@ class Census:
         self._moving = None         # cache: records that still move
         self._announced = ()        # others' migrations said waited for
         self.contended = False      # a destination lock was refused
+        self.newest = None          # newest change seen (server time)
 
     # -- the table ---------------------------------------------------------
 
@@ -148,6 +155,10 @@ class Census:
             old = self.table.get(m.id)
             if old is None or _newer(m, old):
                 self.table[m.id] = m
+            stamp = _stamp(m)
+            if stamp is not None and (self.newest is None or
+                                      stamp > self.newest):
+                self.newest = stamp
         self._moving = None
 
     def _advance(self, records):
@@ -196,8 +207,12 @@ class Census:
     def moving(self, exclude=()):
         """Records that still move, of servers not in ``exclude``."""
         if self._moving is None:
+            # Server time (the newest change listed), not this clock.
+            floor = self.newest - STALE_AFTER if self.newest else None
             self._moving = [m for m in self.table.values()
-                            if migrations.occupies(m)]
+                            if migrations.occupies(m) and not (
+                                floor and _stamp(m) is not None and
+                                _stamp(m) < floor)]
         return [m for m in self._moving if m.server_id not in exclude]
 
     def count(self, exclude=()):

@@ -53,6 +53,7 @@ class FakeCloud:
 
 def census_of(records, **kw):
     kw.setdefault('locks', False)
+
     cloud = FakeCloud(records)
     c = census_mod.Census(cloud, **kw)
     c.refresh()
@@ -91,6 +92,17 @@ class TestCount(testtools.TestCase):
         source, target, live = c.count(exclude={'x'})
         self.assertEqual({'c1': 1, 'c2': 1}, source)
         self.assertEqual({'c3': 1}, target)
+
+    def test_leftovers_older_than_a_day_do_not_count(self):
+        c, _cloud = census_of([
+            rec(1, 'x', 'c1', 'c3', 'migrating', mtype='migration',
+                stamp='2026-11-26T11:59:00'),
+            rec(2, 'y', 'c2', 'c3', 'running',
+                stamp='2026-11-26T12:01:00'),
+            rec(3, 'z', 'c2', 'c4', 'completed',
+                stamp='2026-11-27T12:00:00')])
+        # A day older than the newest change the cloud listed.
+        self.assertEqual({'c3': 1}, c.count()[1])
 
     def test_newest_record_wins(self):
         c, cloud = census_of([rec(1, 'x', 'c1', 'c3', 'running')])
