@@ -294,7 +294,12 @@ class Census:
                 return False
             entry = self._locks[target] = (lock, {server_id})
             # Under the lock: what the other drain sent is listed now.
-            self.refresh()
+            try:
+                self.refresh()
+            except errors.CloudError:
+                # Not known: not now (the polls handle the outage).
+                self.unclaim(server_id)
+                return False
             return True
         entry[1].add(server_id)
         return True

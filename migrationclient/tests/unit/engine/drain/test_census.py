@@ -15,6 +15,7 @@
 import fixtures
 import testtools
 
+from migrationclient.cloud import errors as cloud_errors
 from migrationclient.cloud import migrations
 from migrationclient.engine import drain
 from migrationclient.engine.drain import census as census_mod
@@ -192,6 +193,19 @@ class TestLocks(testtools.TestCase):
         self.assertEqual([], one.held())
         self.assertTrue(two.claim('c3', 'b'))
         self.assertEqual({'c3': 1}, two.count()[1])
+        two.close()
+
+    def test_a_failed_list_under_the_lock_is_not_a_claim(self):
+        cloud = FakeCloud()
+
+        def fail(**query):
+            raise cloud_errors.Unreachable('no answer')
+        cloud.migration_records = fail
+        one = census_mod.Census(cloud, lock_directory=self.dir)
+        self.assertFalse(one.claim('c3', 'a'))
+        self.assertEqual([], one.held())
+        two = census_mod.Census(FakeCloud(), lock_directory=self.dir)
+        self.assertTrue(two.claim('c3', 'b'))
         two.close()
 
     def test_released_when_the_slot_is_freed(self):
