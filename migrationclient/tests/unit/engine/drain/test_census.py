@@ -294,3 +294,27 @@ class TestDrainCountsOthers(testtools.TestCase):
         # per poll, one per source host).
         self.assertLessEqual(len([c for c in lists if c[1] is None]),
                              cycles + 2)
+
+
+class TestNote(testtools.TestCase):
+
+    def test_the_report_says_when_nova_default_is_assumed(self):
+        nova = fakes.FakeNova()
+        nova.add('a')
+        run = base.DrainRun(nova, [base.item('a')], base.opts(
+            max_live_per_source=None))
+        notes = run.report.get('notes', [])
+        self.assertEqual(1, len(notes), notes)
+        self.assertIn('1 at a time', notes[0])
+        self.assertIn('--max-live-per-source', notes[0])
+        self.assertEqual(1, run.drain.slots.live_limit('compute1'))
+
+    def test_no_note_when_read_or_given(self):
+        nova = fakes.FakeNova()
+        nova.add('a')
+        for kw in ({'live_limits': {'compute1': 4}},
+                   {'max_live_per_source': 2}):
+            run = base.DrainRun(nova, [base.item('a')], base.opts(
+                **dict({'max_live_per_source': None}, **kw)))
+            self.assertEqual([], run.report.get('notes', []), kw)
+        self.assertEqual(2, run.drain.slots.live_limit('compute1'))
