@@ -155,3 +155,29 @@ class TestDrainLimitsFromTheCloud(test_drain.DrainTestCase):
         # At most one list per poll (one second apart), whatever the
         # number of source hosts: fewer lists than seconds of the run.
         self.assertLess(len(lists), wall + 2)
+
+    def test_no_live_migration_queued_behind_nova_limit(self):
+        """--max-parallel 2, Nova runs one live migration at a time.
+
+        The bed's ``max_concurrent_live_migrations`` is 1 (Nova's
+        default); the drain's default --max-live-per-source is the same:
+        its second live migration leaves only once the first ended, so no
+        record of it waits ``queued``, and the stuck window never counts
+        Nova's queue.
+        """
+        servers = self.boot('compute1', 2, 3)
+        proc = self.start_drain('compute1', '--max-parallel', '2',
+                                '--max-per-target', '0',
+                                '--poll-interval', '1')
+        rows, _err = self.finish(proc)
+        self.assertEqual({'done'}, {r['State'] for r in rows.values()})
+        records = self.migrations_of(servers)
+        self.addDetail('records', test_drain._text(_spans(records)))
+        self.assertEqual(2, len(records))
+        self.assertEqual(1, test_drain.max_overlap(records,
+                                                   'source_compute'),
+                         _spans(records))
+        report = self.load_report()
+        self.assertTrue([n for n in report.get('notes', [])
+                         if '--max-live-per-source' in n],
+                        report.get('notes'))
