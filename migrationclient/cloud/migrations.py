@@ -49,6 +49,24 @@ SUCCEEDED = frozenset(('completed', 'confirmed', 'done', 'finished'))
 FAILED = frozenset(('failed', 'error'))
 CANCELLED = frozenset(('cancelled', 'reverted'))
 ENDED = SUCCEEDED | FAILED | CANCELLED
+#: Statuses of a migration that no longer holds its hosts in Nova's
+#: resource tracker (``migration_get_in_progress_by_host_and_node``):
+#: every other status is in progress there.
+NOVA_DONE = frozenset(('confirmed', 'reverted', 'error', 'failed',
+                       'completed', 'cancelled', 'done'))
+
+
+def occupies(migration):
+    """True while ``migration`` moves a server (the drain's limits).
+
+    Nova's in-progress statuses (every status but :data:`NOVA_DONE`), less
+    ``finished``: a resize or cold migration waiting for its confirmation
+    (VERIFY_RESIZE, possibly for days) copies nothing any more.  An
+    unknown status counts (Nova's rule).
+    """
+    status = (migration.status or '').lower()
+    return status not in NOVA_DONE and status != 'finished'
+
 
 #: instance action names per migration type
 ACTIONS = {

@@ -137,6 +137,22 @@ _NET_SCRIPT = (
 NET_NUMA = RemoteCommand('sysfs net numa_node', ('sh', '-c', _NET_SCRIPT),
                          needs_root=False)
 
+# The compute host's nova.conf (novaconf.PATHS): the first readable file,
+# after a "# path <file>" line; none readable: exit 3 with
+# the list on stderr.  A fixed text: no variable part at all.
+NOVA_CONF_PATHS = (
+    '/etc/nova/nova.conf',
+    '/var/lib/config-data/puppet-generated/nova_libvirt/etc/nova/nova.conf',
+    '/etc/kolla/nova-compute/nova.conf',
+)
+_NOVA_CONF_SCRIPT = (
+    'for p in "$@"; do '
+    'if [ -r "$p" ]; then printf "# path %s\\n" "$p"; cat "$p"; exit 0; fi; '
+    'done; echo "no readable nova.conf ($*)" >&2; exit 3')
+NOVA_CONF = RemoteCommand('cat nova.conf',
+                          ('sh', '-c', _NOVA_CONF_SCRIPT, 'sh') +
+                          NOVA_CONF_PATHS)
+
 # NUMA node of given PCI devices (SR-IOV VFs and passthrough devices are
 # often not network interfaces on the host): "<address> <node>" per line.
 _PCI_SCRIPT = (

@@ -49,16 +49,14 @@ import json
 import re
 
 from migrationclient._i18n import _
+from migrationclient import errors
+from migrationclient.host import commands
 from migrationclient.host import parsers
 
 #: Where nova.conf lives on a compute host, in the order to try: a
 #: package install, Red Hat OSP 13+ containers (puppet-generated config of
 #: the nova_libvirt container), kolla-ansible.
-PATHS = (
-    '/etc/nova/nova.conf',
-    '/var/lib/config-data/puppet-generated/nova_libvirt/etc/nova/nova.conf',
-    '/etc/kolla/nova-compute/nova.conf',
-)
+PATHS = commands.NOVA_CONF_PATHS
 
 #: libvirtd's default listening ports per migration URI scheme
 #: (libvirtd.conf ``tcp_port`` / ``tls_port``; ssh goes through sshd).
@@ -454,3 +452,43 @@ def parse(text, path=None):
         live_migration_parallel_connections=_int(
             libvirt('live_migration_parallel_connections'), 1),
         workarounds=workarounds, notes=tuple(notes))
+
+
+def from_output(text):
+    """The output of :data:`~.commands.NOVA_CONF` -> :class:`NovaConf`.
+
+    Its first line names the file read (``# path <file>``).
+    """
+    first, _sep, rest = text.partition('\n')
+    if first.startswith('# path '):
+        return parse(rest, path=first[len('# path '):].strip())
+    return parse(text)
+
+
+def read(pool, host):
+    """The nova.conf of compute ``host`` over SSH (:class:`NovaConf`).
+
+    ``pool``: a :class:`~migrationclient.host.ssh.HostPool` (its
+    ``run_parsed``); its :class:`~.ssh.SSHError` family when the file
+    cannot be read.
+    """
+    return pool.run_parsed(host, commands.NOVA_CONF, from_output)
+
+
+def live_limits(pool, hosts):
+    """``({host: max_concurrent_live_migrations}, [notes])`` over SSH.
+
+    A host whose nova.conf cannot be read is left out, with a note (the
+    drain then uses ``--max-live-per-source`` or Nova's default 1).
+    """
+    found, notes = {}, []
+    for host in hosts:
+        try:
+            conf = read(pool, host)
+        except errors.Error as exc:
+            notes.append(_('%(host)s: nova.conf not read (%(err)s)')
+                         % {'host': host, 'err': exc})
+            continue
+        found[host] = conf.max_concurrent_live_migrations
+        notes.extend('%s: %s' % (host, n) for n in conf.notes)
+    return found, notes

@@ -101,11 +101,20 @@ def add_arguments(parser):
         help=_('Migrations in flight per source host (default 2)'))
     parser.add_argument(
         '--max-per-target', metavar='<n>', default=1,
-        help=_('Migrations in flight per destination host, across the '
-               'whole drain (default 1, like Nova\'s '
-               'max_concurrent_live_migrations); 0: no limit, the '
-               'scheduler places every server (the capacity plan is '
-               'still made and shown)'))
+        help=_('Migrations in flight per destination host (default 1); '
+               '0: no limit, the scheduler places every server (the '
+               'capacity plan is still made and shown).  Both limits '
+               'count every migration the cloud lists as in progress '
+               '(another drain\'s, anyone\'s), not only this drain\'s'))
+    parser.add_argument(
+        '--max-live-per-source', metavar='<n>', default=None,
+        help=_('Live migrations in flight per source host: Nova\'s '
+               '[DEFAULT] max_concurrent_live_migrations of that host '
+               '(0: no limit).  Default: 1, Nova\'s default.  A live '
+               'migration is not sent while that many leave the host: '
+               'Nova would queue it, and a queued migration shows no '
+               'progress, so --stuck-after could not tell it from a '
+               'stuck one'))
     parser.add_argument(
         '--no-confirm', action='store_true',
         help=_('Leave cold-migrated servers in VERIFY_RESIZE for the '
@@ -250,7 +259,9 @@ class DrainCompute(command.Lister):
             progress_interval=arguments.seconds(
                 '--progress-interval', args.progress_interval,
                 allow_zero=True),
-            allow_partial=args.allow_partial)
+            allow_partial=args.allow_partial,
+            max_live_per_source=number('--max-live-per-source',
+                                       args.max_live_per_source, int))
         if (args.disable_reason is not None
                 and not 0 < len(args.disable_reason)
                 <= drain.MAX_REASON_TEXT):

@@ -41,7 +41,10 @@ The package, along its seams:
   place every server); :mod:`.replan` re-plans one server on fresh facts
   when Nova refuses it or its destination became unusable;
 * :mod:`.slots`: :class:`Slots` (``max_parallel`` per source,
-  ``max_per_target`` per destination, global across the drain);
+  ``max_per_target`` per destination, global across the drain, Nova's
+  live limit per source), counting the cloud's migrations in progress
+  from :mod:`.census` (one cloud-wide ``os-migrations`` list per poll,
+  destination locks for drains of one machine);
 * :mod:`.run`: the run loop :class:`Drain`, with :mod:`.submit`,
   :mod:`.follow` and :mod:`.check`;
 * :mod:`.claim` (the ``[drain:<report id>]`` marker of the disable

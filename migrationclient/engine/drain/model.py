@@ -186,6 +186,11 @@ class Options:
     poll_interval: float = 2.0
     allow_partial: bool = False
     progress_interval: float | None = None   # None: from stuck_after
+    #: live migrations at once per source (Nova's [DEFAULT]
+    #: max_concurrent_live_migrations); None: live_limits, else 1
+    max_live_per_source: int | None = None
+    #: host -> max_concurrent_live_migrations read from its nova.conf
+    live_limits: dict = dataclasses.field(default_factory=dict)
 
     def to_dict(self):
         data = dataclasses.asdict(self)

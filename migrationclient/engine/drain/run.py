@@ -24,6 +24,7 @@ import time
 
 from migrationclient._i18n import _
 from migrationclient.cloud import errors
+from migrationclient.engine.drain import census as census_mod
 from migrationclient.engine.drain import check
 from migrationclient.engine.drain import follow
 from migrationclient.engine.drain import guard as guard_mod
@@ -31,7 +32,6 @@ from migrationclient.engine.drain import model
 from migrationclient.engine.drain.model import exit_status
 from migrationclient.engine.drain.model import summary
 from migrationclient.engine.drain import observe
-from migrationclient.engine.drain.slots import Slots
 from migrationclient.engine.drain import submit
 from migrationclient.engine import report as report_mod
 from migrationclient import exitcodes
@@ -74,7 +74,8 @@ class Drain:
         self.clock = clock
         self.sleep = sleep
         self.write = write
-        self.slots = Slots(options.max_parallel, options.max_per_target)
+        # Limits counted from the cloud's records (census.py).
+        self.census, self.slots = census_mod.for_drain(self)
         self.watchers = {}
         self.failures = 0
         self.stop_reason = None
@@ -156,7 +157,7 @@ class Drain:
         """The watcher of source ``host`` (started on first use)."""
         w = self.watchers.get(host)
         if w is None:
-            w = self.watcher_for(host)
+            w = self.census.attach(self.watcher_for(host))
             events = w.start()      # kept only once its baseline is read
             self.watchers[host] = w
             self.follower.handle(w, events)
@@ -200,6 +201,11 @@ class Drain:
                     # The cloud fails: poll (backed off) until it answers.
                     self._wait(self.guard.poll_delay())
                     self._poll()
+                    continue
+                if self.census.blocked_by_others(self):
+                    # The limits wait for others' migrations (census.py).
+                    self._wait(self.guard.poll_delay())
+                    self.census.poll_alone(self)
                     continue
                 # Nothing runs and nothing could start: no destination.
                 self.stop_reason = _('no allowed destination is usable')
@@ -245,10 +251,11 @@ class Drain:
             {i.original_host for i in self.pending()}
             if self.guard.outage else ()))
         failed = None
-        for host in hosts:
-            if not self.poll_watcher(host):
-                failed = True
-                break
+        with self.census.cycle():   # one cloud-wide list (census.py)
+            for host in hosts:
+                if not self.poll_watcher(host):
+                    failed = True
+                    break
         self._poll_due = start + self.guard.poll_delay()
         if failed:
             self.follower.reconcile()
@@ -295,6 +302,7 @@ class Drain:
             self.hard_stop = True
 
     def _finish(self):
+        self.census.close()
         for item in self.items:
             if item.state == model.PENDING:
                 item.state = model.NOT_STARTED

@@ -66,8 +66,10 @@ class Submitter:
                 continue
             can_name = policy.can_name_host(
                 self.drain.actions.version, item.action)
+            live = item.action == model.LIVE
             ok, target = self.drain.slots.choose(item.original_host, cands,
-                                                 can_name, pool)
+                                                 can_name, pool, live=live,
+                                                 item_id=item.id)
             if not ok:
                 continue
             # About to submit: are the destinations still usable?
@@ -89,7 +91,8 @@ class Submitter:
                     continue
                 if dropped:
                     ok, target = self.drain.slots.choose(
-                        item.original_host, cands, can_name, pool)
+                        item.original_host, cands, can_name, pool,
+                        live=live, item_id=item.id)
             if ok:
                 # The slot is taken now: the next item's choice sees it.
                 batch.append((item, target, dropped))

@@ -288,7 +288,10 @@ class ReportUnwritableTest(DrainFixture):
                              {fakecloud.META_HOLD: 6},
                              {fakecloud.META_HOLD: 1}], prefix='rw')
         a, b, c = servers
-        finish = self.child(self.drain_args(SOURCE, '--max-parallel', '2'))
+        # --max-live-per-source 0: b is submitted while a runs (Nova
+        # queues it), so a slot is free when a ends.
+        finish = self.child(self.drain_args(SOURCE, '--max-parallel', '2',
+                                            '--max-live-per-source', '0'))
         self.wait_report_entry(self.report, b, ('submitted', 'migrating'),
                                timeout=120)
         blocker = self.block_reports()

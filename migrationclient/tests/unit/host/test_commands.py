@@ -102,6 +102,19 @@ RELAXED = settings(deadline=None, max_examples=200,
                    suppress_health_check=[HealthCheck.too_slow])
 
 
+class TestNovaConf(testtools.TestCase):
+
+    def test_a_fixed_text_with_constant_paths(self):
+        argv = commands.NOVA_CONF.argv
+        self.assertEqual(('sh', '-c'), argv[:2])
+        self.assertEqual(('sh',) + commands.NOVA_CONF_PATHS, argv[3:])
+        self.assertNotIn('/etc/', argv[2])     # the paths are arguments
+        line = commands.NOVA_CONF.render(sudo=True)
+        self.assertTrue(line.startswith('sudo -n env LC_ALL=C sh -c '))
+        self.assertEqual(list(argv), shlex.split(line)[4:])
+        self.assertEqual('cat', commands.NOVA_CONF.program)
+
+
 class TestHostileNames(testtools.TestCase):
 
     @RELAXED

@@ -17,7 +17,9 @@ import os
 import fixtures
 import testtools
 
+from migrationclient.host import commands
 from migrationclient.host import novaconf
+from migrationclient.host import ssh
 from migrationclient.tests.unit.host import base
 
 
@@ -238,3 +240,36 @@ class TestAgainstOsloConfig(testtools.TestCase):
                     {k: v for k, v in values.items()},
                     {k: v for k, v in ours[name_].items()},
                     '%s [%s]' % (name, section))
+
+
+class TestReadOverSSH(testtools.TestCase):
+    """The NOVA_CONF command's output and the drain's live limits."""
+
+    def test_output_names_the_file(self):
+        conf = novaconf.from_output(
+            '# path /etc/kolla/nova-compute/nova.conf\n'
+            '[DEFAULT]\nmax_concurrent_live_migrations = 3\n')
+        self.assertEqual('/etc/kolla/nova-compute/nova.conf', conf.path)
+        self.assertEqual(3, conf.max_concurrent_live_migrations)
+        self.assertEqual(1, novaconf.from_output('[DEFAULT]\n')
+                         .max_concurrent_live_migrations)
+
+    def test_live_limits_per_host_unreadable_is_a_note(self):
+        class Pool:
+            def __init__(self):
+                self.ran = []
+
+            def run_parsed(self, host, command, parser):
+                self.ran.append((host, command))
+                if host == 'c2':
+                    raise ssh.CommandFailed(host, 'cat nova.conf exited 3',
+                                            '127.0.0.3')
+                return parser('# path /etc/nova/nova.conf\n[DEFAULT]\n'
+                              'max_concurrent_live_migrations = 0\n')
+        pool = Pool()
+        found, notes = novaconf.live_limits(pool, ['c1', 'c2'])
+        self.assertEqual({'c1': 0}, found)
+        self.assertEqual(1, len(notes))
+        self.assertIn('c2: nova.conf not read', notes[0])
+        self.assertEqual({commands.NOVA_CONF}, {c for _h, c in pool.ran})
+        self.assertEqual(novaconf.PATHS, commands.NOVA_CONF_PATHS)

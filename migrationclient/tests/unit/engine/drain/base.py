@@ -63,6 +63,9 @@ class DrainRun:
 
 def opts(**kw):
     kw.setdefault('poll_interval', 1.0)
+    # FakeNova runs live migrations from one host side by side: a cloud
+    # whose max_concurrent_live_migrations is 0 (no limit).
+    kw.setdefault('max_live_per_source', 0)
     return drain.Options(**kw)
 
 

@@ -187,7 +187,8 @@ class TestSubmitRounds(testtools.TestCase):
             return real_live(sid, host=host, block_migration=block_migration)
 
         def migrations(host=None, server_id=None, **query):
-            if host:
+            if not server_id:
+                # A poll's list: the cloud-wide one (census.py).
                 polls.append(nova.t)
             return real_list(host=host, server_id=server_id, **query)
         nova.live_migrate_server = live
