@@ -35,6 +35,7 @@ from oslo_log import log as logging
 
 from testbed import fakecloud
 from testbed.fakecloud import driver
+from testbed.fakecloud import livepool
 from testbed.fakecloud import wsgi
 
 LOG = logging.getLogger(__name__)
@@ -173,6 +174,9 @@ class FakeCloud(test.TestCase):
         self.conductor = self.start_service('conductor', host='controller')
         self.scheduler = self.start_service('scheduler', host='controller')
 
+        # One live-migration pool per compute, as one process each would
+        # have (Nova's pool is process-wide; the bed is one process).
+        self.useFixture(livepool.PerComputeLivePools())
         if opts.driver == 'libvirt':
             from testbed.fakecloud import libvirt
             self.libvirt_mode = libvirt.LibvirtMode(self)

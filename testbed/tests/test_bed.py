@@ -260,6 +260,34 @@ class TestLiveMigration(client.BedTestCase):
             self.assertEqual('completed', self.wait_for_migration(
                 server, timeout=60).status)
 
+    def test_the_limit_holds_per_source_host(self):
+        # One pool per compute, as one process each has on a real cloud:
+        # a live migration from compute2 does not queue behind one from
+        # compute1 (the bed's computes share one process, and Nova's
+        # pool is process-wide: testbed/fakecloud/livepool.py).
+        servers = [self.create_server(host=host, metadata={
+            fakecloud.META_HOLD: '6'}) for host in ('compute1', 'compute2')]
+        compute = self.connection().compute
+        for server in servers:
+            compute.live_migrate_server(server, host='compute3',
+                                        block_migration='auto')
+        seen = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            now = {m.server_id: m.status for m in compute.migrations()
+                   if m.server_id in {s.id for s in servers}}
+            seen.append(tuple(sorted(now.values())))
+            if seen[-1] == ('running', 'running') or \
+                    'completed' in now.values():
+                break
+            time.sleep(0.2)
+        self.assertEqual(('running', 'running'), seen[-1],
+                         'both from different sources must run at once; '
+                         'seen %s' % sorted(set(seen)))
+        for server in servers:
+            self.assertEqual('completed', self.wait_for_migration(
+                server, timeout=60).status)
+
 
 class TestColdMigration(client.BedTestCase):
 
