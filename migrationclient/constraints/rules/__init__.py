@@ -14,7 +14,7 @@
 
 The rules live in one module per domain (:mod:`.server_state`,
 :mod:`.cpu`, :mod:`.capacity`, :mod:`.numa_placement`, :mod:`.pci_sriov`,
-:mod:`.storage`, :mod:`.groups`, :mod:`.placement`; shared pieces in :mod:`.base`); this
+:mod:`.storage`, :mod:`.groups`, :mod:`.allocation`; shared pieces in :mod:`.base`); this
 package lists them in report order and re-exports every rule and its
 constants as ``rules.<name>``.
 
@@ -47,7 +47,7 @@ from migrationclient.constraints.rules import cpu
 from migrationclient.constraints.rules import groups
 from migrationclient.constraints.rules import numa_placement
 from migrationclient.constraints.rules import pci_sriov
-from migrationclient.constraints.rules import placement as placement_rules
+from migrationclient.constraints.rules import allocation
 from migrationclient.constraints.rules import server_state
 from migrationclient.constraints.rules import storage
 
@@ -70,7 +70,7 @@ cpu_arch = cpu.cpu_arch
 cpu_features = cpu.cpu_features
 cpu_model = cpu.cpu_model
 hypervisor = cpu.hypervisor
-placement = placement_rules.placement
+placement = allocation.placement
 memory = capacity.memory
 vcpu = capacity.vcpu
 disk_space = capacity.disk_space

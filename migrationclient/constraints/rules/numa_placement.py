@@ -18,7 +18,7 @@ from migrationclient._i18n import _
 from migrationclient.constraints import model as f
 from migrationclient.constraints.rules import base
 from migrationclient.constraints.rules import capacity
-from migrationclient.constraints.rules import placement
+from migrationclient.constraints.rules import allocation as placement
 from migrationclient import microversions as mv
 
 

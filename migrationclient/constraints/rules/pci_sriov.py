@@ -18,7 +18,7 @@ from migrationclient._i18n import _
 from migrationclient.constraints import model as f
 from migrationclient.constraints.rules import base
 from migrationclient.constraints.rules import numa_placement
-from migrationclient.constraints.rules import placement
+from migrationclient.constraints.rules import allocation as placement
 from migrationclient.constraints import request
 from migrationclient import microversions as mv
 
@@ -61,8 +61,10 @@ def sriov(server, source, dest, snapshot):
     rule = 'sriov'
     if server.ports is None:
         if snapshot.cloud.nova < mv.TRAIN:
-            return base.unknown(rule, _('ports not known (network service '
-                                        'unavailable)'), (f.LIVE,))
+            return base.unknown(
+                rule, _('ports not known (network service unavailable): '
+                        'an SR-IOV port blocks live migration before Train'),
+                (f.LIVE,), _('check: openstack port list --server <server>'))
         return base.not_checked(rule, _('ports not known (network service '
                                         'unavailable)'))
     ports = [p for p in server.ports if p.vnic_type in SRIOV_VNIC_TYPES]
