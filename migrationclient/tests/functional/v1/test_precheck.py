@@ -281,8 +281,10 @@ class TestPrecheckFidelityFake(PrecheckMixin, base.FunctionalTestCase):
         said = {(r[0], r[1]): r[3] for r in table}
         self.assertEqual('no', said['required trait, dest lacks it', 'live'])
         self.assertEqual('yes', said['required trait, dest has it', 'cold'])
-        blockers = [r[6] for r in table if r[2] == 'compute2']
-        self.assertIn('CUSTOM_P15_GOLD', blockers[0])
+        server, dest = to('compute2')()
+        row = self.precheck_row(server.id, dest)
+        self.assertIn('required trait CUSTOM_P15_GOLD: the destination does '
+                      'not have it', ' '.join(row['Blockers']))
 
     def test_server_groups(self):
         def member_pair(policy, peer_host, dest):
