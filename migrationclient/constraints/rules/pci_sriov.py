@@ -256,12 +256,13 @@ def devices(server, source, dest, snapshot):
                 live))
     pmem = sorted(rc for rc, _n in _asked(server, snapshot)
                   if rc.startswith('CUSTOM_PMEM_NAMESPACE_'))
-    if specs.get('hw:pmem'):
-        if nova < mv.USSURI:
-            findings.append(base.finding(
-                rule, f.BLOCKER,
-                _('vPMEM: live migration unsupported before Ussuri'),
-                _('cold migrate'), live))
+    if specs.get('hw:pmem') and nova < mv.USSURI:
+        findings.append(base.finding(
+            rule, f.BLOCKER,
+            _('vPMEM: live migration unsupported before Ussuri'),
+            _('cold migrate'), live))
+    if specs.get('hw:pmem') and nova >= mv.TRAIN:
+        # vPMEM exists from Train: before, Nova ignores hw:pmem
         findings.extend(_room(
             rule, server, dest, snapshot, pmem,
             _('vPMEM: free namespaces on the destination are not visible '
