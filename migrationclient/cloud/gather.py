@@ -362,7 +362,7 @@ def ask_placement(conn, hv_by_host, server_facts, nova, notes):
     except errors.Unsupported as exc:
         LOG.debug('allocation candidates not asked: %s', exc)
         return None, {}
-    except (errors.CloudError, Exception) as exc:   # noqa: B902
+    except Exception:   # noqa: B902
         # keystoneauth raises its own errors for an unreachable service;
         # the per-host reads then say what failed
         LOG.debug('allocation candidates failed', exc_info=True)

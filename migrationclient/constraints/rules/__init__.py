@@ -14,7 +14,8 @@
 
 The rules live in one module per domain (:mod:`.server_state`,
 :mod:`.cpu`, :mod:`.capacity`, :mod:`.numa_placement`, :mod:`.pci_sriov`,
-:mod:`.storage`, :mod:`.groups`, :mod:`.allocation`; shared pieces in :mod:`.base`); this
+:mod:`.storage`, :mod:`.groups`, :mod:`.allocation`; shared pieces in
+:mod:`.base`); this
 package lists them in report order and re-exports every rule and its
 constants as ``rules.<name>``.
 
@@ -41,13 +42,13 @@ release notes / conductor and scheduler code (see
 doc/source/user/precheck.rst).
 """
 
+from migrationclient.constraints.rules import allocation
 from migrationclient.constraints.rules import base
 from migrationclient.constraints.rules import capacity
 from migrationclient.constraints.rules import cpu
 from migrationclient.constraints.rules import groups
 from migrationclient.constraints.rules import numa_placement
 from migrationclient.constraints.rules import pci_sriov
-from migrationclient.constraints.rules import allocation
 from migrationclient.constraints.rules import server_state
 from migrationclient.constraints.rules import storage
 

@@ -126,8 +126,8 @@ def binds(answer, dest):
         # the services rule reports a disabled service itself
         found.append(Bind(
             'services' if not dest.is_enabled else 'placement',
-            STATUS_DISABLED, _(
-            'trait %s: the destination compute service is disabled')
+            STATUS_DISABLED,
+            _('trait %s: the destination compute service is disabled')
             % STATUS_DISABLED))
     if traits is not None:
         for trait in sorted(answer.required - traits):
@@ -194,12 +194,13 @@ def resource_findings(rule, server, dest, snapshot, classes):
         elif cap is not None:
             found.extend(base.ok(rule, _(
                 'Placement has room: %(rc)s needs %(need)d, %(free)d free '
-                'of %(cap)d') % {'rc': rc, 'need': amount,
-                                  'free': cap.free, 'cap': cap.capacity}))
+                'of %(cap)d') % {
+                    'rc': rc, 'need': amount, 'free': cap.free,
+                    'cap': cap.capacity}))
         else:
-            found.extend(base.ok(rule, _('Placement has room for %(rc)s:'
-                                         '%(need)d') % {'rc': rc,
-                                                        'need': amount}))
+            found.extend(base.ok(rule, _(
+                'Placement has room for %(rc)s:%(need)d') % {
+                    'rc': rc, 'need': amount}))
     return found or base.ok(rule, _('Placement has room (%s)')
                             % answer.asked)
 

@@ -17,8 +17,8 @@ the per-host placement inventories on placement below 1.10).
 
 from migrationclient._i18n import _
 from migrationclient.constraints import model as f
-from migrationclient.constraints.rules import base
 from migrationclient.constraints.rules import allocation as placement
+from migrationclient.constraints.rules import base
 
 
 def resource_check(rule, dest, resource, amount, label):

@@ -77,8 +77,11 @@ def _guest_missing(server, dest):
 
 
 def _custom_guest(rule, server, dest, live):
-    """cpu-features of a guest with a ``custom`` CPU model (Nova compares
-    the guest CPU, not the source host's, on the destination)."""
+    """cpu-features of a guest with a ``custom`` CPU model.
+
+    Nova compares the guest CPU, not the source host's, on the
+    destination.
+    """
     guest = server.guest_side
     missing = _guest_missing(server, dest)
     if missing is None:

@@ -16,9 +16,9 @@ sections 8.2 / 8.3; Nova Train NUMA-aware live migration).
 
 from migrationclient._i18n import _
 from migrationclient.constraints import model as f
+from migrationclient.constraints.rules import allocation as placement
 from migrationclient.constraints.rules import base
 from migrationclient.constraints.rules import capacity
-from migrationclient.constraints.rules import allocation as placement
 from migrationclient import microversions as mv
 
 

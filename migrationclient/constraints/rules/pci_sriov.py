@@ -16,10 +16,10 @@ mediated devices (seed section 8.2; Nova release notes).
 
 from migrationclient._i18n import _
 from migrationclient.constraints import model as f
+from migrationclient.constraints import request
+from migrationclient.constraints.rules import allocation as placement
 from migrationclient.constraints.rules import base
 from migrationclient.constraints.rules import numa_placement
-from migrationclient.constraints.rules import allocation as placement
-from migrationclient.constraints import request
 from migrationclient import microversions as mv
 
 
@@ -190,8 +190,10 @@ def pci(server, source, dest, snapshot):
 
 
 def mdev_classes(server, nova):
-    """Resource classes of mediated devices the server asks (``VGPU``,
-    ``CUSTOM_*``; not vPMEM namespaces nor PCI)."""
+    """Resource classes of mediated devices the server asks.
+
+    ``VGPU`` and ``CUSTOM_*`` classes, not vPMEM namespaces nor PCI.
+    """
     if not any(k.startswith('resources') for k in server.flavor.extra_specs):
         return ()
     shape = request.request_shape(server, nova)

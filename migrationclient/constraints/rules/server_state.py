@@ -30,9 +30,11 @@ PINNED_AZ = mv.Version(2, 96)
 
 
 def _shelved(rule, server, vm_state):
-    """A shelved server moves by unshelving (Nova: no migration of a
-    SHELVED / SHELVED_OFFLOADED server, 409).  Compute 2.91 unshelves to
-    a named host (``openstack server unshelve --host``)."""
+    """A shelved server moves by unshelving.
+
+    Nova migrates no SHELVED / SHELVED_OFFLOADED server (409).  Compute
+    2.91 unshelves to a named host (``openstack server unshelve --host``).
+    """
     ref = getattr(server, 'id', None) or '<server>'
     if vm_state == 'shelved_offloaded':
         text = _('server is SHELVED_OFFLOADED: it runs on no host; it moves '

@@ -107,7 +107,8 @@ class TestHostLeftOut(Base):
         snap = self.snap(server, hosts, {})
         found = self.run_rule(rules.memory, snap)
         self.assertEqual({f.BLOCKER}, self.sev(found))
-        self.assertIn('MEMORY_MB: needs 2048, 969 free of 7969', found[0].message)
+        self.assertIn('MEMORY_MB: needs 2048, 969 free of 7969',
+                      found[0].message)
         self.assertIn('allocation candidates for', found[0].message)
         # the other rules do not repeat it
         self.assertEqual({f.OK}, self.sev(self.run_rule(rules.vcpu, snap)))
@@ -307,8 +308,10 @@ class TestOwners(testtools.TestCase):
 
 
 class TestEveryMaybeSaysHow(testtools.TestCase):
-    """Issue 15 item 6: each maybe names the missing fact and how to get
-    it (a remedy), on random facts."""
+    """Issue 15 item 6: each maybe says how to get the missing fact.
+
+    On random facts, every unknown finding has a remedy.
+    """
 
     def test_random_snapshots(self):
         from migrationclient.tests.unit.constraints import test_shared

@@ -192,4 +192,3 @@ class TestSummary(testtools.TestCase):
         _status, out, err = self.run_cmd('table')
         self.assertIn('maybe', out)
         self.assertIn('2 maybe', err)
-
