@@ -22,9 +22,9 @@ requests that does not grow with N on clouds >= 2.47:
 * placement (1.10+): the scheduler's own question, one ``GET
   /allocation_candidates`` per distinct request shape of the servers
   (:mod:`migrationclient.cloud.candidates`): every host with room and its
-  capacity, usage and traits, whatever the number of hosts; inventories +
-  usages of a host only when it is in no answer (a host Placement has no
-  room for: to name the resource that binds), and the provider list once
+  capacity, usage and traits, whatever the number of hosts; inventories,
+  usages and traits of a host only when it is in no answer (Placement has
+  no room there: they name what binds), and the provider list once
   when a provider of the answers has no known name;
 * placement below 1.10 (OSP 10) or when the question cannot be asked:
   inventories + usages per destination (2M for a whole host), and per
@@ -308,9 +308,12 @@ def gather(compute, conn, servers=(), source_host=None, destinations=None,
     answers, asked = ask_placement(conn, hv_by_host, server_facts, nova,
                                    notes)
     if answers is not None:
-        # Hosts in an answer: capacity, usage and traits from it.
+        # Hosts in an answer: capacity, usage and traits from it.  A host
+        # in none (Placement has no room there for any server): its
+        # inventory, usage and traits name what binds.
         need_inventory -= set(asked)
         need_traits -= {h for h, (_u, t) in asked.items() if t is not None}
+        need_traits |= need_inventory
     inventories, traits = _placement(conn, hv_by_host, need_inventory,
                                      need_traits, notes)
     for host, (usage, host_traits) in asked.items():
