@@ -321,3 +321,22 @@ class TestEveryMaybeSaysHow(testtools.TestCase):
                 for x in ev.findings:
                     if x.severity == f.UNKNOWN:
                         self.assertTrue(x.remedy, x)
+
+
+class TestDebitNested(Base):
+
+    def test_a_planned_vgpu_guest_takes_the_last_device(self):
+        server = base.server(flavor={'extra_specs': {
+            'resources:VGPU': '1'}})
+        hosts = base.two_hosts()
+        usage = dict(hosts[1].inventory, VGPU=f.Capacity(total=1, used=0))
+        hosts[1] = dataclasses.replace(hosts[1], inventory=usage)
+        snap = self.snap(server, hosts, {
+            'host2': f.PlacementRoom(usage=usage)})
+        self.assertEqual({f.OK}, self.sev(self.run_rule(rules.devices,
+                                                        snap)))
+        after = debit.debit(snap, server, 'host2')
+        self.assertEqual(1, after.hosts['host2'].inventory['VGPU'].used)
+        found = self.run_rule(rules.devices, after)
+        self.assertEqual({f.BLOCKER}, self.sev(found))
+        self.assertIn('VGPU no longer fits', found[0].message)
