@@ -643,3 +643,22 @@ class TestPrecheckFidelityLibvirt(PrecheckMixin, base.FunctionalTestCase):
                     return self.create_server(kind, host='compute1'), dest
                 cases.append(Case('%s -> %s' % (kind, dest), make))
         self.run_cases(cases)
+
+    def test_pcpu_full_destination(self):
+        # issue 15: Placement has no free PCPU on compute2 (two 2-CPU
+        # pinned guests hold its 4 dedicated CPUs); only Nova's VCPU
+        # fallback question finds it, and compute2 reports PCPU: "no",
+        # naming PCPU, and Nova refuses (NoValidHost)
+        def fill():
+            for _i in range(2):
+                self.create_server('pinned', host='compute2')
+
+        def make():
+            return self.create_server('pinned', host='compute1'), 'compute2'
+
+        table = self.run_cases([Case('pinned -> PCPU-full compute2', make,
+                                     setup=fill)])
+        self.assertEqual({'no'}, {r[3] for r in table})
+        server, dest = make()
+        row = self.precheck_row(server.id, dest)
+        self.assertIn('no free PCPU', ' '.join(row['Blockers']))
