@@ -121,8 +121,7 @@ def binds(answer, dest):
     """
     found, nested = _resource_binds(answer, dest)
     traits = dest.traits
-    if STATUS_DISABLED in answer.forbidden and (
-            not dest.is_enabled or (traits and STATUS_DISABLED in traits)):
+    if STATUS_DISABLED in answer.forbidden and not dest.is_enabled:
         # the services rule reports a disabled service itself
         found.append(Bind(
             'services' if not dest.is_enabled else 'placement',
@@ -139,6 +138,8 @@ def binds(answer, dest):
                 'forbidden trait %s: the destination has it') % trait))
     if found:
         return tuple(found)
+    if reenabled(answer, dest) and not nested:
+        return ()
     if nested:
         return tuple(Bind(owner(rc), rc, _(
             '%s: not free in the destination\'s providers') % rc)
@@ -147,6 +148,18 @@ def binds(answer, dest):
         'no allocation candidate for %s (the binding resource or trait is '
         'not visible: max_unit, a nested provider or an aggregate)')
         % answer.asked),)
+
+
+def reenabled(answer, dest):
+    """True when only a disabled service kept ``dest`` out, and it is on.
+
+    The service is enabled (again, or as a drain's restore will enable it
+    before moving): Nova then removes ``COMPUTE_STATUS_DISABLED`` from
+    the provider, and the host's own inventory and traits decide.
+    """
+    traits = dest.traits or frozenset()
+    return (STATUS_DISABLED in answer.forbidden and dest.is_enabled
+            and STATUS_DISABLED in traits)
 
 
 def _answer_text(answer):
@@ -235,12 +248,17 @@ def placement(server, source, dest, snapshot):
             text += _(' (through the VCPU fallback question only: no free '
                       'PCPU, see the pinning rule)')
         return base.ok(rule, text)
-    mine = [b for b in binds(answer, dest) if b.rule == rule]
+    found = binds(answer, dest)
+    if not found:
+        return base.ok(rule, _(
+            '%s left the destination out as a disabled compute; enabled, '
+            'it has room (its inventory and traits)') % _answer_text(answer))
+    mine = [b for b in found if b.rule == rule]
     if not mine:
-        return base.ok(rule, _('%s leave the destination out; see the %s '
-                               'rule') % (_answer_text(answer), ', '.join(
-                                   sorted({b.rule for b in binds(
-                                       answer, dest)}))))
+        return base.ok(rule, _('%(what)s leave the destination out; see the '
+                               '%(rules)s rule') % {
+            'what': _answer_text(answer),
+            'rules': ', '.join(sorted({b.rule for b in found}))})
     return [base.finding(
         rule, f.BLOCKER,
         _('%(what)s leave the destination out: %(why)s')

@@ -340,3 +340,24 @@ class TestDebitNested(Base):
         found = self.run_rule(rules.devices, after)
         self.assertEqual({f.BLOCKER}, self.sev(found))
         self.assertIn('VGPU no longer fits', found[0].message)
+
+
+class TestReenabled(Base):
+
+    def test_a_host_enabled_again_is_judged_on_its_inventory(self):
+        # a drain's restore evaluates its host as enabled before enabling
+        # it: Placement left it out only for COMPUTE_STATUS_DISABLED
+        server = base.server()
+        hosts = [base.host('host1'), base.host(
+            'host2', traits=['COMPUTE_STATUS_DISABLED'])]
+        snap = self.snap(server, hosts, {})
+        found = self.run_rule(rules.placement, snap)
+        self.assertEqual({f.OK}, self.sev(found))
+        self.assertIn('disabled compute', found[0].message)
+        ev = evaluate.evaluate(snap, server.id, 'host2')
+        self.assertEqual([], ev.blockers)
+        # too small for the server: still no, naming the resource
+        big = base.server(flavor={'ram': 9000})
+        snap = self.snap(big, hosts, {})
+        ev = evaluate.evaluate(snap, big.id, 'host2')
+        self.assertEqual(['memory'], [b.rule for b in ev.blockers])
