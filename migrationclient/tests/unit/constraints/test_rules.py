@@ -603,6 +603,19 @@ class TestState(RuleTestCase):
         self.assertBlocks(found, LIVE)
         self.assertBlocks(found, COLD)
 
+    def test_shelved_gets_the_shelve_offload_remedy(self):
+        # issue 15 item 5
+        found = self._check('SHELVED', 'shelved')
+        self.assertBlocks(found, LIVE)
+        self.assertBlocks(found, COLD)
+        self.assertEqual(1, len(found))
+        self.assertIn('shelve --offload', found[0].remedy)
+        self.assertIn('unshelve --host <dest>', found[0].remedy)
+        found = self._check('SHELVED_OFFLOADED', 'shelved_offloaded')
+        self.assertBlocks(found, COLD)
+        self.assertNotIn('--offload', found[0].remedy)
+        self.assertIn('2.91 server unshelve --host <dest>', found[0].remedy)
+
     def test_locked_warns(self):
         found = self._check('ACTIVE', 'active', locked=True)
         self.assertEqual({f.WARNING}, self.severities(found))
@@ -648,6 +661,19 @@ class TestServices(RuleTestCase):
         self.assertBlocks(found, LIVE)
         found = self.check(base.server(), hosts)
         self.assertEqual({f.WARNING}, self.severities(found))
+
+    def test_unpinned_zone_is_yes_with_a_warning(self):
+        # issue 15 item 5: Nova allows leaving a zone the server is not
+        # pinned to: a warning that says so, never a blocker
+        hosts = [base.host('host1'), base.host('host2', zone='az2')]
+        found = self.check(base.server(), hosts, version='2.96')
+        self.assertEqual({f.WARNING}, self.severities(found))
+        self.assertAllows(found, LIVE)
+        self.assertAllows(found, COLD)
+        self.assertIn('Nova allows it', found[0].message)
+        found = self.check(base.server(), hosts, version='2.90')
+        self.assertEqual({f.WARNING}, self.severities(found))
+        self.assertIn('not shown below compute 2.96', found[0].message)
 
 
 class TestHypervisor(RuleTestCase):
