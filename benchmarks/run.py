@@ -34,6 +34,7 @@ from benchmarks import capacity  # noqa: F401
 from benchmarks import commands  # noqa: F401
 from benchmarks import common
 from benchmarks import drain  # noqa: F401
+from benchmarks import precheck_matrix  # noqa: F401
 from benchmarks import rules_engine  # noqa: F401
 from benchmarks import startup  # noqa: F401
 

@@ -19,12 +19,20 @@ requests that does not grow with N on clouds >= 2.47:
 * compute version discovery, services (nova-compute), hypervisors detail
   (with their servers, for server group peers), aggregates, server groups,
   servers detail (one list for ``source_host``; a lookup per named server);
-* placement: inventories + usages per destination (2M for a whole
-  host), and per source host only when a server has a NUMA topology (the
-  numa rule's "empty twin" check) or the source is also a destination
-  (+ 2); traits per host
-  only when the hypervisors carry no ``cpu_info`` (compute >= 2.88 asked);
-  the provider list once when hypervisor ids are not provider UUIDs;
+* placement (1.10+): the scheduler's own question, one ``GET
+  /allocation_candidates`` per distinct request shape of the servers
+  (:mod:`migrationclient.cloud.candidates`): every host with room and its
+  capacity, usage and traits, whatever the number of hosts; inventories,
+  usages and traits of a host only when it is in no answer (Placement has
+  no room there: they name what binds), and the provider list once
+  when a provider of the answers has no known name;
+* placement below 1.10 (OSP 10) or when the question cannot be asked:
+  inventories + usages per destination (2M for a whole host), and per
+  source host only when a server has a NUMA topology (the numa rule's
+  "empty twin" check) or the source is also a destination (+ 2); traits
+  per host only when the hypervisors carry no ``cpu_info`` (compute >=
+  2.88 asked); the provider list once when hypervisor ids are not
+  provider UUIDs;
 * network: ports per source host (one for a whole-host check);
 * below 2.47 (no embedded flavor): flavors detail, and below 2.61 one
   ``os-extra_specs`` request per distinct flavor.
@@ -42,11 +50,13 @@ import warnings
 from openstack import exceptions as sdk_exc
 
 from migrationclient._i18n import _
+from migrationclient.cloud import candidates
 from migrationclient.cloud import errors
 from migrationclient.cloud import sdkfix
 from migrationclient.cloud import servers
 from migrationclient.cloud import versions
 from migrationclient.constraints import model as f
+from migrationclient.constraints import request as rq
 from migrationclient import microversions as mv
 
 LOG = logging.getLogger(__name__)
@@ -197,8 +207,11 @@ def server_from_sdk(server, flavor=None, ports=(), config_drive=None):
     image_id = _get(image, 'id') if image else None
     props = {}
     if image:
+        # hw_* for the rules, trait:* / os_secure_boot for the Placement
+        # question (constraints.request)
         props = {k: v for k, v in (_get(image, 'properties', {}) or
-                                   {}).items() if k.startswith('hw_')}
+                                   {}).items()
+                 if k.startswith(('hw_', 'trait:')) or k == 'os_secure_boot'}
     cd = server.config_drive
     return f.ServerFacts(
         id=server.id, name=server.name or '', status=server.status or '',
@@ -291,8 +304,22 @@ def gather(compute, conn, servers=(), source_host=None, destinations=None,
             srv, flavors.get(srv.id), srv_ports)
     need_inventory = inventory_hosts(dest_names, sources,
                                      server_facts.values())
+    nova = mv.release_for(max_version).nova
+    answers, asked = ask_placement(conn, hv_by_host, server_facts, nova,
+                                   notes)
+    if answers is not None:
+        # Hosts in an answer: capacity, usage and traits from it.  A host
+        # in none (Placement has no room there for any server): its
+        # inventory, usage and traits name what binds.
+        need_inventory -= set(asked)
+        need_traits -= {h for h, (_u, t) in asked.items() if t is not None}
+        need_traits |= need_inventory
     inventories, traits = _placement(conn, hv_by_host, need_inventory,
                                      need_traits, notes)
+    for host, (usage, host_traits) in asked.items():
+        inventories.setdefault(host, usage)
+        if host_traits is not None:
+            traits.setdefault(host, sorted(host_traits))
     try:
         aggregates = list(compute.aggregates())
     except sdk_exc.SDKException as exc:
@@ -309,9 +336,110 @@ def gather(compute, conn, servers=(), source_host=None, destinations=None,
                          requested_version=requested, notes=tuple(notes),
                          pci_live_migratable=pci_live_migratable)
     snapshot = f.Snapshot(cloud=cloud, hosts=hosts, servers=server_facts,
-                          groups=groups)
+                          groups=groups, placement=answers)
     return Gathered(snapshot, [s.id for s in found],
                     sorted(destinations) if destinations else None)
+
+
+def ask_placement(conn, hv_by_host, server_facts, nova, notes):
+    """Ask Placement the scheduler's question for every server.
+
+    Returns ``(answers, asked)``: ``answers`` maps a server id to its
+    :class:`~migrationclient.constraints.model.PlacementAnswer` (None when
+    Placement could not be asked: below 1.10, a shape it cannot express,
+    or an error; the caller then keeps the per-host reads), ``asked``
+    maps each host in some answer to ``({resource class: Capacity},
+    traits)`` from the summaries.
+    """
+    if not server_facts:
+        return None, {}
+    shapes = {sid: rq.request_shapes(s, nova)
+              for sid, s in server_facts.items()}
+    host_of = {_get(hv, 'name'): h for h, hv in hv_by_host.items()}
+    names = {_provider_id(hv): _get(hv, 'name')
+             for hv in hv_by_host.values() if _provider_id(hv)}
+    try:
+        placement = candidates.placement_of(conn)
+        result = candidates.gather(
+            placement, [sh for t in shapes.values() for sh in t], names)
+    except errors.Unsupported as exc:
+        LOG.debug('allocation candidates not asked: %s', exc)
+        return None, {}
+    except Exception:   # noqa: B902
+        # keystoneauth raises its own errors for an unreachable service;
+        # the per-host reads then say what failed
+        LOG.debug('allocation candidates failed', exc_info=True)
+        return None, {}
+    return answers_from(result, shapes, host_of)
+
+
+def _room_usage(room):
+    """``{resource class: Capacity}`` of a HostRoom, summed over its tree."""
+    classes = sorted({rc for p in room.providers for rc in p.resources})
+    usage = {}
+    for rc in classes:
+        use = room.usage(rc)
+        usage[rc] = f.Capacity(total=use.capacity, used=use.used)
+    return usage
+
+
+def asked_text(shape):
+    """A request shape in words: resources, then traits."""
+    words = ['%s:%d' % (rc, n) for rc, n in sorted(shape.resources.items())]
+    words += sorted(shape.required_traits)
+    words += ['!' + t for t in sorted(shape.forbidden_traits)]
+    return ', '.join(words)
+
+
+def answers_from(result, shapes, host_of):
+    """``(answers, asked)`` of :func:`ask_placement` (pure).
+
+    ``result`` is :func:`~migrationclient.cloud.candidates.gather`'s
+    answer, ``shapes`` maps a server id to its request shapes,
+    ``host_of`` a hypervisor hostname (root provider name) to its
+    service host.
+    """
+    asked = {}
+    for cand in result.values():
+        for nodename, room in cand.hosts.items():
+            host = host_of.get(nodename)
+            if host is not None and host not in asked:
+                asked[host] = (_room_usage(room), room.traits)
+    shared = {}
+    answers = {}
+    for sid, server_shapes in shapes.items():
+        key = tuple(sh.key for sh in server_shapes)
+        if key not in shared:
+            shared[key] = _answer(key, result, server_shapes, host_of)
+        answers[sid] = shared[key]
+    return answers, asked
+
+
+def _answer(key, result, server_shapes, host_of):
+    first = server_shapes[0]
+    rooms = {}
+    for nodename, (room, fallback) in candidates.rooms(
+            result, server_shapes).items():
+        host = host_of.get(nodename)
+        if host is None:
+            continue
+        pci = room.pci_devices
+        rooms[host] = f.PlacementRoom(
+            usage=_room_usage(room), traits=room.traits,
+            fallback_only=fallback,
+            pci_free={rc: room.free_pci(rc) for res in pci.values()
+                      for rc in res} if pci else None)
+    refused = [result[sh].refused for sh in server_shapes
+               if sh in result and result[sh].refused]
+    cand = result.get(first)
+    return f.PlacementAnswer(
+        key=key, asked=asked_text(first),
+        resources=tuple(sorted(first.resources.items())),
+        required=first.required_traits, forbidden=first.forbidden_traits,
+        rooms=rooms,
+        refused=refused[0] if len(refused) == len(server_shapes) else None,
+        pcpu='PCPU' in first.resources,
+        version=str(cand.version) if cand is not None else '')
 
 
 def inventory_hosts(destinations, sources, servers):

@@ -21,7 +21,6 @@ server runs (host, libvirt name, hypervisor address), the seam to SSH.
 import dataclasses
 import logging
 
-from openstack.compute.v2 import server as sdk_server
 from openstack import exceptions as sdk_exc
 
 from migrationclient._i18n import _
@@ -121,11 +120,21 @@ def host_address(compute, host):
 
 
 def nova_topology(compute, server_id):
-    """``GET /servers/{id}/topology`` (2.78+), or None when unavailable."""
+    """``GET /servers/{id}/topology`` at 2.78, or None when unavailable.
+
+    openstacksdk's ``Server.fetch_topology`` sends the proxy's default
+    microversion (OSC's 2.1 unless the user asked for another), which Nova
+    answers with 404: the request names 2.78 itself.
+    """
+    url = '/servers/%s/topology' % server_id
     try:
-        server = sdk_server.Server(id=server_id)
-        return server.fetch_topology(compute)
+        response = compute.get(url,
+                               microversion=str(microversions.SERVER_TOPOLOGY))
+        sdk_exc.raise_from_response(response)
+        return response.json()
     except errors.CALL_ERRORS as exc:
         LOG.debug('server topology unavailable (needs %s): %s',
                   microversions.SERVER_TOPOLOGY, exc)
+        return None
+    except ValueError:
         return None

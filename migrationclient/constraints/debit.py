@@ -175,10 +175,34 @@ def regroup(groups, server_id, destination):
     return groups
 
 
+def asked_elsewhere(snapshot, server, host):
+    """Placement classes the server asks beyond :func:`needs`.
+
+    vPMEM namespaces, vGPU / mdev and other ``resources:*`` classes of
+    its Placement question (``snapshot.placement``), which the rules read
+    from ``HostFacts.inventory`` when Placement's answer filled it.
+    """
+    answer = snapshot.placement_for(server.id)
+    if answer is None:
+        return {}
+    known = set(needs(server, host)) | set(CPU_CLASSES) | {
+        'MEMORY_MB', 'DISK_GB'}
+    return {rc: n for rc, n in answer.resources
+            if rc not in known and n > 0}
+
+
 def debit(snapshot, server, destination):
     """The snapshot after ``server`` moved to ``destination``."""
     hosts = dict(snapshot.hosts)
-    hosts[destination] = host_after(hosts[destination], server)
+    host = host_after(hosts[destination], server)
+    extra = asked_elsewhere(snapshot, server, host)
+    if extra and host.inventory is not None:
+        inv = dict(host.inventory)
+        for rc, amount in extra.items():
+            if rc in inv:
+                inv[rc] = inv[rc].consume(amount)
+        host = dataclasses.replace(host, inventory=inv)
+    hosts[destination] = host
     servers = dict(snapshot.servers)
     servers[server.id] = dataclasses.replace(server, host=destination)
     return dataclasses.replace(

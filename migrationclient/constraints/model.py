@@ -159,6 +159,10 @@ class GuestSideFacts:
     """
 
     cpu_mode: str | None = None             # host-passthrough, host-model, ..
+    #: the guest CPU ``<model>`` and its required ``<feature>`` names
+    #: (libvirt names) from the domain XML; None when not read
+    cpu_model: str | None = None
+    cpu_features: frozenset | None = None
     cdroms: int | None = None
     config_drive_format: str | None = None
     config_drive_device: str | None = None  # e.g. 'cdrom sda (sata)'
@@ -282,10 +286,14 @@ class ServerFacts:
 
     @property
     def dedicated_cpus(self):
-        return (self.spec('cpu_policy') == 'dedicated'
-                or str(self.flavor.extra_specs.get(
-                    'aggregate_instance_extra_specs:pinned', '')).lower()
-                == 'true')
+        """True when the guest's CPUs are pinned (``hw:cpu_policy``).
+
+        ``aggregate_instance_extra_specs:pinned=true`` alone is an
+        aggregate match (AggregateInstanceExtraSpecsFilter), not pinning:
+        Nova pins (and asks ``PCPU`` from Train) only for
+        ``hw:cpu_policy=dedicated`` (flavor or image).
+        """
+        return self.spec('cpu_policy') == 'dedicated'
 
     @property
     def numa_nodes(self):
@@ -333,6 +341,56 @@ class CloudFacts:
 
 
 @dataclasses.dataclass(frozen=True)
+class PlacementRoom:
+    """One host in Placement's answer to a server's question.
+
+    ``usage`` maps a resource class to a :class:`Capacity` (Placement's
+    capacity as ``total``, its usage as ``used``) summed over the host's
+    provider tree; ``traits`` are the root provider's (None below
+    placement 1.17); ``fallback_only``: only the ``VCPU`` fallback
+    question of a pinned guest found the host (no free ``PCPU`` there).
+    """
+
+    usage: dict = dataclasses.field(default_factory=dict)
+    traits: frozenset | None = None
+    fallback_only: bool = False
+    #: free PCI devices by resource class over the host's PCI providers
+    #: (``[pci] report_in_placement``, Zed+); None: no PCI provider seen
+    pci_free: dict | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class PlacementAnswer:
+    """Placement's answer to the question Nova's scheduler asks.
+
+    One ``GET /allocation_candidates`` per distinct request shape
+    (``constraints.request``); servers with the same shapes share one
+    answer.  ``key`` identifies the question (hashable), ``asked`` says
+    it in words (``VCPU:1, MEMORY_MB:512, DISK_GB:1,
+    !COMPUTE_STATUS_DISABLED``), ``resources`` is a sorted tuple of
+    ``(resource class, amount)`` of the first shape, ``required`` /
+    ``forbidden`` its traits, ``rooms`` maps a service host name to its
+    :class:`PlacementRoom` (every host with room; a host not there gets
+    NoValidHost), ``refused`` Placement's reason when it refused the
+    question itself (no host has room).
+    """
+
+    key: tuple
+    asked: str = ''
+    resources: tuple = ()
+    required: frozenset = frozenset()
+    forbidden: frozenset = frozenset()
+    rooms: dict = dataclasses.field(default_factory=dict)
+    refused: str | None = None
+    #: the first shape asks PCPU (a pinned guest, Train+)
+    pcpu: bool = False
+    version: str = ''
+
+    def amount(self, resource_class):
+        return dict(self.resources).get(resource_class, 0)
+
+
+@dataclasses.dataclass(frozen=True)
 class Snapshot:
     """Everything the rules read: the cloud, its hosts, servers, groups.
 
@@ -346,6 +404,15 @@ class Snapshot:
     hosts: dict
     servers: dict
     groups: dict = dataclasses.field(default_factory=dict)
+    #: Placement's answers: server id -> :class:`PlacementAnswer`; None
+    #: when Placement was not asked (placement < 1.10, or not readable)
+    placement: dict | None = None
+
+    def placement_for(self, server_id):
+        """The server's :class:`PlacementAnswer`, or None."""
+        if self.placement is None:
+            return None
+        return self.placement.get(server_id)
 
     def groups_of(self, server_id):
         return self.groups.get(server_id, ())

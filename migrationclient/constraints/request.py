@@ -368,9 +368,16 @@ def _flavor_defaults(server, groups):
         _add(groups, '', resources={DISK_GB: server.local_disk_gb})
 
 
-def _devices(server, specs, groups):
-    """vTPM and secure boot traits, vPMEM namespaces."""
-    if _spec(server, 'tpm_version'):
+def _devices(server, specs, groups, nova=None):
+    """vTPM and secure boot traits, vPMEM namespaces.
+
+    Each from the release that asks it (vPMEM Train, vTPM Victoria,
+    secure boot traits Wallaby); ``nova`` None: every one.
+    """
+    def since(release):
+        return nova is None or nova >= release
+
+    if _spec(server, 'tpm_version') and since(mv.VICTORIA):
         model = (_spec(server, 'tpm_model') or 'tpm-tis').lower()
         version = str(_spec(server, 'tpm_version'))
         _add(groups, '', required={
@@ -380,10 +387,10 @@ def _devices(server, specs, groups):
             else 'COMPUTE_SECURITY_TPM_1_2'})
     secure = specs.get('os:secure_boot') or server.image_properties.get(
         'os_secure_boot')
-    if secure == 'required':
+    if secure == 'required' and since(mv.WALLABY):
         _add(groups, '', required={SECURE_BOOT})
     pmem = specs.get('hw:pmem')
-    if pmem:
+    if pmem and since(mv.TRAIN):
         _add(groups, '')
         resources = groups['']['resources']
         for label in [x.strip() for x in str(pmem).split(',') if x.strip()]:
@@ -425,7 +432,7 @@ def request_shape(server, nova, az_aggregates=None, pinning=True):
     if pinning and nova >= mv.TRAIN:
         _pinning(server, specs, groups)
     _flavor_defaults(server, groups)
-    _devices(server, specs, groups)
+    _devices(server, specs, groups, nova)
     root_required, root_forbidden = _root_traits(server, specs, nova)
     member_of = ()
     if az_aggregates and nova >= mv.XENA:

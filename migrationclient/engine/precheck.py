@@ -69,6 +69,56 @@ def run(compute, conn, servers=(), source_host=None, destinations=None,
                   ssh_read=tuple(reach.get('read', ())))
 
 
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    """Verdict counts of a precheck (issue 15: the maybes counted).
+
+    ``counts[kind][label]``: server x destination pairs per verdict
+    (``yes`` / ``maybe`` / ``no``) of each checked kind; ``missing``
+    maps each fact that left a verdict open (the rule id of an unknown
+    finding) to the number of pairs it leaves open.
+    """
+
+    pairs: int
+    counts: dict
+    missing: dict
+
+    @property
+    def maybes(self):
+        return sum(c.get('maybe', 0) for c in self.counts.values())
+
+    def text(self):
+        """One line, e.g. ``6 pair(s): live 4 yes, 2 maybe, 0 no; ...``."""
+        parts = ['%s %s' % (kind, ', '.join(
+            '%d %s' % (counts.get(label, 0), label)
+            for label in ('yes', 'maybe', 'no')))
+            for kind, counts in self.counts.items()]
+        text = _('%(n)d server x destination pair(s): %(parts)s') % {
+            'n': self.pairs, 'parts': '; '.join(parts)}
+        if self.missing:
+            text += _('; maybe because of: %s') % ', '.join(
+                '%s (%d)' % item for item in sorted(
+                    self.missing.items(), key=lambda i: (-i[1], i[0])))
+        return text
+
+
+def summarize(evaluations, kinds=(evaluate.LIVE, evaluate.COLD)):
+    """The :class:`Summary` of ``evaluations``."""
+    counts = {kind: {} for kind in kinds}
+    missing = {}
+    for ev in evaluations:
+        open_rules = set()
+        for kind in kinds:
+            verdict = ev.verdict(kind)
+            counts[kind][verdict.label] = counts[kind].get(
+                verdict.label, 0) + 1
+            if verdict.label == 'maybe':
+                open_rules.update(x.rule for x in verdict.unknowns)
+        for rule in open_rules:
+            missing[rule] = missing.get(rule, 0) + 1
+    return Summary(len(evaluations), counts, missing)
+
+
 def with_side_facts(snapshot, gathered, options, reach=None):
     """``snapshot`` with the host-side facts of its hosts and guests.
 

@@ -160,6 +160,13 @@ class PrecheckMigration(command.Lister):
         self._blocked = blocked
         for note in snapshot.cloud.notes:
             LOG.warning(note)
+        # the summary on stderr: stdout stays the table / JSON document
+        summary = precheck.summarize(result.evaluations, kinds)
+        self.app.stderr.write(summary.text() + '\n')
+        if summary.maybes:
+            self.app.stderr.write(_(
+                '"maybe": no blocker, but a fact that decides is not known; '
+                'the Warnings column names it and how to read it\n'))
         if blocked:
             LOG.warning(_('%d server(s) cannot move: %s'), len(blocked),
                         ', '.join(snapshot.servers[s].name or s

@@ -14,7 +14,8 @@
 
 The rules live in one module per domain (:mod:`.server_state`,
 :mod:`.cpu`, :mod:`.capacity`, :mod:`.numa_placement`, :mod:`.pci_sriov`,
-:mod:`.storage`, :mod:`.groups`; shared pieces in :mod:`.base`); this
+:mod:`.storage`, :mod:`.groups`, :mod:`.allocation`; shared pieces in
+:mod:`.base`); this
 package lists them in report order and re-exports every rule and its
 constants as ``rules.<name>``.
 
@@ -41,6 +42,7 @@ release notes / conductor and scheduler code (see
 doc/source/user/precheck.rst).
 """
 
+from migrationclient.constraints.rules import allocation
 from migrationclient.constraints.rules import base
 from migrationclient.constraints.rules import capacity
 from migrationclient.constraints.rules import cpu
@@ -69,6 +71,7 @@ cpu_arch = cpu.cpu_arch
 cpu_features = cpu.cpu_features
 cpu_model = cpu.cpu_model
 hypervisor = cpu.hypervisor
+placement = allocation.placement
 memory = capacity.memory
 vcpu = capacity.vcpu
 disk_space = capacity.disk_space
@@ -92,6 +95,7 @@ RULES = (
     ('cpu-features', cpu_features),
     ('cpu-model', cpu_model),
     ('hypervisor', hypervisor),
+    ('placement', placement),
     ('memory', memory),
     ('vcpu', vcpu),
     ('disk-space', disk_space),

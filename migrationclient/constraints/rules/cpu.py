@@ -34,7 +34,12 @@ def cpu_arch(server, source, dest, snapshot):
     src = source.cpu.arch if source and source.cpu else None
     dst = dest.cpu.arch if dest.cpu else None
     if not src or not dst:
-        return base.unknown(rule, _('CPU architecture not known'))
+        return base.unknown(
+            rule, _('CPU architecture of the %s not known: no hypervisor '
+                    'cpu_info (compute >= 2.88) and no HW_ARCH_* trait '
+                    '(Epoxy+)') % (_('source') if not src
+                                   else _('destination')),
+            remedy=_('check: openstack resource provider trait list <host>'))
     if src != dst:
         return [base.finding(
             rule, f.BLOCKER,
@@ -51,32 +56,109 @@ def _features(cpu):
     return cpu.features
 
 
-@base.depends(source=True, dest=True)
-def cpu_features(server, source, dest, snapshot):
-    """cpu-features: destination CPU features are a superset of the source's.
+def _trait_name(feature):
+    """The placement trait of a libvirt CPU feature name (x86)."""
+    return 'HW_CPU_X86_' + feature.upper().replace('.', '_')
 
-    Seed 8.2 "CPU constraints" (in all cases).  Read from the hypervisor
-    ``cpu_info`` (compute API below 2.88) or placement ``HW_CPU_*`` traits
-    (Rocky and later).  A live migration only: a cold-migrated guest boots
-    on the destination CPU.
+
+def _guest_missing(server, dest):
+    """Required features of a ``custom`` guest CPU the destination lacks.
+
+    None when the guest CPU is not known (``--ssh`` reads it).
     """
-    rule = 'cpu-features'
-    live = (f.LIVE,)
-    if not (source and source.cpu and dest.cpu):
-        return base.unknown(rule, _('CPU features not known'), live)
-    if source.cpu.source != dest.cpu.source:
+    guest = server.guest_side
+    if guest is None or guest.cpu_features is None or dest.cpu is None:
+        return None
+    have = _features(dest.cpu)
+    wanted = guest.cpu_features
+    if dest.cpu.source == 'traits':
+        wanted = {_trait_name(x) for x in wanted}
+    return sorted(set(wanted) - have)
+
+
+def _custom_guest(rule, server, dest, live):
+    """cpu-features of a guest with a ``custom`` CPU model.
+
+    Nova compares the guest CPU, not the source host's, on the
+    destination.
+    """
+    guest = server.guest_side
+    missing = _guest_missing(server, dest)
+    if missing is None:
         return base.unknown(
-            rule, _('CPU features of the hosts come from different sources'),
-            live)
-    missing = sorted(_features(source.cpu) - _features(dest.cpu))
+            rule, _('guest CPU model %s (custom): its features not read')
+            % (guest.cpu_model or '?'), live,
+            _('use --ssh to read the guest CPU from its domain XML'))
     if missing:
         return [base.finding(
             rule, f.BLOCKER,
-            _('destination lacks CPU features of the source: %s')
-            % ', '.join(missing),
-            _('choose a destination with the same CPU generation, or '
-              'cold migrate'), live)]
-    return base.ok(rule, _('destination has every source CPU feature'), live)
+            _('destination lacks CPU features the guest CPU (%(model)s) '
+              'requires: %(missing)s')
+            % {'model': guest.cpu_model or '?',
+               'missing': ', '.join(missing)},
+            _('choose a destination of that CPU generation, or cold '
+              'migrate'), live)]
+    return base.ok(rule, _('guest CPU model %s (custom): the destination '
+                           'has the features it requires; the source\'s '
+                           'other features do not matter')
+                   % (guest.cpu_model or '?'), live)
+
+
+@base.depends(lambda server, snapshot: (
+    server.guest_side.cpu_mode if server.guest_side else None,
+    server.guest_side.cpu_model if server.guest_side else None,
+    server.guest_side.cpu_features if server.guest_side else None),
+    source=True, dest=True)
+def cpu_features(server, source, dest, snapshot):
+    """cpu-features: the destination CPU runs the guest's CPU.
+
+    Seed 8.2 "CPU constraints" (in all cases).  Nova's libvirt driver
+    compares the guest CPU with the destination
+    (``_compare_cpu`` / ``compareHypervisorCPU``): a ``host-model`` /
+    ``host-passthrough`` guest carries the source's features, a
+    ``custom`` one (``[libvirt] cpu_models``) only its model's, so it
+    moves between host generations.  Host features from the hypervisor
+    ``cpu_info`` (below compute 2.88) or placement ``HW_CPU_*`` traits
+    (Rocky+); the guest CPU from its domain XML (``--ssh``).  An extra
+    ``HW_CPU_*`` trait on the source is not a blocker by itself: traits
+    name host capabilities (virtualisation, SEV, ...), not what the
+    guest sees.  A live migration only: a cold-migrated guest boots on
+    the destination CPU.
+    """
+    rule = 'cpu-features'
+    live = (f.LIVE,)
+    mode = server.guest_side.cpu_mode if server.guest_side else None
+    if mode == 'custom':
+        return _custom_guest(rule, server, dest, live)
+    if not (source and source.cpu and dest.cpu):
+        return base.unknown(
+            rule, _('CPU features of the %s not known: no hypervisor '
+                    'cpu_info (compute >= 2.88) and no HW_CPU_* traits')
+            % (_('destination') if source and source.cpu
+               else _('source')), live,
+            _('check: openstack resource provider trait list <host>'))
+    if source.cpu.source != dest.cpu.source:
+        return base.unknown(
+            rule, _('CPU features of the hosts come from different sources '
+                    '(cpu_info and traits)'), live,
+            _('use --os-compute-api-version 2.87 (or lower) so both show '
+              'cpu_info'))
+    missing = sorted(_features(source.cpu) - _features(dest.cpu))
+    if not missing:
+        return base.ok(rule, _('destination has every source CPU feature'),
+                       live)
+    if source.cpu.source == 'traits' and mode is None:
+        return base.unknown(
+            rule, _('the source has CPU traits the destination lacks (%s); '
+                    'whether the guest uses them depends on its CPU mode '
+                    'and model') % ', '.join(missing), live,
+            _('use --ssh to read the guest CPU from its domain XML'))
+    return [base.finding(
+        rule, f.BLOCKER,
+        _('destination lacks CPU features of the source: %s')
+        % ', '.join(missing),
+        _('choose a destination with the same CPU generation, or '
+          'cold migrate'), live)]
 
 
 @base.depends(lambda server, snapshot: (
@@ -138,7 +220,12 @@ def hypervisor(server, source, dest, snapshot):
     live = (f.LIVE,)
     if source is None or not source.hypervisor_type or \
             not dest.hypervisor_type:
-        return base.unknown(rule, _('hypervisor type not known'), live)
+        return base.unknown(
+            rule, _('hypervisor type not known: no hypervisor record of '
+                    'the %s') % (_('source') if source is None
+                                 or not source.hypervisor_type
+                                 else _('destination')), live,
+            _('check: openstack hypervisor show <host>'))
     if source.hypervisor_type != dest.hypervisor_type:
         return [base.finding(
             rule, f.BLOCKER,

@@ -65,8 +65,12 @@ def server_group(server, source, dest, snapshot):
         if unknown:
             findings.append(base.finding(
                 rule, f.UNKNOWN if hard else f.NOT_CHECKED,
-                _('group %(name)s: host of %(n)d member(s) unknown')
-                % {'name': name, 'n': len(unknown)}))
+                _('group %(name)s: host of %(n)d member(s) unknown '
+                  '(%(ids)s)')
+                % {'name': name, 'n': len(unknown),
+                   'ids': ', '.join(sorted(unknown)[:3])},
+                _('check their hosts: openstack server show <member> '
+                  '(admin, all projects)')))
     if not any(x.severity in (f.BLOCKER, f.WARNING, f.UNKNOWN)
                for x in findings):
         findings.append(base.finding(rule, f.OK,

@@ -16,6 +16,7 @@ sections 8.2 / 8.3; Nova Train NUMA-aware live migration).
 
 from migrationclient._i18n import _
 from migrationclient.constraints import model as f
+from migrationclient.constraints.rules import allocation as placement
 from migrationclient.constraints.rules import base
 from migrationclient.constraints.rules import capacity
 from migrationclient import microversions as mv
@@ -133,8 +134,9 @@ def numa(server, source, dest, snapshot):
     cells = _cells(dest)
     if cells is None:
         findings.extend(base.unknown(
-            rule, _('destination NUMA cells not known'),
-            remedy=_('use --ssh')))
+            rule, _('destination NUMA cells not known: no hypervisor '
+                    'cpu_info (compute >= 2.88) and no host-side facts'),
+            remedy=_('use --ssh to read the cells on the host')))
         return findings
     if nodes > cells:
         findings.append(base.finding(
@@ -152,9 +154,10 @@ def numa(server, source, dest, snapshot):
         return findings
     if not host_cells:
         findings.extend(base.unknown(
-            rule, _('guest fits the %(cells)d cells; per-cell free capacity '
-                    'not checked') % {'cells': cells},
-            remedy=_('use --ssh')))
+            rule, _('the destination has %(cells)d NUMA cell(s) for the '
+                    'guest\'s %(nodes)d node(s); free CPUs and memory per '
+                    'cell not known') % {'cells': cells, 'nodes': nodes},
+            remedy=_('use --ssh to read the free CPUs and memory per cell')))
         return findings
     cpus = server.flavor.vcpus if server.dedicated_cpus else 0
     # huge page backed memory is checked by the hugepages rule
@@ -180,18 +183,8 @@ def _aggregate_specs(server):
                  if key.startswith('aggregate_instance_extra_specs:'))
 
 
-@base.depends(lambda server, snapshot: (
-    server.dedicated_cpus, server.flavor.vcpus, _aggregate_specs(server)),
-    dest=True)
-def pinning(server, source, dest, snapshot):
-    """pinning: dedicated CPUs are free on the destination.
-
-    Seed 8.2/8.3 (``hw:cpu_policy=dedicated``,
-    ``aggregate_instance_extra_specs:pinned=true`` with
-    AggregateInstanceExtraSpecsFilter).  Train+: free placement ``PCPU``;
-    before, pinned guests consume ``VCPU``.
-    """
-    rule = 'pinning'
+def _aggregate_findings(rule, server, dest):
+    """AggregateInstanceExtraSpecsFilter (seed 8.2/8.3 ``pinned=true``)."""
     findings = []
     for key, want in _aggregate_specs(server):
         meta_key = key.split(':', 1)[1]
@@ -204,11 +197,64 @@ def pinning(server, source, dest, snapshot):
                   '(AggregateInstanceExtraSpecsFilter)')
                 % {'k': meta_key, 'v': want},
                 _('choose a host of the matching aggregate')))
+    return findings
+
+
+def _pcpu_from_placement(rule, server, dest, snapshot):
+    """Free ``PCPU`` from Placement's answer (Train+), or None.
+
+    A host found only by the ``VCPU`` fallback question has no free
+    ``PCPU``: refused when it reports ``PCPU`` inventory (its dedicated
+    CPUs are Placement's), unknown on a host that still pins from
+    ``VCPU`` (``vcpu_pin_set``, no ``cpu_dedicated_set``: the per-cell
+    free CPUs decide).
+    """
+    answer, room = placement.answer_room(server, dest, snapshot)
+    if answer is None or not answer.pcpu:
+        return None
+    if room is None or not room.fallback_only:
+        return placement.resource_findings(rule, server, dest, snapshot,
+                                           ('PCPU',))
+    need = answer.amount('PCPU')
+    if 'PCPU' in (dest.inventory or {}):
+        cap = dest.inventory['PCPU']
+        return [base.finding(
+            rule, f.BLOCKER,
+            _('Placement has no free PCPU for the guest: needs %(need)d, '
+              '%(free)d free; only the VCPU fallback question finds the '
+              'host, and it reports PCPU inventory')
+            % {'need': need, 'free': cap.free},
+            _('free dedicated CPUs on the destination or choose another'))]
+    return base.unknown(
+        rule, _('the destination pins from VCPU (no PCPU inventory): free '
+                'dedicated CPUs per NUMA cell decide'),
+        remedy=_('use --ssh to read the pinned CPUs per cell'))
+
+
+@base.depends(lambda server, snapshot: (
+    server.dedicated_cpus, server.flavor.vcpus, _aggregate_specs(server),
+    placement.key(server, snapshot)),
+    dest=True)
+def pinning(server, source, dest, snapshot):
+    """pinning: dedicated CPUs are free on the destination.
+
+    Seed 8.2/8.3 (``hw:cpu_policy=dedicated``; the seed also puts pinned
+    hosts in an aggregate matched by
+    ``aggregate_instance_extra_specs:pinned=true``, which alone pins
+    nothing).  Train+: free ``PCPU`` from Placement's allocation
+    candidates (or the ``PCPU`` inventory); before, pinned guests consume
+    ``VCPU``.
+    """
+    rule = 'pinning'
+    findings = _aggregate_findings(rule, server, dest)
     if not server.dedicated_cpus:
         if not findings:
             return base.ok(rule, _('guest CPUs are not pinned'))
         return findings
-    if capacity.pcpu_cloud(snapshot) and dest.inventory is not None:
+    found = _pcpu_from_placement(rule, server, dest, snapshot)
+    if found is not None:
+        findings.extend(found)
+    elif capacity.pcpu_cloud(snapshot) and dest.inventory is not None:
         found = capacity.resource_check(
             rule, dest, 'PCPU', server.flavor.vcpus,
             _('dedicated CPUs (PCPU)'))
@@ -219,7 +265,9 @@ def pinning(server, source, dest, snapshot):
                                                 _('pinned vCPUs (VCPU)')))
     else:
         findings.extend(base.unknown(
-            rule, _('destination dedicated CPU capacity not known')))
+            rule, _('destination dedicated CPU capacity not known: '
+                    'Placement not readable'),
+            remedy=_('make Placement reachable for this user (admin)')))
     return findings
 
 
@@ -238,8 +286,10 @@ def hugepages(server, source, dest, snapshot):
     cells = dest.host_side.numa_cells if dest.host_side else ()
     if not cells:
         return base.unknown(
-            rule, _('free huge pages on the destination not known'),
-            remedy=_('use --ssh'))
+            rule, _('free huge pages per NUMA cell of the destination not '
+                    'known: not in the API nor in Placement'),
+            remedy=_('use --ssh to read them on the host (or: virsh '
+                     'freepages --all on the destination)'))
     nodes = max(server.numa_nodes, 1)
     sizes = {page_kb} if page_kb else {
         s for c in cells for s in c.free_hugepages if s > 4}

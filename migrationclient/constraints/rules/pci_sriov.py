@@ -16,6 +16,8 @@ mediated devices (seed section 8.2; Nova release notes).
 
 from migrationclient._i18n import _
 from migrationclient.constraints import model as f
+from migrationclient.constraints import request
+from migrationclient.constraints.rules import allocation as placement
 from migrationclient.constraints.rules import base
 from migrationclient.constraints.rules import numa_placement
 from migrationclient import microversions as mv
@@ -59,8 +61,10 @@ def sriov(server, source, dest, snapshot):
     rule = 'sriov'
     if server.ports is None:
         if snapshot.cloud.nova < mv.TRAIN:
-            return base.unknown(rule, _('ports not known (network service '
-                                        'unavailable)'), (f.LIVE,))
+            return base.unknown(
+                rule, _('ports not known (network service unavailable): '
+                        'an SR-IOV port blocks live migration before Train'),
+                (f.LIVE,), _('check: openstack port list --server <server>'))
         return base.not_checked(rule, _('ports not known (network service '
                                         'unavailable)'))
     ports = [p for p in server.ports if p.vnic_type in SRIOV_VNIC_TYPES]
@@ -68,6 +72,12 @@ def sriov(server, source, dest, snapshot):
         return base.ok(rule, _('no SR-IOV port'))
     kinds = ', '.join(sorted({p.vnic_type for p in ports}))
     findings = []
+    if snapshot.cloud.nova < mv.ZED and any(p.vnic_type == 'vdpa'
+                                            for p in ports):
+        findings.append(base.finding(
+            rule, f.BLOCKER,
+            _('vDPA port: Nova moves servers with vDPA ports only from Zed'),
+            _('upgrade to Zed, or detach the vDPA port before the move')))
     if snapshot.cloud.nova < mv.TRAIN:
         findings.append(base.finding(
             rule, f.BLOCKER,
@@ -80,22 +90,78 @@ def sriov(server, source, dest, snapshot):
             _('SR-IOV port(s) (%s): the VF is unplugged and replugged, the '
               'guest loses that network during the move') % kinds,
             _('expect a network interruption'), (f.LIVE,)))
+    physnets = ', '.join(sorted({p.physical_network or '?' for p in ports}))
     findings.append(base.finding(
         rule, f.UNKNOWN,
-        _('free VFs on the destination are not visible in the API'),
-        _('make sure the destination has a free VF on %s')
-        % ', '.join(sorted({p.physical_network or '?' for p in ports})),
+        _('free VFs on %s of the destination: not in the API, and Nova '
+          'does not report Neutron-port VFs in Placement') % physnets,
+        _('count them on the destination: VFs of the [pci] device_spec '
+          'for %s (sriov_numvfs) minus those attached to guests') % physnets,
         f.BOTH))
     return findings
 
 
-@base.depends(base.server_id)
+def alias_count(alias):
+    """Devices a ``pci_passthrough:alias`` value asks (``a:2,b:1`` -> 3)."""
+    total = 0
+    for part in str(alias).split(','):
+        name, _sep, count = part.strip().partition(':')
+        try:
+            total += int(count) if count else 1
+        except ValueError:
+            total += 1
+    return total
+
+
+def _free_pci_cold(rule, server, dest, snapshot, alias):
+    """Free PCI devices of the destination in Placement (cold migration).
+
+    Nova reports PCI devices in Placement with ``[pci]
+    report_in_placement`` (Zed+): one provider per device under the
+    compute node.  Fewer free devices than the alias asks: Nova refuses
+    (no device to claim).  Which class the alias maps to is in the
+    destination's nova.conf, so enough free devices stays unknown.
+    """
+    cold = (f.COLD,)
+    _answer, room = placement.answer_room(server, dest, snapshot)
+    need = alias_count(alias)
+    if room is not None and room.pci_free is not None:
+        free = sum(room.pci_free.values())
+        if free < need:
+            return [base.finding(
+                rule, f.BLOCKER,
+                _('Placement ([pci] report_in_placement) shows %(free)d free '
+                  'PCI device(s) on the destination, alias %(alias)s asks '
+                  '%(need)d') % {'free': free, 'alias': alias, 'need': need},
+                _('free a device on the destination or choose another'),
+                cold)]
+        return base.unknown(
+            rule, _('Placement shows %(free)d free PCI device(s) (%(rcs)s); '
+                    'which of them alias %(alias)s matches is in the '
+                    'destination\'s nova.conf') % {
+                'free': free, 'alias': alias,
+                'rcs': ', '.join('%s:%d' % x for x in sorted(
+                    room.pci_free.items()))},
+            cold, _('check [pci] alias on the destination'))
+    return base.unknown(
+        rule, _('free PCI devices for alias %s on the destination: not in '
+                'the API (Placement has them only with [pci] '
+                'report_in_placement, Zed+)') % alias, cold,
+        _('check the devices of [pci] device_spec on the destination, or '
+          'enable [pci] report_in_placement'))
+
+
+@base.depends(lambda server, snapshot: (
+    server.flavor.extra_specs.get('pci_passthrough:alias'),
+    placement.key(server, snapshot)), dest=True)
 def pci(server, source, dest, snapshot):
     """pci: PCI passthrough (``pci_passthrough:alias``) blocks live migration.
 
     Seed 8.2 "PCI passthrough".  Nova Train refuses live migration with
     non-network PCI devices; Epoxy allows ``live_migratable`` devices, which
     the API does not show (operator option ``--pci-live-migratable``).
+    Cold: free devices from Placement where the cloud reports them there
+    (``[pci] report_in_placement``, Zed+).
     """
     rule = 'pci'
     alias = server.flavor.extra_specs.get('pci_passthrough:alias')
@@ -119,20 +185,56 @@ def pci(server, source, dest, snapshot):
             rule, f.BLOCKER,
             _('PCI passthrough (alias %s) cannot be live migrated') % alias,
             remedy, (f.LIVE,)))
-    findings.append(base.finding(
-        rule, f.UNKNOWN,
-        _('free PCI devices on the destination are not visible in the API'),
-        _('make sure the destination has free devices for %s') % alias,
-        (f.COLD,)))
+    findings.extend(_free_pci_cold(rule, server, dest, snapshot, alias))
     return findings
 
 
-@base.depends(base.server_id)
+def mdev_classes(server, nova):
+    """Resource classes of mediated devices the server asks.
+
+    ``VGPU`` and ``CUSTOM_*`` classes, not vPMEM namespaces nor PCI.
+    """
+    if not any(k.startswith('resources') for k in server.flavor.extra_specs):
+        return ()
+    shape = request.request_shape(server, nova)
+    return tuple(rc for rc in shape.mdev_resources
+                 if not rc.startswith('CUSTOM_PCI_'))
+
+
+def _asked(server, snapshot):
+    answer = snapshot.placement_for(server.id)
+    return answer.resources if answer is not None else ()
+
+
+def _room(rule, server, dest, snapshot, classes, unknown_text, remedy):
+    """Findings on free ``classes`` from Placement's answer, or unknown."""
+    found = None
+    if classes:
+        found = placement.resource_findings(rule, server, dest, snapshot,
+                                            tuple(classes))
+    if found is None:
+        return base.unknown(rule, unknown_text, remedy=remedy)
+    return found
+
+
+def _devices_key(server, snapshot):
+    return (server.spec('tpm_version'), server.spec('tpm_model'),
+            server.spec('tpm_secret_security'),
+            server.flavor.extra_specs.get('hw:pmem'),
+            mdev_classes(server, snapshot.cloud.nova),
+            placement.key(server, snapshot))
+
+
+@base.depends(_devices_key, dest=True)
 def devices(server, source, dest, snapshot):
     """devices: vTPM, vPMEM and mediated devices (vGPU) by release.
 
     Nova: vPMEM live migration from Ussuri, mdev / vGPU from 2024.1,
-    vTPM from 2026.1 (with ``hw:tpm_secret_security=host``).
+    vTPM from 2026.1 (with ``hw:tpm_secret_security=host``).  Free vPMEM
+    namespaces (``CUSTOM_PMEM_NAMESPACE_*``) and mediated devices
+    (``VGPU`` or the ``CUSTOM_*`` class of ``[mdev_*] mdev_class``) from
+    Placement's allocation candidates (the scheduler's question asks
+    them).
     """
     rule = 'devices'
     live = (f.LIVE,)
@@ -154,20 +256,21 @@ def devices(server, source, dest, snapshot):
             findings.append(base.finding(
                 rule, f.WARNING, _('vTPM live migration (2026.1+)'), '',
                 live))
-    if specs.get('hw:pmem'):
-        if nova < mv.USSURI:
-            findings.append(base.finding(
-                rule, f.BLOCKER,
-                _('vPMEM: live migration unsupported before Ussuri'),
-                _('cold migrate'), live))
-        else:
-            findings.append(base.finding(
-                rule, f.UNKNOWN,
-                _('vPMEM: free namespaces on the destination are not '
-                  'visible'), _('check the destination vPMEM namespaces')))
-    mdev = sorted(k for k in specs
-                  if k.startswith('resources') and ('VGPU' in k
-                                                    or 'MDEV' in k))
+    pmem = sorted(rc for rc, _n in _asked(server, snapshot)
+                  if rc.startswith('CUSTOM_PMEM_NAMESPACE_'))
+    if specs.get('hw:pmem') and nova < mv.USSURI:
+        findings.append(base.finding(
+            rule, f.BLOCKER,
+            _('vPMEM: live migration unsupported before Ussuri'),
+            _('cold migrate'), live))
+    if specs.get('hw:pmem') and nova >= mv.TRAIN:
+        # vPMEM exists from Train: before, Nova ignores hw:pmem
+        findings.extend(_room(
+            rule, server, dest, snapshot, pmem,
+            _('vPMEM: free namespaces on the destination are not visible '
+              '(Placement not asked)'),
+            _('check: openstack resource provider inventory list <dest>')))
+    mdev = mdev_classes(server, nova)
     if mdev:
         if nova < mv.CARACAL:
             findings.append(base.finding(
@@ -175,12 +278,12 @@ def devices(server, source, dest, snapshot):
                 _('mediated devices (%s): live migration unsupported before '
                   '2024.1') % ', '.join(mdev),
                 _('cold migrate'), live))
-        else:
-            findings.append(base.finding(
-                rule, f.UNKNOWN,
-                _('mediated devices (%s): the destination needs the same '
-                  'mdev type free, not visible in the API') % ', '.join(mdev),
-                _('check the destination mdev types')))
+        findings.extend(_room(
+            rule, server, dest, snapshot, mdev,
+            _('mediated devices (%s): the destination needs the same mdev '
+              'type free; Placement not asked') % ', '.join(mdev),
+            _('check: openstack resource provider inventory list <dest> '
+              '(its child providers)')))
     if not findings:
         return base.ok(rule, _('no vTPM, vPMEM or mediated device'))
     return findings

@@ -17,12 +17,37 @@
 from migrationclient._i18n import _
 from migrationclient.constraints import model as f
 from migrationclient.constraints.rules import base
+from migrationclient import microversions as mv
 
 
 LIVE_STATES = ('active', 'paused')
 
 
 COLD_STATES = ('active', 'stopped', 'shutoff')
+SHELVED_STATES = ('shelved', 'shelved_offloaded')
+#: compute microversion that shows ``pinned_availability_zone``
+PINNED_AZ = mv.Version(2, 96)
+
+
+def _shelved(rule, server, vm_state):
+    """A shelved server moves by unshelving.
+
+    Nova migrates no SHELVED / SHELVED_OFFLOADED server (409).  Compute
+    2.91 unshelves to a named host (``openstack server unshelve --host``).
+    """
+    ref = getattr(server, 'id', None) or '<server>'
+    if vm_state == 'shelved_offloaded':
+        text = _('server is SHELVED_OFFLOADED: it runs on no host; it moves '
+                 'by being unshelved')
+        remedy = _('openstack --os-compute-api-version 2.91 server unshelve '
+                   '--host <dest> %s') % ref
+    else:
+        text = _('server is SHELVED: not migratable; offload it, then '
+                 'unshelve it on the destination')
+        remedy = _('openstack server shelve --offload %(id)s, then '
+                   'openstack --os-compute-api-version 2.91 server unshelve '
+                   '--host <dest> %(id)s') % {'id': ref}
+    return [base.finding(rule, f.BLOCKER, text, remedy)]
 
 
 @base.depends(lambda server, snapshot: (
@@ -47,6 +72,8 @@ def state(server, source, dest, snapshot):
         findings.append(base.finding(
             rule, f.BLOCKER, _('server is in ERROR'),
             _('reset its state after checking it, then retry')))
+    elif vm_state in SHELVED_STATES:
+        findings.extend(_shelved(rule, server, vm_state))
     else:
         if vm_state not in LIVE_STATES:
             findings.append(base.finding(
@@ -68,6 +95,25 @@ def state(server, source, dest, snapshot):
     if not findings:
         return base.ok(rule, _('server is %s') % server.status)
     return findings
+
+
+def _leaves_zone(rule, server, dest, snapshot):
+    """Leaving the zone the server runs in: allowed, unwise (a warning).
+
+    Nova enforces only the zone a server was *requested* in (its pinned
+    zone, shown from compute 2.96); a server booted without one (shown in
+    the default zone, or the zone its host is in) may move anywhere.
+    """
+    args = {'az': server.availability_zone, 'dz': dest.availability_zone}
+    if snapshot.cloud.supports(PINNED_AZ):
+        text = _('the server leaves availability zone %(az)s for %(dz)s: '
+                 'Nova allows it (the server is pinned to no zone)') % args
+    else:
+        text = _('the server leaves availability zone %(az)s for %(dz)s: '
+                 'allowed unless it was created in %(az)s explicitly (not '
+                 'shown below compute 2.96)') % args
+    return base.finding(rule, f.WARNING, text,
+                        _('prefer a host of %s') % server.availability_zone)
 
 
 @base.depends(lambda server, snapshot: (
@@ -123,13 +169,7 @@ def services(server, source, dest, snapshot):
     elif (pinned is None and server.availability_zone
           and dest.availability_zone
           and dest.availability_zone != server.availability_zone):
-        findings.append(base.finding(
-            rule, f.WARNING,
-            _('destination is in availability zone %(dz)s, the server in '
-              '%(az)s: refused if it was booted with that zone')
-            % {'az': server.availability_zone,
-               'dz': dest.availability_zone},
-            _('prefer a host of %s') % server.availability_zone))
+        findings.append(_leaves_zone(rule, server, dest, snapshot))
     if not findings:
         return base.ok(rule, _('source and destination nova-compute up, '
                                'destination enabled'))

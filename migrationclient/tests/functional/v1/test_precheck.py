@@ -237,6 +237,55 @@ class TestPrecheckFidelityFake(PrecheckMixin, base.FunctionalTestCase):
         ]
         self.run_cases(cases)
 
+    def set_trait(self, host, trait, present=True):
+        """Add / remove a custom trait on a compute node's provider."""
+        placement = self.connection().placement
+        version = '1.6'
+        placement.put('/traits/%s' % trait, microversion=version)
+        hv = [h for h in self.connection().compute.hypervisors(details=True)
+              if (h.service_details or {}).get('host') == host][0]
+        providers = placement.get(
+            '/resource_providers', params={'name': hv.name},
+            microversion=version).json()['resource_providers']
+        uuid = providers[0]['uuid']
+        url = '/resource_providers/%s/traits' % uuid
+        body = placement.get(url, microversion=version).json()
+        traits = set(body['traits'])
+        traits = traits | {trait} if present else traits - {trait}
+        placement.put(url, json={
+            'traits': sorted(traits),
+            'resource_provider_generation':
+                body['resource_provider_generation']},
+            microversion=version).raise_for_status()
+
+    def test_placement_traits(self):
+        # issue 15: the verdict is Placement's answer to the scheduler's
+        # question; a destination without a required trait is "no" (named)
+        # and Nova refuses it (NoValidHost), one with it is "yes"
+        for host in ('compute1', 'compute3'):
+            self.set_trait(host, 'CUSTOM_P15_GOLD')
+            self.addCleanup(self.set_trait, host, 'CUSTOM_P15_GOLD', False)
+        gold = self.bed.flavor('p15.gold', 1, 512, 1, extra_specs={
+            'trait:CUSTOM_P15_GOLD': 'required'})
+
+        def to(dest):
+            def make():
+                return self.create_server('image', host='compute1',
+                                          flavor=gold), dest
+            return make
+
+        table = self.run_cases([Case('required trait, dest lacks it',
+                                     to('compute2')),
+                                Case('required trait, dest has it',
+                                     to('compute3'))])
+        said = {(r[0], r[1]): r[3] for r in table}
+        self.assertEqual('no', said['required trait, dest lacks it', 'live'])
+        self.assertEqual('yes', said['required trait, dest has it', 'cold'])
+        server, dest = to('compute2')()
+        row = self.precheck_row(server.id, dest)
+        self.assertIn('required trait CUSTOM_P15_GOLD: the destination does '
+                      'not have it', ' '.join(row['Blockers']))
+
     def test_server_groups(self):
         def member_pair(policy, peer_host, dest):
             def make():
@@ -440,12 +489,16 @@ class TestPrecheckCommand(PrecheckMixin, base.FunctionalTestCase):
         self.assertEqual(len(one.server_ids) + 3, len(four.server_ids))
         self.assertEqual(len(seen_one), len(seen_four),
                          '\n'.join(seen_four))
-        # M = 2 destinations: inventories + usages each; not the source's
-        # (no server has a NUMA topology).
-        placement = [s for s in seen_four if '/resource_providers/' in s]
-        self.assertEqual(4, len(placement), placement)
-        source = one.snapshot.hosts['compute3'].inventory
-        self.assertIsNone(source)
+        # Placement: the scheduler's question once for the one flavor
+        # (issue 15), no per-host inventory, usage or trait read: every
+        # host has room and is in the answer.
+        placement = [s for s in seen_four if '/resource_providers' in s]
+        self.assertEqual([], placement)
+        asked = [s for s in seen_four if '/allocation_candidates' in s]
+        self.assertEqual(1, len(asked), seen_four)
+        answer = four.snapshot.placement_for(four.server_ids[0])
+        self.assertEqual({'compute1', 'compute2', 'compute3'},
+                         set(answer.rooms))
         self.addDetail('requests', content.text_content(
             '\n'.join(seen_four)))
 
@@ -590,3 +643,22 @@ class TestPrecheckFidelityLibvirt(PrecheckMixin, base.FunctionalTestCase):
                     return self.create_server(kind, host='compute1'), dest
                 cases.append(Case('%s -> %s' % (kind, dest), make))
         self.run_cases(cases)
+
+    def test_pcpu_full_destination(self):
+        # issue 15: Placement has no free PCPU on compute2 (two 2-CPU
+        # pinned guests hold its 4 dedicated CPUs); only Nova's VCPU
+        # fallback question finds it, and compute2 reports PCPU: "no",
+        # naming PCPU, and Nova refuses (NoValidHost)
+        def fill():
+            for _i in range(2):
+                self.create_server('pinned', host='compute2')
+
+        def make():
+            return self.create_server('pinned', host='compute1'), 'compute2'
+
+        table = self.run_cases([Case('pinned -> PCPU-full compute2', make,
+                                     setup=fill)])
+        self.assertEqual({'no'}, {r[3] for r in table})
+        server, dest = make()
+        row = self.precheck_row(server.id, dest)
+        self.assertIn('no free PCPU', ' '.join(row['Blockers']))

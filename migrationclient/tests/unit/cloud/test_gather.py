@@ -181,3 +181,78 @@ class TestInventoryHosts(testtools.TestCase):
         # named servers on two hosts: each is a destination of the other
         self.assertEqual({'c1', 'c2'}, cloud_gather.inventory_hosts(
             {'c1', 'c2'}, {'c1', 'c2'}, [base.server()]))
+
+
+class TestAnswersFrom(testtools.TestCase):
+    """Placement's answers into the snapshot (upstream 1.29 sample)."""
+
+    def build(self, server, data):
+        from migrationclient.cloud import candidates
+        from migrationclient.constraints import request as rq
+        from migrationclient.tests.unit.cloud import test_candidates as tc
+        shapes = rq.request_shapes(server, 34)
+        names = dict(tc.NAMES)
+        names[tc.CN2_VF] = 'compute2_0000:81:00.1'
+        result = {shape: candidates.build(shape, '1.39', data, names)
+                  for shape in shapes}
+        return shapes, result
+
+    def sample(self):
+        from migrationclient.tests.unit.cloud import test_candidates as tc
+        return tc._sample(tc.AC % '-1.29')
+
+    def test_rooms_usage_traits_and_pci(self):
+        server = base.server()
+        shapes, result = self.build(server, self.sample())
+        host_of = {'compute1': 'host1', 'compute2': 'host2'}
+        answers, asked = cloud_gather.answers_from(
+            result, {server.id: shapes}, host_of)
+        answer = answers[server.id]
+        self.assertEqual({'host1', 'host2'}, set(answer.rooms))
+        self.assertEqual({'host1', 'host2'}, set(asked))
+        room = answer.rooms['host2']
+        self.assertEqual(196608, room.usage['MEMORY_MB'].free)
+        self.assertEqual(frozenset({'HW_NIC_SRIOV'}), room.traits)
+        self.assertEqual({'SRIOV_NET_VF': 8}, room.pci_free)
+        self.assertFalse(room.fallback_only)
+        self.assertEqual('DISK_GB:1, MEMORY_MB:512, VCPU:1, '
+                         '!COMPUTE_STATUS_DISABLED', answer.asked)
+        self.assertIsNone(answer.refused)
+        usage, traits = asked['host2']
+        self.assertEqual(room.usage, usage)
+
+    def test_servers_of_one_shape_share_one_answer(self):
+        a, b = base.server(), base.server()
+        b = b.__class__(**dict(b.__dict__, id='other'))
+        shapes, result = self.build(a, self.sample())
+        answers, _asked = cloud_gather.answers_from(
+            result, {a.id: shapes, b.id: shapes}, {'compute1': 'host1'})
+        self.assertIs(answers[a.id], answers[b.id])
+        self.assertEqual({'host1'}, set(answers[a.id].rooms))
+
+    def test_pinned_guest_found_by_the_fallback_only(self):
+        server = base.server(flavor={'vcpus': 2, 'extra_specs': {
+            'hw:cpu_policy': 'dedicated'}})
+        shapes, result = self.build(server, self.sample())
+        from migrationclient.cloud import candidates
+        result[shapes[0]] = candidates.build(
+            shapes[0], '1.39', {'allocation_requests': [],
+                                'provider_summaries': {}})
+        answers, _asked = cloud_gather.answers_from(
+            result, {server.id: shapes}, {'compute1': 'host1'})
+        answer = answers[server.id]
+        self.assertTrue(answer.pcpu)
+        self.assertTrue(answer.rooms['host1'].fallback_only)
+        self.assertEqual(2, answer.amount('PCPU'))
+
+    def test_image_traits_kept(self):
+        # the Placement question asks image traits (trait:X=required)
+        body = base.server_body()
+        props = body['image']['properties']
+        props.update({'trait:CUSTOM_GOLD': 'required',
+                      'os_secure_boot': 'required', 'os_distro': 'x'})
+        srv = cloud_gather.server_from_sdk(base.sdk_server_from(body))
+        self.assertEqual('required',
+                         srv.image_properties['trait:CUSTOM_GOLD'])
+        self.assertEqual('required', srv.image_properties['os_secure_boot'])
+        self.assertNotIn('os_distro', srv.image_properties)

@@ -115,3 +115,43 @@ class TestFindServer(testtools.TestCase):
         compute = LookupCompute(everyone=[_server('uuid-1')])
         self.assertEqual(['uuid-1'], [s.id for s in servers.find_servers(
             compute, ['vm1', 'uuid-1'])])
+
+
+class TestNovaTopology(testtools.TestCase):
+    """``GET /servers/{id}/topology`` names microversion 2.78 itself."""
+
+    ENDPOINT = 'http://compute.test/v2.1'
+
+    def setUp(self):
+        super().setUp()
+        import openstack
+        import requests_mock
+
+        from migrationclient.tests.unit.constraints import base
+        self.mocker = requests_mock.Mocker()
+        self.mocker.start()
+        self.addCleanup(self.mocker.stop)
+        versions = base.sample('nova/versions/versions-get-resp.json')
+        v21 = [v for v in versions['versions'] if v['id'] == 'v2.1'][0]
+        self.mocker.get(self.ENDPOINT, json={'version': v21})
+        self.body = base.sample(
+            'nova/os-server-topology/v2.78/servers-topology-resp.json')
+        self.compute = openstack.connect(
+            auth_type='none', compute_endpoint_override=self.ENDPOINT,
+            region_name='', load_yaml_config=False,
+            load_envvars=False).compute
+
+    def test_sends_2_78(self):
+        self.mocker.get(self.ENDPOINT + '/servers/uuid-1/topology',
+                        json=self.body)
+        self.assertEqual(self.body,
+                         servers.nova_topology(self.compute, 'uuid-1'))
+        request = self.mocker.request_history[-1]
+        self.assertEqual('compute 2.78',
+                         request.headers['OpenStack-API-Version'])
+
+    def test_refused_is_none(self):
+        self.mocker.get(self.ENDPOINT + '/servers/uuid-1/topology',
+                        status_code=404, json={'itemNotFound': {
+                            'message': 'x', 'code': 404}})
+        self.assertIsNone(servers.nova_topology(self.compute, 'uuid-1'))

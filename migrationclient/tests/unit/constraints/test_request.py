@@ -233,6 +233,19 @@ class TestPrefilters(testtools.TestCase):
         self.assertEqual(1, shape.resources['CUSTOM_PMEM_NAMESPACE_SMALL'])
         self.assertEqual((), shape.mdev_resources)
 
+    def test_devices_only_from_their_release(self):
+        # a Newton cloud never asks vPMEM (Train), vTPM (Victoria) or the
+        # secure boot trait (Wallaby): Placement would refuse the classes
+        server = _server({'hw:pmem': '1GB', 'hw:tpm_version': '2.0',
+                          'os:secure_boot': 'required'})
+        shape = rq.request_shape(server, mv.NEWTON)
+        self.assertEqual({'VCPU', 'MEMORY_MB', 'DISK_GB'},
+                         set(shape.resources))
+        self.assertEqual(frozenset(), shape.required_traits)
+        shape = rq.request_shape(server, mv.TRAIN)
+        self.assertIn('CUSTOM_PMEM_NAMESPACE_1GB', shape.resources)
+        self.assertEqual(frozenset(), shape.required_traits)
+
     def test_no_limit_and_no_image_type_trait(self):
         # image type support and image metadata prefilters are off by
         # default in nova 34 (nova/conf/scheduler.py)

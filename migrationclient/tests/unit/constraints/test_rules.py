@@ -88,10 +88,59 @@ class TestCpuFeatures(RuleTestCase):
         hosts = base.two_hosts()
         hosts = [hosts[0].__class__(**dict(hosts[0].__dict__, cpu=src)),
                  hosts[1].__class__(**dict(hosts[1].__dict__, cpu=dst))]
+        # issue 15 item 5: an extra HW_CPU_* trait on the source is not a
+        # blocker by itself: unknown until the guest CPU is known
         found = self.check(base.server(), hosts)
+        self.assertAllows(found, LIVE)
+        self.assertEqual({f.UNKNOWN}, self.severities(found))
+        self.assertIn('HW_CPU_X86_AESNI', found[0].message)
+        self.assertNotIn('HYPERTHREADING', found[0].message)
+        # a host-model guest carries the source's features: blocked
+        srv = base.server().__class__(**dict(
+            base.server().__dict__,
+            guest_side=f.GuestSideFacts(cpu_mode='host-model')))
+        found = self.check(srv, hosts)
         self.assertBlocks(found, LIVE)
         self.assertIn('HW_CPU_X86_AESNI', found[0].message)
         self.assertNotIn('HYPERTHREADING', found[0].message)
+
+    def _custom(self, features, model='Nehalem'):
+        return base.server().__class__(**dict(
+            base.server().__dict__, guest_side=f.GuestSideFacts(
+                cpu_mode='custom', cpu_model=model,
+                cpu_features=frozenset(features))))
+
+    def test_custom_guest_compares_its_own_cpu(self):
+        # the sample's source has pge + clflush; the destination only pge:
+        # a custom guest that requires pge only moves
+        hosts = base.two_hosts(cpu_info={'features': ['pge']})
+        found = self.check(self._custom(['pge']), hosts)
+        self.assertEqual({f.OK}, self.severities(found))
+        self.assertIn('Nehalem', found[0].message)
+        found = self.check(self._custom(['pge', 'avx2']), hosts)
+        self.assertBlocks(found, LIVE)
+        self.assertAllows(found, COLD)
+        self.assertIn('avx2', found[0].message)
+        self.assertNotIn('clflush', found[0].message)
+
+    def test_custom_guest_on_trait_hosts(self):
+        src = base.cloud_gather.cpu_from_traits(
+            ['HW_CPU_X86_AVX2', 'HW_CPU_X86_AESNI'])
+        dst = base.cloud_gather.cpu_from_traits(['HW_CPU_X86_AVX2'])
+        hosts = base.two_hosts()
+        hosts = [hosts[0].__class__(**dict(hosts[0].__dict__, cpu=src)),
+                 hosts[1].__class__(**dict(hosts[1].__dict__, cpu=dst))]
+        self.assertEqual({f.OK}, self.severities(
+            self.check(self._custom(['avx2']), hosts)))
+        self.assertBlocks(self.check(self._custom(['aesni']), hosts), LIVE)
+
+    def test_custom_guest_features_unread(self):
+        srv = base.server().__class__(**dict(
+            base.server().__dict__,
+            guest_side=f.GuestSideFacts(cpu_mode='custom')))
+        found = self.check(srv, base.two_hosts())
+        self.assertEqual({f.UNKNOWN}, self.severities(found))
+        self.assertIn('--ssh', found[0].remedy)
 
 
 class TestCpuModel(RuleTestCase):
@@ -355,10 +404,31 @@ class TestSriov(RuleTestCase):
 
     def test_train_warns(self):
         for vnic in rules.SRIOV_VNIC_TYPES:
+            if vnic == 'vdpa':
+                continue        # moves only from Zed: test_vdpa_from_zed
             srv = base.server(ports=(base.port(vnic),))
             found = self.check(srv, base.two_hosts(), version='2.79')
             self.assertAllows(found, LIVE)
             self.assertEqual({f.WARNING, f.UNKNOWN}, self.severities(found))
+
+    def test_vdpa_from_zed(self):
+        # issue 15 item 5: Nova moves vDPA servers only from Zed
+        srv = base.server(ports=(base.port('vdpa'),))
+        found = self.check(srv, base.two_hosts(), version='2.79')
+        self.assertBlocks(found, LIVE)
+        self.assertBlocks(found, COLD)
+        self.assertIn('Zed', found[0].message)
+        found = self.check(srv, base.two_hosts(), version='2.93')
+        self.assertAllows(found, LIVE)
+        self.assertAllows(found, COLD)
+        self.assertEqual({f.WARNING, f.UNKNOWN}, self.severities(found))
+
+    def test_unknown_names_the_fact(self):
+        found = self.check(base.server(ports=(base.port(),)),
+                           base.two_hosts())
+        unknown = [x for x in found if x.severity == f.UNKNOWN][0]
+        self.assertIn('free VFs on physnet2', unknown.message)
+        self.assertIn('sriov_numvfs', unknown.remedy)
 
 
 class TestPci(RuleTestCase):
@@ -533,6 +603,19 @@ class TestState(RuleTestCase):
         self.assertBlocks(found, LIVE)
         self.assertBlocks(found, COLD)
 
+    def test_shelved_gets_the_shelve_offload_remedy(self):
+        # issue 15 item 5
+        found = self._check('SHELVED', 'shelved')
+        self.assertBlocks(found, LIVE)
+        self.assertBlocks(found, COLD)
+        self.assertEqual(1, len(found))
+        self.assertIn('shelve --offload', found[0].remedy)
+        self.assertIn('unshelve --host <dest>', found[0].remedy)
+        found = self._check('SHELVED_OFFLOADED', 'shelved_offloaded')
+        self.assertBlocks(found, COLD)
+        self.assertNotIn('--offload', found[0].remedy)
+        self.assertIn('2.91 server unshelve --host <dest>', found[0].remedy)
+
     def test_locked_warns(self):
         found = self._check('ACTIVE', 'active', locked=True)
         self.assertEqual({f.WARNING}, self.severities(found))
@@ -578,6 +661,19 @@ class TestServices(RuleTestCase):
         self.assertBlocks(found, LIVE)
         found = self.check(base.server(), hosts)
         self.assertEqual({f.WARNING}, self.severities(found))
+
+    def test_unpinned_zone_is_yes_with_a_warning(self):
+        # issue 15 item 5: Nova allows leaving a zone the server is not
+        # pinned to: a warning that says so, never a blocker
+        hosts = [base.host('host1'), base.host('host2', zone='az2')]
+        found = self.check(base.server(), hosts, version='2.96')
+        self.assertEqual({f.WARNING}, self.severities(found))
+        self.assertAllows(found, LIVE)
+        self.assertAllows(found, COLD)
+        self.assertIn('Nova allows it', found[0].message)
+        found = self.check(base.server(), hosts, version='2.90')
+        self.assertEqual({f.WARNING}, self.severities(found))
+        self.assertIn('not shown below compute 2.96', found[0].message)
 
 
 class TestHypervisor(RuleTestCase):

@@ -48,6 +48,7 @@ SPECS = (
     {'hw:tpm_version': '2.0'},
     {'hw:tpm_version': '2.0', 'hw:tpm_secret_security': 'host'},
     {'hw:pmem': '6GB'}, {'resources:VGPU': '1'},
+    {'resources:CUSTOM_NVIDIA_11': '1'}, {'trait:CUSTOM_GOLD': 'required'},
     {'hw:mem_page_size': '2MB', 'hw:cpu_policy': 'dedicated',
      'hw:numa_nodes': '2'},
 )
@@ -129,7 +130,11 @@ def _server(rng, index, host_names):
     guest_side = None
     if rng.random() < 0.4:
         guest_side = f.GuestSideFacts(
-            cpu_mode=rng.choice((None, 'host-passthrough', 'host-model')),
+            cpu_mode=rng.choice((None, 'host-passthrough', 'host-model',
+                                 'custom')),
+            cpu_model=rng.choice((None, 'Nehalem')),
+            cpu_features=rng.choice((None, frozenset({'pge'}),
+                                     frozenset({'avx2', 'pge'}))),
             cdroms=rng.choice((None, 0, 1)),
             config_drive_format=rng.choice((None, 'iso9660', 'vfat')),
             config_drive_device=rng.choice((None, 'cdrom sda (sata)')),
@@ -180,8 +185,45 @@ def random_snapshot(seed):
         requested_version=rng.choice((None, mv.Version(2, 90))),
         notes=rng.choice(((), ('placement not read',))),
         pci_live_migratable=rng.random() < 0.3)
+    placement = None
+    if rng.random() < 0.6:
+        placement = {s.id: _answer(rng, s, host_names) for s in servers}
     return f.Snapshot(cloud=cloud, hosts=hosts,
-                      servers={s.id: s for s in servers}, groups=groups)
+                      servers={s.id: s for s in servers}, groups=groups,
+                      placement=placement)
+
+
+def _answer(rng, server, host_names):
+    """A random Placement answer for ``server`` (its key is its id)."""
+    specs = server.flavor.extra_specs
+    resources = {'MEMORY_MB': server.flavor.ram,
+                 'DISK_GB': server.local_disk_gb}
+    pcpu = specs.get('hw:cpu_policy') == 'dedicated'
+    resources['PCPU' if pcpu else 'VCPU'] = server.flavor.vcpus
+    if 'resources:VGPU' in specs:
+        resources['VGPU'] = 1
+    if 'resources:CUSTOM_NVIDIA_11' in specs:
+        resources['CUSTOM_NVIDIA_11'] = 1
+    rooms = {}
+    for name in host_names:
+        if rng.random() < 0.6:
+            usage = {rc: f.Capacity(total=rng.choice((n, 4 * n + 8)),
+                                    used=rng.choice((0, n)))
+                     for rc, n in resources.items()}
+            rooms[name] = f.PlacementRoom(
+                usage=usage, traits=frozenset(rng.sample(TRAITS, 2)),
+                fallback_only=pcpu and rng.random() < 0.3,
+                pci_free=rng.choice((None, {'CUSTOM_PCI_8086_1572': 0},
+                                     {'CUSTOM_PCI_8086_1572': 2})))
+    required = frozenset({'CUSTOM_GOLD'}) if any(
+        v == 'required' for v in specs.values()) else frozenset()
+    return f.PlacementAnswer(
+        key=('random', server.id),
+        asked=', '.join('%s:%d' % x for x in sorted(resources.items())),
+        resources=tuple(sorted(resources.items())), required=required,
+        forbidden=frozenset({'COMPUTE_STATUS_DISABLED'}), rooms=rooms,
+        refused=rng.choice((None,) * 9 + ('No such trait(s): X',)),
+        pcpu=pcpu)
 
 
 class TestSharedEqualsEvaluate(testtools.TestCase):

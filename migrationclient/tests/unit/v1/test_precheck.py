@@ -154,3 +154,41 @@ class TestSSHStatus(testtools.TestCase):
                               args)
         run.assert_not_called()
         self.assertEqual([], app.client_manager.mock_calls)
+
+
+class TestSummary(testtools.TestCase):
+    """Issue 15 item 6: the command counts the maybes (table and JSON)."""
+
+    def run_cmd(self, fmt):
+        srv = base.server(flavor={'extra_specs': {
+            'hw:mem_page_size': '2MB'}})
+        snap = base.snapshot([srv], [base.host('host1'),
+                                     base.host('host2'),
+                                     base.host('host3')])
+        result = engine_precheck.Result(
+            snap, [srv.id], evaluate.precheck(snap, [srv.id]))
+        app = mock.Mock()
+        app.stdout, app.stderr = io.StringIO(), io.StringIO()
+        cmd = precheck.PrecheckMigration(app, None)
+        args = cmd.get_parser('migration precheck').parse_args(
+            ['-f', fmt, srv.id])
+        with mock.patch.object(precheck.precheck, 'run',
+                               return_value=result):
+            status = cmd.run(args)
+        return status, app.stdout.getvalue(), app.stderr.getvalue()
+
+    def test_json_stays_a_document_and_stderr_counts(self):
+        import json
+        status, out, err = self.run_cmd('json')
+        self.assertEqual(exitcodes.OK, status)
+        rows = json.loads(out)
+        self.assertEqual({'maybe'}, {r['Live'] for r in rows})
+        self.assertIn('2 server x destination pair(s): live 0 yes, 2 maybe, '
+                      '0 no; cold 0 yes, 2 maybe, 0 no', err)
+        self.assertIn('maybe because of: hugepages (2)', err)
+        self.assertIn('Warnings column names it', err)
+
+    def test_table(self):
+        _status, out, err = self.run_cmd('table')
+        self.assertIn('maybe', out)
+        self.assertIn('2 maybe', err)
