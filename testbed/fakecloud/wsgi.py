@@ -449,24 +449,8 @@ class ControlResponder:
                 return _json(start_response, '409 Conflict',
                              {'error': str(e)})
             return _json(start_response, '200 OK', self.bed.control_states())
-        if path == '/api' and method == 'GET':
-            try:
-                return _json(start_response, '200 OK', self.bed.api_state())
-            except KeyError:
-                return _not_found(start_response, 'the bed runs without '
-                                  '--api-process')
-        if path == '/api/restart' and method == 'POST':
-            query = urllib.parse.parse_qs(environ.get('QUERY_STRING', ''))
-            try:
-                down = float(query.get('down', ['0'])[0])
-                return _json(start_response, '200 OK',
-                             self.bed.restart_api(down))
-            except KeyError:
-                return _not_found(start_response, 'the bed runs without '
-                                  '--api-process')
-            except ValueError as e:
-                return _json(start_response, '400 Bad Request',
-                             {'error': str(e)})
+        if path.startswith('/api'):
+            return self._api(environ, start_response, path, method)
         if path == '/periodic' and method == 'POST':
             self.bed.run_periodics()
             return _json(start_response, '200 OK', {'ran': True})
@@ -476,6 +460,25 @@ class ControlResponder:
                 'runs': getattr(self.bed, 'periodic_runs', 0)})
         if path == '' and method == 'GET':
             return _json(start_response, '200 OK', self.bed.state())
+        return _not_found(start_response)
+
+    def _api(self, environ, start_response, path, method):
+        """``GET /api``, ``POST /api/restart?down=S`` (--api-process)."""
+        try:
+            if path == '/api' and method == 'GET':
+                return _json(start_response, '200 OK', self.bed.api_state())
+            if path == '/api/restart' and method == 'POST':
+                query = urllib.parse.parse_qs(
+                    environ.get('QUERY_STRING', ''))
+                down = float(query.get('down', ['0'])[0])
+                return _json(start_response, '200 OK',
+                             self.bed.restart_api(down))
+        except KeyError:
+            return _not_found(start_response, 'the bed runs without '
+                              '--api-process')
+        except ValueError as e:
+            return _json(start_response, '400 Bad Request',
+                         {'error': str(e)})
         return _not_found(start_response)
 
 
