@@ -438,6 +438,54 @@ def _in_flight(bed, ids):
 
 # -- drain-scale --------------------------------------------------------------
 
+def where_time_goes(records, report_path):
+    """Mean gaps of a drain between Nova's records and the drain's report.
+
+    ``seen``: a record's end (``updated_at``) to the drain concluding the
+    server (``finished_at``: the poll that saw the end, then the check);
+    ``restart``: a conclusion to the next request (``submitted_at``), for
+    the conclusions followed by one; ``request_to_record``: a request to
+    its record's ``created_at`` (the request and Nova's pre-checks).
+    All UTC timestamps of one machine.  None without a readable report.
+    """
+    try:
+        with open(report_path) as f:
+            entries = {e['id']: e for e in json.load(f)['servers']}
+    except (OSError, ValueError, KeyError):
+        return None
+    parse = drain_bench._parse
+    seen, req = [], []
+    for r in records:
+        e = entries.get(r['server'])
+        if not e or not e.get('finished_at') or not e.get('submitted_at'):
+            continue
+        seen.append((parse(e['finished_at']) - parse(r['updated_at']))
+                    .total_seconds())
+        req.append((parse(r['created_at']) - parse(e['submitted_at']))
+                   .total_seconds())
+    starts = sorted(parse(e['submitted_at']) for e in entries.values()
+                    if e.get('submitted_at'))
+    restart = []
+    for e in entries.values():
+        if not e.get('finished_at'):
+            continue
+        end = parse(e['finished_at'])
+        later = [s for s in starts if s >= end]
+        if later:
+            restart.append((later[0] - end).total_seconds())
+    try:
+        os.unlink(report_path)
+    except OSError:
+        pass
+    if not seen:
+        return None
+    return {'seen': round(sum(seen) / len(seen), 3),
+            'seen_max': round(max(seen), 3),
+            'restart': round(sum(restart) / len(restart), 3)
+            if restart else 0.0,
+            'request_to_record': round(sum(req) / len(req), 3)}
+
+
 def _drain_size(ctx, bed, cloud, n, m, hold, name):
     sources = ['compute%d' % (i + 1) for i in range(m)]
     per_host = {h: n // m + (1 if i < n % m else 0)
@@ -450,9 +498,12 @@ def _drain_size(ctx, bed, cloud, n, m, hold, name):
     try:
         since = _utcnow() - datetime.timedelta(seconds=1)
         bed_cpu0, _rss = _proc_stat(bed.pid) if bed.pid else (None, None)
+        report = tempfile.mktemp(prefix='bench-scale-report-',
+                                 suffix='.json')
         argv = ['compute', 'drain'] + sources + [
             '--max-parallel', '2', '--max-per-target', '0',
-            '--poll-interval', '2', '--enable-when-done', '-f', 'json']
+            '--poll-interval', '2', '--enable-when-done', '--report',
+            report, '-f', 'json']
         ctx.log('drain %s (k=%d, hold %s s)', at, k, hold)
         u = run_cli(cloud, argv, timeout=3600 + 30 * n)
         bed_cpu1, bed_rss = _proc_stat(bed.pid) if bed.pid else (None, None)
@@ -467,6 +518,7 @@ def _drain_size(ctx, bed, cloud, n, m, hold, name):
                      for r in records if r['updated_at']]
         mean = sum(durations) / len(durations) if durations else None
         rounds = math.ceil(n / float(k))
+        gaps = where_time_goes(records, report)
         hosts = drain_bench._hosts_of(bed, ids)
         moved = sum(1 for h in hosts.values() if h not in sources)
         lists = u.count('GET', '/os-migrations')
@@ -513,6 +565,17 @@ def _drain_size(ctx, bed, cloud, n, m, hold, name):
                 name, 'max concurrent (records), %s' % at, peak, '', '<=',
                 k, note='k = 2 per source x M'),
         ]
+        if gaps:
+            rows.append(common.Row(
+                name, 'between migrations (mean), %s' % at,
+                round(gaps['seen'] + gaps['restart'] +
+                      gaps['request_to_record'], 2), 's',
+                note='end seen %.2f s after the record ended (max %.2f); '
+                     'next request %.2f s later; record %.2f s after the '
+                     'request' % (gaps['seen'], gaps['seen_max'],
+                                  gaps['restart'],
+                                  gaps['request_to_record']),
+                data=gaps))
         if data['bed_cpu'] is not None:
             rows.append(common.Row(
                 name, 'bed CPU seconds during the drain, %s' % at,
