@@ -95,7 +95,6 @@ def _bed(ctx, computes):
     if bed is None:
         from testbed import client
         started = time.monotonic()
-        cpu0 = _children_cpu()
         # The same configuration as drain-makespan's bed: at C = 4 (the
         # smoke) one bed serves both.
         bed = client.Bed.get(computes=computes, extra_args=(
@@ -103,19 +102,15 @@ def _bed(ctx, computes):
         ctx.cache[key] = bed
         if bed.owned:
             ctx.cleanups.append(bed.stop)
+        seconds = round(time.monotonic() - started, 1)
         ctx.cache['scale-bed-start'] = {
-            'seconds': round(time.monotonic() - started, 1),
-            'computes': computes, 'pid': bed.pid,
-            'reused': cpu0 == _children_cpu()}
+            'seconds': seconds, 'computes': computes, 'pid': bed.pid,
+            # Bed.get() returns a bed of the same configuration this
+            # process already started (drain-makespan's, in the smoke).
+            'reused': seconds < 1.0}
         ctx.log('scale bed (%d computes) ready in %.1f s (pid %s)',
                 computes, time.monotonic() - started, bed.pid)
     return bed
-
-
-def _children_cpu():
-    import resource
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
 
 
 def _proc_stat(pid):
@@ -197,6 +192,27 @@ def _delete_and_wait(ctx, bed, ids, timeout=600):
         left &= {s.id for s in compute.servers(
             details=False, all_projects=True)}
     ctx.log('deleted %d servers (%d left)', len(ids), len(left))
+
+
+def _wait_empty(ctx, bed, hosts, timeout=300):
+    """Until ``hosts`` hold no server (another benchmark's being deleted).
+
+    The smoke run shares drain-makespan's bed, whose servers are deleted
+    without waiting: the drain of ``hosts`` must see only its own.
+    """
+    compute = bed.connection().compute
+    deadline = time.monotonic() + timeout
+    while True:
+        left = [s.id for h in hosts for s in compute.servers(
+            details=False, all_projects=True, compute_host=h)]
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError('%d servers still on %s' % (
+                len(left), ', '.join(hosts)))
+        ctx.log('%d servers still on %s: waiting', len(left),
+                ', '.join(hosts))
+        time.sleep(2)
 
 
 def _set_hold(bed, ids, hold):
@@ -490,6 +506,7 @@ def _drain_size(ctx, bed, cloud, n, m, hold, name):
     sources = ['compute%d' % (i + 1) for i in range(m)]
     per_host = {h: n // m + (1 if i < n % m else 0)
                 for i, h in enumerate(sources)}
+    _wait_empty(ctx, bed, sources)
     boot = _boot(ctx, bed, per_host, hold, 'd%d' % n)
     ids = [sid for host in sources for sid in boot[host]]
     k = 2 * m
@@ -647,8 +664,9 @@ def drain_scale(ctx):
     start = ctx.cache.get('scale-bed-start', {})
     rows.append(common.Row(
         name, 'bed', '%d computes' % computes, '',
-        note='started in %s s; load average %s at start (2 cores)' % (
-            start.get('seconds'), load), data=start))
+        note='%s; load average %s at start (2 cores)' % (
+            'already running' if start.get('reused') else
+            'started in %s s' % start.get('seconds'), load), data=start))
     return rows
 
 
