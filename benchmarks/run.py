@@ -36,6 +36,7 @@ from benchmarks import common
 from benchmarks import drain  # noqa: F401
 from benchmarks import precheck_matrix  # noqa: F401
 from benchmarks import rules_engine  # noqa: F401
+from benchmarks import scale  # noqa: F401
 from benchmarks import startup  # noqa: F401
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)),

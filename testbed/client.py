@@ -377,6 +377,14 @@ class Bed:
     def run_periodics(self):
         return self.control('POST', '/periodic')
 
+    def api_process(self):
+        """The nova-api front process (``--api-process`` beds): PID..."""
+        return self.control('GET', '/api')
+
+    def restart_api(self, down=0.0):
+        """Stop the nova-api process (by its PID), ``down`` s, start it."""
+        return self.control('POST', '/api/restart?down=%g' % down)
+
     # -- server helpers ------------------------------------------------------
 
     def flavor(self, name, vcpus=1, ram=512, disk=1, extra_specs=None):

@@ -100,6 +100,10 @@ def parse_args(argv=None):
                    help='real Keystone (password auth, catalog, '
                         'DIR/overcloudrc); --no-keystone: trusted '
                         'headers, auth_type none (faster)')
+    p.add_argument('--api-process', action='store_true',
+                   help='serve the compute endpoint from a nova-api front '
+                        'process of its own (PID in state.json), which the '
+                        'control endpoint can restart (POST /api/restart)')
     p.add_argument('--token-expiration', type=int, default=3600,
                    help="with --keystone: Keystone's [token] expiration "
                         '(seconds a token lives)')

@@ -368,6 +368,14 @@ class FakeCloud(test.TestCase):
             self.listeners[name] = wsgi.Listener(
                 name, wsgi_app, host=opts.bind).start()
         self.addCleanup(self._stop_listeners)
+        self.api_process = None
+        if getattr(opts, 'api_process', False):
+            if self.keystone:
+                raise ValueError('--api-process is not made for --keystone')
+            self.api_process = ApiProcess(
+                self.listeners['compute'].url, opts.state_dir, opts.bind)
+            self.api_process.start()
+            self.addCleanup(self.api_process.stop)
         if self.keystone:
             urls = self.endpoints()
             self.keystone.register_services({
@@ -385,7 +393,13 @@ class FakeCloud(test.TestCase):
 
     def endpoints(self):
         urls = {name: lst.url for name, lst in self.listeners.items()}
-        for name in ('compute', 'compute_member', 'compute_internal'):
+        if getattr(self, 'api_process', None) is not None:
+            # Clients get the front process; the bed's own listener
+            # stays reachable (tests' own checks need no restart).
+            urls['compute_direct'] = urls['compute']
+            urls['compute'] = self.api_process.url
+        for name in ('compute', 'compute_member', 'compute_internal',
+                     'compute_direct'):
             if name in urls:
                 urls[name] += '/v2.1'
         return urls
@@ -416,6 +430,8 @@ class FakeCloud(test.TestCase):
             'libvirt': (self.libvirt_mode.describe()
                         if self.libvirt_mode else None),
             'keystone': self._keystone_state(),
+            'api_process': (self.api_process.describe()
+                            if getattr(self, 'api_process', None) else None),
         }
 
     def _keystone_state(self):
@@ -485,6 +501,27 @@ class FakeCloud(test.TestCase):
                       json.dumps(self.state(), indent=2, sort_keys=True))
 
     # -- control -----------------------------------------------------------
+
+    def api_state(self):
+        if self.api_process is None:
+            raise KeyError('api')
+        return self.api_process.describe()
+
+    def restart_api(self, down=0.0):
+        """Stop the nova-api front process (by its PID), start it again."""
+        if self.api_process is None:
+            raise KeyError('api')
+        self.api_process.stop()
+        LOG.info('fakecloud: nova-api front process stopped; down %.1f s',
+                 down)
+        if down > 0:
+            eventlet.sleep(down)
+        self.api_process.start()
+        self.api_process.restarts += 1
+        self.write_state()
+        LOG.info('fakecloud: nova-api front process started again (pid '
+                 '%s)', self.api_process.pid)
+        return self.api_process.describe()
 
     def compute_states(self):
         return {host: ('stopped' if host in self.stopped else 'up')
@@ -579,6 +616,82 @@ class FakeCloud(test.TestCase):
                 fn(*args, **kwargs)
             except Exception:
                 LOG.debug('cleanup %r failed', fn, exc_info=True)
+
+
+class ApiProcess:
+    """The nova-api front process of ``--api-process`` (see apiproc).
+
+    Listens on one fixed port for the bed's life; its PID is recorded
+    here (and in ``state.json``) and only that PID is ever signalled.
+    """
+
+    MODULE = 'testbed.fakecloud.apiproc'
+
+    def __init__(self, upstream, state_dir, bind='127.0.0.1'):
+        from testbed.fakecloud import apiproc
+        self.upstream = upstream
+        self.bind = bind
+        self.port = apiproc.free_port(bind)
+        self.ready_file = os.path.join(state_dir, 'api-process.pid')
+        self.proc = None
+        self.restarts = 0
+        self.history = []       # PIDs, oldest first
+
+    @property
+    def url(self):
+        return 'http://%s:%d' % (self.bind, self.port)
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc is not None else None
+
+    def describe(self):
+        return {'pid': self.pid, 'url': self.url, 'port': self.port,
+                'running': self.proc is not None and
+                self.proc.poll() is None,
+                'restarts': self.restarts, 'pids': list(self.history)}
+
+    def start(self, timeout=30):
+        import subprocess
+        import time
+        if self.proc is not None and self.proc.poll() is None:
+            raise ValueError('the nova-api process is running')
+        try:
+            os.unlink(self.ready_file)
+        except FileNotFoundError:
+            pass
+        self.proc = subprocess.Popen(
+            [sys.executable, '-m', self.MODULE, '--bind', self.bind,
+             '--port', str(self.port), '--upstream', self.upstream,
+             '--parent-pid', str(os.getpid()), '--ready-file',
+             self.ready_file], stdin=subprocess.DEVNULL)
+        self.history.append(self.proc.pid)
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(self.ready_file):
+            if self.proc.poll() is not None:
+                raise RuntimeError('nova-api process exited with %s' %
+                                   self.proc.returncode)
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError('nova-api process not listening after '
+                                   '%ss' % timeout)
+            eventlet.sleep(0.05)
+
+    def stop(self, timeout=5.0):
+        """SIGTERM our PID, SIGKILL after ``timeout``; reap it."""
+        import signal
+        import time
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None and time.monotonic() < deadline:
+            eventlet.sleep(0.05)
+        if proc.poll() is None:
+            proc.kill()
+            while proc.poll() is None:
+                eventlet.sleep(0.05)
 
 
 def _write_atomic(path, text):

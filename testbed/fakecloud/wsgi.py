@@ -405,7 +405,10 @@ class ControlResponder:
     restart that control plane service (down after ``service_down_time``);
     ``POST /periodic``: run ``update_available_resource`` on every running
     compute now; ``GET /periodic``: ``{"interval": s, "runs": n}``, the
-    ``--periodic-interval`` and how many timed runs have happened.
+    ``--periodic-interval`` and how many timed runs have happened;
+    ``GET /api``: the nova-api front process of ``--api-process`` (PID,
+    URL, restarts); ``POST /api/restart?down=S``: stop it (SIGTERM by its
+    recorded PID), wait S seconds, start it again on the same port.
     """
 
     def __init__(self, bed):
@@ -446,6 +449,8 @@ class ControlResponder:
                 return _json(start_response, '409 Conflict',
                              {'error': str(e)})
             return _json(start_response, '200 OK', self.bed.control_states())
+        if path.startswith('/api'):
+            return self._api(environ, start_response, path, method)
         if path == '/periodic' and method == 'POST':
             self.bed.run_periodics()
             return _json(start_response, '200 OK', {'ran': True})
@@ -455,6 +460,25 @@ class ControlResponder:
                 'runs': getattr(self.bed, 'periodic_runs', 0)})
         if path == '' and method == 'GET':
             return _json(start_response, '200 OK', self.bed.state())
+        return _not_found(start_response)
+
+    def _api(self, environ, start_response, path, method):
+        """``GET /api``, ``POST /api/restart?down=S`` (--api-process)."""
+        try:
+            if path == '/api' and method == 'GET':
+                return _json(start_response, '200 OK', self.bed.api_state())
+            if path == '/api/restart' and method == 'POST':
+                query = urllib.parse.parse_qs(
+                    environ.get('QUERY_STRING', ''))
+                down = float(query.get('down', ['0'])[0])
+                return _json(start_response, '200 OK',
+                             self.bed.restart_api(down))
+        except KeyError:
+            return _not_found(start_response, 'the bed runs without '
+                              '--api-process')
+        except ValueError as e:
+            return _json(start_response, '400 Bad Request',
+                         {'error': str(e)})
         return _not_found(start_response)
 
 

@@ -22,6 +22,9 @@
   restarts behind a load balancer (:class:`NovaOutageTest`, through the
   fault-injecting proxy, with the retry settings an operator puts in
   ``clouds.yaml``);
+* the bed's nova-api process is stopped (by its PID) and started again
+  8 s later (:class:`NovaRestartTest`, on a ``--api-process`` bed, no
+  retry settings);
 * Keystone tokens expire mid-drain (:class:`TokenExpiryTest`, on the
   ``--keystone`` bed with ``[token] expiration`` = :data:`TOKEN_LIFETIME`):
   with password auth keystoneauth re-authenticates; with token auth the
@@ -400,6 +403,54 @@ class NovaOutageTest(DrainFixture):
                                        'answers' % (closed_after,
                                                     window.fired)))
         self.assertGreater(window.fired, 0)
+        self.assertNotIn('Traceback', res.stderr)
+        self.assertEqual(exitcodes.OK, res.returncode, res.stderr[-3000:])
+        self.settle([s.id for s in servers])
+        data = report_mod.load(self.report)
+        self.assertEqual('complete', data['state'])
+        entries = self.check_report_vs_cloud(data, servers)
+        self.assertEqual(['done'] * self.SERVERS,
+                         [entries[s.id]['state'] for s in servers])
+        self.check_all_moved(servers, before)
+
+
+class NovaRestartTest(DrainFixture):
+    """The bed's nova-api process is stopped and started again mid-drain.
+
+    The bed runs with ``--api-process``: the compute endpoint of its
+    clouds.yaml is a process of its own, whose PID the bed records
+    (``testbed/fakecloud/apiproc.py``); ``restart_api`` stops that PID
+    (SIGTERM), keeps it down DOWN seconds (connections refused, open
+    keep-alive connections closed, as a restart of nova-api behind no
+    load balancer) and starts it again on the same port.  The drain uses
+    the bed's plain clouds.yaml: no retry settings.
+    """
+
+    BED_ARGS = ('--api-process',)
+    SERVERS = 10
+    DOWN = 8.0
+
+    def test_api_process_restarted(self):
+        servers = self.boot([{fakecloud.META_HOLD: 2}] * self.SERVERS,
+                            prefix='restart')
+        before = {i: {str(m.id) for m in ms} for i, ms in
+                  self.migrations_of([s.id for s in servers]).items()}
+        old = self.bed.api_process()
+        finish = self.child(self.drain_args(SOURCE, '--max-parallel', '3',
+                                            '--max-per-target', '0'))
+        self.wait_report_entry(self.report, servers[1], ('done',),
+                               timeout=180)
+        self.assertIsNone(finish.proc.poll(), 'the drain ended before the '
+                          'restart: nothing tested')
+        new = self.bed.restart_api(down=self.DOWN)
+        self.addDetail('nova-api', _text('pid %s -> %s, down %.0f s' % (
+            old['pid'], new['pid'], self.DOWN)))
+        self.assertNotEqual(old['pid'], new['pid'])
+        self.assertEqual(old['port'], new['port'])
+        self.assertEqual(old['restarts'] + 1, new['restarts'])
+        # The old process is gone (stopped and reaped by the bed).
+        self.assertRaises(ProcessLookupError, os.kill, old['pid'], 0)
+        res = finish(timeout=400)
         self.assertNotIn('Traceback', res.stderr)
         self.assertEqual(exitcodes.OK, res.returncode, res.stderr[-3000:])
         self.settle([s.id for s in servers])
