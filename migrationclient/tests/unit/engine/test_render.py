@@ -167,6 +167,37 @@ class TestTty(testtools.TestCase):
         for line in out.getvalue().splitlines():
             self.assertLessEqual(len(line), 39)
 
+    def test_block_fits_the_screen(self):
+        # issue 19: 56 in flight on 30 lines left stale bars in the
+        # scrollback at every redraw; the block now fits, stuck first.
+        states = [state(mid=100 + i) for i in range(56)]
+        states[40].stuck = True
+        out = io.StringIO()
+        r = render.TtyRenderer(out, width=100, height=30)
+        r.render([watch.Event('new', T0, states[0], 'watching')], states)
+        first = out.getvalue().splitlines()
+        self.assertEqual(1 + 28, len(first))
+        self.assertTrue(first[1].startswith('140 '), first[1])
+        self.assertIn('STUCK', first[1])
+        self.assertEqual('... and 29 more, not shown (the terminal has 30 '
+                         'lines)', first[-1])
+        r.render([], states)
+        second = out.getvalue()[len('\n'.join(first)) + 1:]
+        self.assertTrue(second.startswith('\x1b[28A\r\x1b[J'))
+        self.assertEqual(28, second.count('\n'))
+
+    def test_open_summary_line_is_kept(self):
+        block = render.TtyBlock(io.StringIO())
+        block.height = 6
+        fitted = block.fit(['l%d' % i for i in range(10)] + ['summary'],
+                           open_last=True)
+        # 6 lines: 4 for the block (one for a scrolling line, one for the
+        # cursor's), the summary among them
+        self.assertEqual(['l0', 'l1',
+                          '... and 8 more, not shown (the terminal has 6 '
+                          'lines)', 'summary'], fitted)
+        self.assertEqual(['a', 'b'], block.fit(['a', 'b'], open_last=True))
+
 
 class TestProgressLog(testtools.TestCase):
 
