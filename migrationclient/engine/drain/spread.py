@@ -86,11 +86,13 @@ class Spreader:
     def _free_hosts(self, item, rp, services):
         """Hosts with a free target slot ``item`` may go to, by name."""
         drain = self.drain
-        allowed = drain.options.target_hosts or drain.dest_hosts
+        allowed = set(drain.dest_hosts)
+        if drain.options.target_hosts:
+            allowed &= set(drain.options.target_hosts)
         unusable = services[1] if services else {}
         skip = set(item.excluded) | set(rp.drained) | {
             item.original_host, item.planned}
-        return sorted(h for h in set(allowed)
+        return sorted(h for h in allowed
                       if h not in skip and h not in unusable and
                       h in rp.snapshot.hosts and drain.slots.target_free(h))
 

@@ -183,6 +183,11 @@ class TestSpreader(testtools.TestCase):
         # a host that is unusable now is not a spread target
         self.assertFalse(self.sp.spread(
             s2, True, (set(), {'compute3': 'disabled'})))
+        # nor a host outside the operator's --target-host list
+        self.fd.options.target_hosts = ('compute2',)
+        self.assertFalse(self.sp.spread(s2, True))
+        self.fd.options.target_hosts = ('compute2', 'compute3')
+        self.fd.cycle = 2
         self.assertTrue(self.sp.spread(s2, True))
         self.assertEqual(('compute3', ('compute3',)),
                          (s2.planned, s2.candidates))
