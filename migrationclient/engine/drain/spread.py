@@ -66,7 +66,8 @@ class Spreader:
         if (rp is None or rp.snapshot is None or not can_name or
                 not slots.max_per_target or drain.stop_reason is not None
                 or not rp.follows(item) or slots.target_free(item.planned)
-                or not slots.source_free(item.original_host) or
+                or not slots.source_free(item.original_host,
+                                         item.action == model.LIVE) or
                 self._tried.get(item.id) == drain.cycle):
             return False
         free = self._free_hosts(item, rp, services)
