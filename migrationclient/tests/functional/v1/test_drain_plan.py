@@ -166,18 +166,26 @@ class TestDrainFollowsThePlan(PlanTestCase):
 
 
 class TestSpread(PlanTestCase):
-    """Spread within a feasible plan (issue: packed plans ran serially)."""
+    """Spread within a feasible plan (issue: packed plans ran serially).
+
+    Cold migrations of stopped servers: live migrations from one source
+    run one at a time anyway (Nova's ``max_concurrent_live_migrations``,
+    1 on the bed, which the drain respects).
+    """
 
     def test_packed_plan_spreads_over_free_destinations(self):
         # Best fit packs three of the four on one destination; with
         # --max-per-target 1 the second server takes the other one (its
         # planned servers keep their room) instead of waiting.
-        servers = [self.boot('compute1', 'sp-%d' % i,
-                             metadata={fakecloud.META_HOLD: '4'})
+        servers = [self.create_server('shutoff', host='compute1',
+                                      flavor=self.flavor, name='sp-%d' % i,
+                                      metadata={fakecloud.META_COLD_HOLD:
+                                                '4'})
                    for i in range(4)]
         rows, _res = self.dry_run()
         planned = [rows[s.id]['Destination'] for s in servers]
         self.assertEqual(3, max(planned.count(d) for d in DESTS), planned)
+        self.assertEqual({'cold'}, {rows[s.id]['Action'] for s in servers})
         res = self.run_drain('--max-parallel', '2', '--max-per-target', '1')
         self.assertIn('spread: planned host ', res.stderr)
         entries = self.entries()
@@ -185,10 +193,11 @@ class TestSpread(PlanTestCase):
         for s in servers:
             e = entries[s.id]
             now = self.compute.get_server(s.id)
-            self.assertEqual(('done', e['destination'], 1),
-                             (e['state'], now.compute_host, e['attempts']),
-                             s.name)
+            self.assertEqual(('done', e['destination'], 1, 'SHUTOFF'),
+                             (e['state'], now.compute_host, e['attempts'],
+                              now.status), s.name)
             self.assertIn(now.compute_host, DESTS)
+            self.assertEqual('cold', e['action'])      # cold stays cold
             for r in e['replanned']:
                 self.assertTrue(r['spread'], r)
                 self.assertIn('keeps the plan feasible', r['why'])
@@ -197,7 +206,7 @@ class TestSpread(PlanTestCase):
         self.assertTrue(spread)
         records = self.migrations_of(servers)
         self.assertEqual(4, len(records))
-        self.assertEqual({'completed'}, {m.status for m in records})
+        self.assertEqual({'confirmed'}, {m.status for m in records})
         # two at once, on different destinations
         self.assertEqual(2, test_drain.max_overlap(records,
                                                    'source_compute'))

@@ -129,6 +129,18 @@ class TestSpread(testtools.TestCase):
                          [i.destination for i in items])
         self.assertEqual(1, len(spreads(run)))
 
+    def test_nova_live_limit_of_the_source(self):
+        # One live migration at a time from compute1 (Nova's default
+        # max_concurrent_live_migrations): no slot to spread into.
+        servers = tuple(('s%d' % i, 400) for i in range(1, 5))
+        options = base.opts(max_parallel=2, max_per_target=1,
+                            max_live_per_source=1)
+        run, items, _facts = planned_run(servers, options, compute2=2000,
+                                         compute3=7000)
+        self.assertEqual(0, run.run())
+        self.assertEqual([], spreads(run))
+        self.assertEqual(1, base.max_overlap(run.nova.intervals, 'source'))
+
     def test_deterministic(self):
         servers = tuple(('s%d' % i, 400) for i in range(1, 7))
         options = base.opts(max_parallel=3, max_per_target=1)
