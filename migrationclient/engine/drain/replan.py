@@ -89,10 +89,11 @@ class Replanner:
         """
         if not self.follows(item) or drain.stop_reason is not None:
             return False
-        if len(item.replanned) >= MAX_REPLANS:
+        done = sum(1 for r in item.replanned if not r.get('spread'))
+        if done >= MAX_REPLANS:
             drain.event(item, _('%(why)s: not re-planned again (%(n)d '
                                 're-plans already)') % {
-                'why': why, 'n': len(item.replanned)})
+                'why': why, 'n': done})
             return False
         old = item.planned
         excluded = set(item.excluded) | {h for h in (tried, old) if h}

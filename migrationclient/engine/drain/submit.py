@@ -20,6 +20,7 @@ from migrationclient.engine.drain import model
 from migrationclient.engine.drain import policy
 from migrationclient.engine.drain.policy import unusable_hosts
 from migrationclient.engine.drain.policy import usable_pool
+from migrationclient.engine.drain import spread
 from migrationclient.engine import report as report_mod
 
 
@@ -35,6 +36,7 @@ class Submitter:
         self._services_cycle = None
         self._services_view = None  # (known hosts, {host: why}) or None
         self._announced = {}        # destinations reported unusable
+        self.spreader = spread.Spreader(drain)
 
     def submit(self):
         """Start what the limits allow; return how many were acted on.
@@ -67,6 +69,8 @@ class Submitter:
             can_name = policy.can_name_host(
                 self.drain.actions.version, item.action)
             live = item.action == model.LIVE
+            if self.spreader.spread(item, can_name, self._services_view):
+                cands = item.candidates     # a free host keeping the plan
             ok, target = self.drain.slots.choose(item.original_host, cands,
                                                  can_name, pool, live=live,
                                                  item_id=item.id)

@@ -165,6 +165,55 @@ class TestDrainFollowsThePlan(PlanTestCase):
             self.assertIn(self.compute.get_server(s.id).compute_host, DESTS)
 
 
+class TestSpread(PlanTestCase):
+    """Spread within a feasible plan (issue: packed plans ran serially).
+
+    Cold migrations of stopped servers: live migrations from one source
+    run one at a time anyway (Nova's ``max_concurrent_live_migrations``,
+    1 on the bed, which the drain respects).
+    """
+
+    def test_packed_plan_spreads_over_free_destinations(self):
+        # Best fit packs three of the four on one destination; with
+        # --max-per-target 1 the second server takes the other one (its
+        # planned servers keep their room) instead of waiting.
+        servers = [self.create_server('shutoff', host='compute1',
+                                      flavor=self.flavor, name='sp-%d' % i,
+                                      metadata={fakecloud.META_COLD_HOLD:
+                                                '4'})
+                   for i in range(4)]
+        rows, _res = self.dry_run()
+        planned = [rows[s.id]['Destination'] for s in servers]
+        self.assertEqual(3, max(planned.count(d) for d in DESTS), planned)
+        self.assertEqual({'cold'}, {rows[s.id]['Action'] for s in servers})
+        res = self.run_drain('--max-parallel', '2', '--max-per-target', '1')
+        self.assertIn('spread: planned host ', res.stderr)
+        entries = self.entries()
+        spread = []
+        for s in servers:
+            e = entries[s.id]
+            now = self.compute.get_server(s.id)
+            self.assertEqual(('done', e['destination'], 1, 'SHUTOFF'),
+                             (e['state'], now.compute_host, e['attempts'],
+                              now.status), s.name)
+            self.assertIn(now.compute_host, DESTS)
+            self.assertEqual('cold', e['action'])      # cold stays cold
+            for r in e['replanned']:
+                self.assertTrue(r['spread'], r)
+                self.assertIn('keeps the plan feasible', r['why'])
+                self.assertEqual(e['planned'], r['to'])
+                spread.append(s.id)
+        self.assertTrue(spread)
+        records = self.migrations_of(servers)
+        self.assertEqual(4, len(records))
+        self.assertEqual({'confirmed'}, {m.status for m in records})
+        # two at once, on different destinations
+        self.assertEqual(2, test_drain.max_overlap(records,
+                                                   'source_compute'))
+        self.assertEqual(1, test_drain.max_overlap(records, 'dest_compute'))
+        self.assertEqual(set(DESTS), {m.dest_compute for m in records})
+
+
 class TestInfeasiblePlan(PlanTestCase):
 
     def test_one_server_too_many(self):
