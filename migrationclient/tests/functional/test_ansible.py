@@ -16,7 +16,8 @@ Real ``ansible-playbook`` runs (local connection, an inventory of the
 bed's three compute hosts, the bed's clouds.yaml) of the collection's
 ``rolling_maintenance.yml`` and of small playbooks of ``compute_drain``:
 rolling maintenance with ``serial: 1``, check mode, idempotence, the drain
-claim, and a failing host stopping the play.
+claim, a failing host stopping the play, and ``serial: 2`` over two hosts
+sharing one target keeping the per-target limit.
 """
 
 import json
@@ -31,6 +32,7 @@ import textwrap
 from testtools import content
 
 from migrationclient.tests.functional import base
+from migrationclient.tests.functional.v1 import test_drain
 from testbed import fakecloud
 
 TOP = pathlib.Path(__file__).resolve().parents[3]
@@ -175,6 +177,51 @@ class TestRollingMaintenance(AnsibleTestCase):
         self.assertEqual(set(HOSTS), set(sources))
         for m in migs:
             self.assertIn(m.status, ('completed', 'confirmed'))
+
+
+class TestSerialTwoSharedTarget(AnsibleTestCase):
+
+    def test_serial_two_keeps_the_per_target_limit(self):
+        sources, target = ('compute1', 'compute2'), 'compute3'
+        servers = [self.create_server(
+            'image', host=host, name='%s-wave-%d' % (host, n),
+            metadata={fakecloud.META_HOLD: '3'})
+            for host in sources for n in range(2)]
+        before = self.servers_now(servers)
+        # One wave of two hosts, drained by two forks of one
+        # ansible-playbook (one XDG_STATE_HOME, as on one control node),
+        # every server to the one target, one migration into it at a time.
+        proc = self.playbook(PLAYBOOK, '--limit', ','.join(sources), extra={
+            'maintenance_serial': 2, 'maintenance_precheck': False,
+            'drain_target_hosts': [target], 'drain_max_per_target': 1,
+            'drain_max_parallel': 2})
+        # One wave: one drain task for both hosts, run by two forks.
+        self.assertEqual(1, proc.stdout.count('TASK [Drain the host]'))
+        for host in sources:
+            self.assertEqual(0, self.recap(proc, host)['failed'])
+            self.assertIn('%s is drained' % host, proc.stdout)
+        ids = {s.id for s in servers}
+        records = [m for m in self.compute.migrations()
+                   if m.server_id in ids]
+        spans = '\n'.join('%s %s->%s %s %s..%s' % (
+            m.server_id, m.source_compute, m.dest_compute, m.status,
+            m.created_at, m.updated_at)
+            for m in sorted(records, key=lambda m: m.created_at))
+        self.addDetail('records', content.text_content(spans))
+        self.assertEqual(4, len(records), spans)
+        self.assertEqual({target}, {m.dest_compute for m in records}, spans)
+        self.assertEqual(set(sources), {m.source_compute for m in records})
+        self.assertEqual({'completed'}, {m.status for m in records}, spans)
+        # Two drains at once, yet never two migrations in progress into
+        # the target at the same time.
+        self.assertEqual(1, test_drain.max_overlap(records, 'dest_compute'),
+                         spans)
+        # Every server on the target with the status it had; both hosts
+        # drained (and enabled again by the play).
+        self.assertEqual({k: (target, v[1]) for k, v in before.items()},
+                         self.servers_now(servers))
+        self.assertEqual({h: 'enabled' for h in sources + (target,)},
+                         {h: s[0] for h, s in self.services().items()})
 
 
 class TestComputeDrainModule(AnsibleTestCase):
