@@ -108,13 +108,23 @@ def locate_server(compute, ref):
 
 
 def host_address(compute, host):
-    """The hypervisor ``host_ip`` of compute ``host``, or None."""
+    """The hypervisor ``host_ip`` of compute ``host``, or None.
+
+    Raises :class:`errors.Forbidden` when the policy hides the hypervisors
+    (``os-hypervisors`` is admin-only): the caller can then say why a bare
+    host name is all it has.  Other failures: None (host names are used).
+    """
     try:
         for hypervisor in compute.hypervisors(details=True):
             service = getattr(hypervisor, 'service_details', None) or {}
             if host in (service.get('host'), hypervisor.name):
                 return getattr(hypervisor, 'host_ip', None) or None
     except errors.CALL_ERRORS as exc:
+        err = errors.from_call(exc)
+        if isinstance(err, errors.Forbidden):
+            raise errors.Forbidden(
+                _('reading the compute hosts\' addresses (os-hypervisors) '
+                  'needs the admin role'), status=403)
         LOG.debug('hypervisor list failed (%s); using host names', exc)
     return None
 

@@ -24,6 +24,7 @@ from osc_lib.command import command
 from osc_lib import exceptions
 
 from migrationclient._i18n import _
+from migrationclient.cloud import errors as cloud_errors
 from migrationclient.cloud import servers
 from migrationclient.engine import numa
 from migrationclient import exitcodes
@@ -124,16 +125,28 @@ class CompareNuma(command.Lister):
 
     def _hosts(self, parsed_args):
         host_a, host_b = parsed_args.hosts
+        hint = None
         with self._pool(parsed_args) as pool:
             missing = [h for h in (host_a, host_b)
                        if h not in pool.options.host_map]
-            if missing:
-                compute = self.app.client_manager.compute
-                for host in missing:
+            compute = self.app.client_manager.compute
+            for host in missing:
+                try:
                     address = servers.host_address(compute, host)
-                    if address:
-                        pool.addresses[host] = address
-            rows = numa.compare_two_hosts(pool, host_a, host_b)
+                except cloud_errors.Forbidden as exc:
+                    # the bare names may still resolve (~/.ssh/config)
+                    hint = _('%(why)s: give --ssh-host %(host)s=<address> '
+                             '(or --ssh-host-map)') % {'why': exc,
+                                                       'host': host}
+                    break
+                if address:
+                    pool.addresses[host] = address
+            try:
+                rows = numa.compare_two_hosts(pool, host_a, host_b)
+            except ssh.SSHError as exc:
+                if hint is None:
+                    raise
+                raise exceptions.CommandError('%s (%s)' % (exc, hint))
         return self._output(rows)
 
     def _output(self, rows):

@@ -57,6 +57,41 @@ class TestLocate(testtools.TestCase):
                                FakeCompute(server, forbidden=True), 'vm1')
 
 
+class HypervisorsCompute:
+    """``hypervisors(details=True)``: a list, or a refusal."""
+
+    def __init__(self, hypervisors=(), error=None):
+        self.list, self.error = list(hypervisors), error
+
+    def hypervisors(self, details):
+        if self.error is not None:
+            raise self.error
+        return iter(self.list)
+
+
+class TestHostAddress(testtools.TestCase):
+
+    def test_address_of_the_service_host(self):
+        hyper = sdk_hypervisor.Hypervisor(
+            name='cmp-1.example', host_ip='192.0.2.10',
+            service_details={'host': 'cmp-1', 'id': 7})
+        self.assertEqual('192.0.2.10', servers.host_address(
+            HypervisorsCompute([hyper]), 'cmp-1'))
+        self.assertIsNone(servers.host_address(
+            HypervisorsCompute([hyper]), 'cmp-2'))
+
+    def test_policy_refusal_says_admin(self):
+        compute = HypervisorsCompute(error=sdk_exceptions.ForbiddenException(
+            'Policy does not allow os_compute_api:os-hypervisors:list'))
+        self.assertRaisesRegex(errors.Forbidden, 'needs the admin role',
+                               servers.host_address, compute, 'cmp-1')
+
+    def test_other_failures_fall_back_to_the_name(self):
+        compute = HypervisorsCompute(
+            error=sdk_exceptions.HttpException('boom'))
+        self.assertIsNone(servers.host_address(compute, 'cmp-1'))
+
+
 class LookupCompute:
     """``find_server`` as openstacksdk answers it, per project scope."""
 
