@@ -66,6 +66,9 @@ from benchmarks import startup
 COMPUTES = 4
 SOURCE = 'compute1'
 MAX_CONCURRENT = 10
+#: The drain told the bed's max_concurrent_live_migrations, as an operator
+#: would (its default is Nova's, 1: it would send one at a time)
+LIVE_LIMIT = ('--max-live-per-source', str(MAX_CONCURRENT))
 FLAVOR = ('bench.tiny', 1, 128, 1)
 HOLD_KEY = 'fakecloud:hold'
 
@@ -190,7 +193,8 @@ def _return_home(ctx, bed, ids):
     result = bed.openstack(
         'compute', 'drain', *away, '--target-host', SOURCE,
         '--max-parallel', str(MAX_CONCURRENT), '--max-per-target', '0',
-        '--enable-when-done', '-f', 'json', check=False, timeout=1800)
+        *LIVE_LIMIT, '--enable-when-done', '-f', 'json', check=False,
+        timeout=1800)
     hosts = _hosts_of(bed, ids)
     if any(h != SOURCE for h in hosts.values()):
         raise RuntimeError('could not move the servers back to %s (rc %d): '
@@ -217,7 +221,7 @@ def _single_run(ctx, bed, cloud, ids):
                   '--wait', away[0], timeout=600)
     since = _utcnow() - datetime.timedelta(seconds=1)
     m = cloud.measure_cli('drain single', [
-        'compute', 'drain', SOURCE, '--max-parallel', '1',
+        'compute', 'drain', SOURCE, '--max-parallel', '1', *LIVE_LIMIT,
         '--enable-when-done', '-f', 'json'], ok_returncodes=(0,),
         timeout=600)
     time.sleep(1)
@@ -230,7 +234,7 @@ def _single_run(ctx, bed, cloud, ids):
 def _drain_run(ctx, bed, cloud, ids, n, k, hold, name):
     since = _utcnow() - datetime.timedelta(seconds=1)
     argv = ['compute', 'drain', SOURCE, '--max-parallel', str(k),
-            '--enable-when-done', '-f', 'json']
+            *LIVE_LIMIT, '--enable-when-done', '-f', 'json']
     m = cloud.measure_cli('drain k=%d' % k, argv, ok_returncodes=(0,),
                           timeout=3600)
     time.sleep(1)
@@ -469,7 +473,8 @@ def drain_polling(ctx):
         _return_home(ctx, bed, ids)
         binary = startup.openstack_binary()
         drain_argv = ['compute', 'drain', SOURCE, '--max-parallel', str(n),
-                      '--max-per-target', '4', '--enable-when-done',
+                      '--max-per-target', '4', *LIVE_LIMIT,
+                      '--enable-when-done',
                       '--poll-interval', str(interval), '-f', 'json']
         watch_argv = ['migration', 'watch', '--host', SOURCE, '--interval',
                       str(interval), '--timeout', str(hold * 3)]

@@ -525,6 +525,7 @@ def _drain_size(ctx, bed, cloud, n, m, hold, name):
                                  suffix='.json')
         argv = ['compute', 'drain'] + sources + [
             '--max-parallel', '2', '--max-per-target', '0',
+            *drain_bench.LIVE_LIMIT,
             '--poll-interval', '2', '--enable-when-done', '--report',
             report, '-f', 'json']
         ctx.log('drain %s (k=%d, hold %s s)', at, k, hold)
