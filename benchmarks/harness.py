@@ -29,6 +29,7 @@ benchmarks/README.rst).
 """
 
 import dataclasses
+import json
 import os
 import re
 import shutil
@@ -156,12 +157,13 @@ class ProxiedCloud:
                            stdout, stderr, rss)
 
 
-#: Runs argv[2:], writes that child's peak RSS (KiB) to argv[1] and exits
-#: with its status; SIGTERM kills the child.  A small process of its own,
-#: so that the child's ``ru_maxrss`` is not the caller's: a forked copy
-#: of the caller counts its memory until ``exec``.
-_RSS_WRAPPER = '''
-import os, signal, sys
+#: Runs argv[2:], writes that child's rusage (JSON: peak RSS in KiB, user
+#: and system CPU seconds) to argv[1] and exits with its status; SIGTERM
+#: kills the child.  A small process of its own, so that the child's
+#: ``ru_maxrss`` is not the caller's: a forked copy of the caller counts
+#: its memory until ``exec``.
+USAGE_WRAPPER = '''
+import json, os, signal, sys
 pid = os.fork()
 if pid == 0:
     try:
@@ -176,7 +178,8 @@ while True:
     except InterruptedError:
         pass
 with open(sys.argv[1], "w") as f:
-    f.write(str(usage.ru_maxrss))
+    json.dump({"maxrss_kb": usage.ru_maxrss, "utime": usage.ru_utime,
+               "stime": usage.ru_stime}, f)
 code = os.waitstatus_to_exitcode(status)
 sys.exit(code if code >= 0 else 128 - code)
 '''
@@ -186,14 +189,14 @@ def run_measured(cmd, env, timeout):
     """Run ``cmd``; ``(returncode, stdout, stderr, peak RSS KiB)``.
 
     The peak resident set is the command's own ``ru_maxrss`` (from
-    ``wait4`` in a small wrapper process, ``_RSS_WRAPPER``; its floor,
+    ``wait4`` in a small wrapper process, :data:`USAGE_WRAPPER`; its floor,
     measured with ``true``, is the wrapper's ~9 MiB).  On timeout the
     wrapper (by its PID) gets SIGTERM and kills the command.
     """
     with tempfile.TemporaryDirectory(prefix='bench-rss-') as tmp:
         rss_file = os.path.join(tmp, 'rss')
         proc = subprocess.Popen(
-            [sys.executable, '-S', '-c', _RSS_WRAPPER, rss_file] + cmd,
+            [sys.executable, '-S', '-c', USAGE_WRAPPER, rss_file] + cmd,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, env=env, text=True)
         try:
@@ -204,8 +207,8 @@ def run_measured(cmd, env, timeout):
             raise subprocess.TimeoutExpired(cmd, timeout, stdout, stderr)
         try:
             with open(rss_file) as f:
-                rss = int(f.read())
-        except (OSError, ValueError):
+                rss = int(json.load(f)['maxrss_kb'])
+        except (OSError, ValueError, KeyError):
             rss = None
     return proc.returncode, stdout, stderr, rss
 

@@ -224,31 +224,6 @@ def _set_hold(bed, ids, hold):
 
 # -- measuring a CLI process -------------------------------------------------
 
-#: Runs argv[2:], writes that child's rusage (JSON) to argv[1] and exits
-#: with its status; SIGTERM kills the child.  As harness._RSS_WRAPPER,
-#: with the CPU times too.
-_USAGE_WRAPPER = '''
-import json, os, signal, sys
-pid = os.fork()
-if pid == 0:
-    try:
-        os.execvp(sys.argv[2], sys.argv[2:])
-    finally:
-        os._exit(127)
-signal.signal(signal.SIGTERM, lambda *a: os.kill(pid, signal.SIGKILL))
-while True:
-    try:
-        _p, status, usage = os.wait4(pid, 0)
-        break
-    except InterruptedError:
-        pass
-with open(sys.argv[1], "w") as f:
-    json.dump({"maxrss_kb": usage.ru_maxrss, "utime": usage.ru_utime,
-               "stime": usage.ru_stime}, f)
-code = os.waitstatus_to_exitcode(status)
-sys.exit(code if code >= 0 else 128 - code)
-'''
-
 
 def _polls(events):
     """Polls in a request log: cycles of ``GET /os-migrations?host=``.
@@ -307,7 +282,8 @@ def run_cli(cloud, argv, timeout, tty=None, env=None):
     env = dict(cloud.env(), **(env or {}))
     tmp = tempfile.mkdtemp(prefix='bench-scale-')
     usage_file = os.path.join(tmp, 'usage.json')
-    full = [sys.executable, '-S', '-c', _USAGE_WRAPPER, usage_file] + cmd
+    full = [sys.executable, '-S', '-c', harness.USAGE_WRAPPER,
+            usage_file] + cmd
     cloud.proxy.reset()
     started = time.perf_counter()
     if tty:
