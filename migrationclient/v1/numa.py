@@ -129,7 +129,7 @@ class CompareNuma(command.Lister):
         with self._pool(parsed_args) as pool:
             missing = [h for h in (host_a, host_b)
                        if h not in pool.options.host_map]
-            compute = self.app.client_manager.compute
+            compute = self.app.client_manager.compute if missing else None
             for host in missing:
                 try:
                     address = servers.host_address(compute, host)

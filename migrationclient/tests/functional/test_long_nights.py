@@ -168,6 +168,17 @@ class DrainFixture(base.FunctionalTestCase):
                 found[m.server_id].append(m)
         return found
 
+    def wait_first_completed(self, ids, timeout):
+        """Wait until a migration of one of ``ids`` has completed."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(m.status == 'completed' for ms in
+                   self.migrations_of(ids).values() for m in ms):
+                return
+            time.sleep(0.2)
+        self.fail('no migration of %s completed within %ds'
+                  % (ids, timeout))
+
     def settle(self, ids, timeout=120):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -286,20 +297,24 @@ class ReportUnwritableTest(DrainFixture):
 
     def test_unwritable_then_writable_again(self):
         # Plan order a, b, c.  Nova runs one live migration at a time on
-        # the source: b waits queued behind a, then runs 6 s.
-        servers = self.boot([{fakecloud.META_HOLD: 2},
+        # the source: of a and b, one waits queued behind the other, then
+        # runs 6 s.  Which one runs first is Nova's (its conductor's
+        # threads; spread may send them to two destinations), so both
+        # hold 6 s: the second still runs when the first has ended.
+        servers = self.boot([{fakecloud.META_HOLD: 6},
                              {fakecloud.META_HOLD: 6},
                              {fakecloud.META_HOLD: 1}], prefix='rw')
         a, b, c = servers
         # --max-live-per-source 0: b is submitted while a runs (Nova
-        # queues it), so a slot is free when a ends.
+        # queues it), so a slot is free when the first one ends.
         finish = self.child(self.drain_args(SOURCE, '--max-parallel', '2',
                                             '--max-live-per-source', '0'))
         self.wait_report_entry(self.report, b, ('submitted', 'migrating'),
                                timeout=120)
         blocker = self.block_reports()
-        # a ends, a slot is free: the drain must not use it.
-        self.bed.wait_for_migration(a, ('completed',), timeout=120)
+        # the first of a and b ends, a slot is free: the drain must not
+        # use it.
+        self.wait_first_completed([a.id, b.id], timeout=120)
         time.sleep(2.5)                    # five polls
         started_blind = self.migrations_of([c.id])[c.id]
         still = finish.proc.poll() is None
