@@ -218,6 +218,18 @@ class DrainFixture(base.FunctionalTestCase):
         self.check_all_moved(servers)
         self.assertEqual('complete', report_mod.load(self.report)['state'])
 
+    def check_rode_it_out(self, res, servers, before):
+        """The drain ended OK, its report complete, every server moved."""
+        self.assertNotIn('Traceback', res.stderr)
+        self.assertEqual(exitcodes.OK, res.returncode, res.stderr[-3000:])
+        self.settle([s.id for s in servers])
+        data = report_mod.load(self.report)
+        self.assertEqual('complete', data['state'])
+        entries = self.check_report_vs_cloud(data, servers)
+        self.assertEqual(['done'] * len(servers),
+                         [entries[s.id]['state'] for s in servers])
+        self.check_all_moved(servers, before)
+
     def check_all_moved(self, servers, before=None):
         """Off SOURCE, ACTIVE, no task, one migration each, ended well."""
         ids = [s.id for s in servers]
@@ -418,15 +430,7 @@ class NovaOutageTest(DrainFixture):
                                        'answers' % (closed_after,
                                                     window.fired)))
         self.assertGreater(window.fired, 0)
-        self.assertNotIn('Traceback', res.stderr)
-        self.assertEqual(exitcodes.OK, res.returncode, res.stderr[-3000:])
-        self.settle([s.id for s in servers])
-        data = report_mod.load(self.report)
-        self.assertEqual('complete', data['state'])
-        entries = self.check_report_vs_cloud(data, servers)
-        self.assertEqual(['done'] * self.SERVERS,
-                         [entries[s.id]['state'] for s in servers])
-        self.check_all_moved(servers, before)
+        self.check_rode_it_out(res, servers, before)
 
 
 class NovaRestartTest(DrainFixture):
@@ -466,15 +470,7 @@ class NovaRestartTest(DrainFixture):
         # The old process is gone (stopped and reaped by the bed).
         self.assertRaises(ProcessLookupError, os.kill, old['pid'], 0)
         res = finish(timeout=400)
-        self.assertNotIn('Traceback', res.stderr)
-        self.assertEqual(exitcodes.OK, res.returncode, res.stderr[-3000:])
-        self.settle([s.id for s in servers])
-        data = report_mod.load(self.report)
-        self.assertEqual('complete', data['state'])
-        entries = self.check_report_vs_cloud(data, servers)
-        self.assertEqual(['done'] * self.SERVERS,
-                         [entries[s.id]['state'] for s in servers])
-        self.check_all_moved(servers, before)
+        self.check_rode_it_out(res, servers, before)
 
 
 # -- Keystone tokens expire mid-drain ----------------------------------------
