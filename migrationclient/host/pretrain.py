@@ -111,8 +111,9 @@ def read(pool, guests, destinations, nova, notes, confs=None):
     """Pre-Train facts of pinned guests for ``destinations``.
 
     ``guests`` maps a server id to ``(source host, libvirt domain, flavor
-    RAM MiB)``; ``confs`` host name -> NovaConf already read.  Returns ``{server id: {dest: SameCpusFacts}}``; a host
-    that cannot be read adds a line to ``notes`` and is left out.
+    RAM MiB)``; ``confs`` host name -> NovaConf already read.  Returns
+    ``{server id: {dest: SameCpusFacts}}``; a host that cannot be read
+    adds a line to ``notes`` and is left out.
     """
     found = {}
     if not guests:

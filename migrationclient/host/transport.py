@@ -243,8 +243,8 @@ def check_command(facts, run_as=RUN_AS, timeout=CONNECT_TIMEOUT):
 # Its output (pure)
 
 _SSH_PATTERNS = (
-    ('host-key-changed', ('REMOTE HOST IDENTIFICATION HAS CHANGED',
-                          'Host key for', 'has changed')),
+    ('host-key-changed', ('has changed and you have requested',
+                          'REMOTE HOST IDENTIFICATION HAS CHANGED')),
     ('host-key-unknown', ('Host key verification failed',
                           'No ED25519 host key is known',
                           'host key is known for')),
@@ -277,9 +277,10 @@ def _line_of(lines, kind):
         for name, needles in patterns:
             if name != kind:
                 continue
-            for line in lines:
-                if any(n in line for n in needles):
-                    return line
+            for needle in needles:
+                for line in lines:
+                    if needle in line:
+                        return line
     return lines[-1] if lines else ''
 
 
@@ -333,8 +334,8 @@ def parse_output(text, facts):
         if problem == 'permission-denied' and key.startswith(
                 ('none', 'missing', 'unreadable')):
             problem = 'no-key'
-            detail = _('%(err)s; key: %(key)s') % {'err': detail,
-                                                  'key': key}
+            detail = _('%(err)s; key: %(key)s') % {
+                'err': detail, 'key': key}
         return _replace(facts, answered=False, problem=problem or 'error',
                         detail=detail or _('ssh exited 255'), **replace)
     if rc == 0:

@@ -48,12 +48,12 @@ from migrationclient.constraints.rules import base
 from migrationclient.constraints.rules import capacity
 from migrationclient.constraints.rules import cpu
 from migrationclient.constraints.rules import groups
+from migrationclient.constraints.rules import live_transport
 from migrationclient.constraints.rules import numa_placement
 from migrationclient.constraints.rules import pci_sriov
 from migrationclient.constraints.rules import pretrain
 from migrationclient.constraints.rules import server_state
 from migrationclient.constraints.rules import storage
-from migrationclient.constraints.rules import live_transport
 
 # The declarations and shared pieces.
 Depends = base.Depends

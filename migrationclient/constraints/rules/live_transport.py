@@ -27,8 +27,7 @@ COLD_NOTE = _('cold migration uses its own ssh / rsync between the '
 
 
 def describe(facts):
-    """``qemu+ssh://user@address:port`` of a :class:`~.model.TransportFacts`.
-    """
+    """``ssh://user@address:port`` of a :class:`~.model.TransportFacts`."""
     user = '%s@' % facts.user if facts.user else ''
     address = facts.address or '?'
     if ':' in address:
@@ -71,8 +70,8 @@ def _remedy(facts, source):
     if problem == 'no-key':
         return _('give %(who)s on %(src)s the shared migration key (Red Hat '
                  'OSP: the NovaCompute service\'s migration key, '
-                 '/etc/nova/migration/identity)') % {'who': who,
-                                                      'src': source}
+                 '/etc/nova/migration/identity)') % {
+                     'who': who, 'src': source}
     if problem == 'permission-denied':
         return _('authorize the key of %(who)s on %(src)s for %(user)s on '
                  'the destination (authorized_keys)') % {

@@ -100,10 +100,10 @@ def same_cpus(server, source, dest, snapshot):
               'OSP: see %s') % QUICK_FAIL) + [_cold(None)]
     cells = ','.join(str(c) for c in facts.cells) or '-'
     if not facts.cpus:
-        return [base.finding(
+        none = base.finding(
             RULE, f.OK, _('libvirt shows no vCPU of the guest pinned to one '
-                          'host CPU on its source'), applies_to=(f.LIVE,)),
-            _cold(facts)]
+                          'host CPU on its source'), applies_to=(f.LIVE,))
+        return [none, _cold(facts)]
     if facts.free:
         text = _('host CPUs %(cpus)s (cell %(cells)s) are free on the '
                  'destination: the guest keeps them (before Train)') % {
