@@ -331,8 +331,15 @@ def parse_output(text, facts):
                             detail='', **replace)
         problem = _match(errs, _SSH_PATTERNS) or _match(errs, _NET_PATTERNS)
         detail = _line_of(errs, problem)
+        if problem == 'permission-denied' and key.startswith('unreadable'):
+            # libvirtd (root) may read the URI's key file: cannot tell
+            return _replace(facts, answered=None, problem=None, detail=_(
+                'the key file %(key)s is not readable as %(who)s (%(err)s)')
+                % {'key': key.split(None, 1)[-1],
+                   'who': replace['run_as'] or '?', 'err': detail},
+                **replace)
         if problem == 'permission-denied' and key.startswith(
-                ('none', 'missing', 'unreadable')):
+                ('none', 'missing')):
             problem = 'no-key'
             detail = _('%(err)s; key: %(key)s') % {
                 'err': detail, 'key': key}

@@ -190,6 +190,15 @@ class TestParseOutput(testtools.TestCase):
         self.assertIsNone(facts.answered)
         self.assertIn('no bash or nc', facts.detail)
 
+    def test_key_file_not_readable_is_not_a_no(self):
+        text = base.sample('transport-ssh-nokey.txt').replace(
+            'key=none /var/lib/nova/.ssh',
+            'key=unreadable /etc/nova/migration/identity')
+        facts = transport.parse_output(text, self.SSH)
+        self.assertIsNone(facts.answered)
+        self.assertIn('/etc/nova/migration/identity is not readable as '
+                      'migtest', facts.detail)
+
     def test_timeout(self):
         facts = transport.parse_output('runas=x\ntool=bash\nrc=124\n',
                                        self.TCP)
