@@ -178,6 +178,6 @@ def read_side_facts(snapshot, server_ids, destinations, options):
                 continue
             guests[sid] = bridge.guest_side_from_placement(placement)
         # the transport from each source, pre-Train pinned CPUs per dest
-        pairs.add_pair_facts(pool, snapshot, server_ids, hosts, guests,
-                             notes)
+        pairs.add_pair_facts(pool, snapshot, server_ids, destinations,
+                             hosts, guests, notes)
     return hosts, guests, notes

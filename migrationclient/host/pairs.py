@@ -54,21 +54,24 @@ def read_confs(pool, names):
     return {name: conf for name, conf in confs.items() if conf is not None}
 
 
-def add_pair_facts(pool, snapshot, server_ids, hosts, guests, notes):
+def add_pair_facts(pool, snapshot, server_ids, destinations, hosts, guests,
+                   notes):
     """Add the pair facts to ``hosts`` and ``guests`` (updated in place).
 
-    ``hosts`` maps the compute hosts read to their
+    ``destinations`` are the candidate hosts; ``hosts`` maps the compute
+    hosts read to their
     :class:`~migrationclient.constraints.model.HostSideFacts`, ``guests``
     server ids to :class:`~migrationclient.constraints.model
     .GuestSideFacts`; ``notes`` gets a line per host that could not be
-    read.  Every host read is a destination of every source read.
+    read.  Each destination read is checked from each source read.
     """
     servers = [snapshot.servers[s] for s in server_ids]
     sources = sorted({s.host for s in servers if s.host in hosts})
-    if not sources:
+    dests = sorted(d for d in set(destinations) if d in hosts)
+    if not sources or not dests:
         return
-    confs = read_confs(pool, hosts)
-    pairs = [(source, dest) for source in sources for dest in sorted(hosts)
+    confs = read_confs(pool, set(sources) | set(dests))
+    pairs = [(source, dest) for source in sources for dest in dests
              if dest != source]
     checked = transport.check_pairs(pool, pairs, confs)
     for source in sources:
@@ -83,7 +86,7 @@ def add_pair_facts(pool, snapshot, server_ids, hosts, guests, notes):
               and s.instance_name}
     if not pinned:
         return
-    found = pretrain.read(pool, pinned, hosts, nova, notes, confs)
+    found = pretrain.read(pool, pinned, dests, nova, notes, confs)
     for sid, by_dest in found.items():
         if sid in guests:
             guests[sid] = dataclasses.replace(guests[sid], same_cpus=by_dest)
