@@ -127,11 +127,11 @@ def transport(server, source, dest, snapshot):
                         'src': source.name, 'dst': dest.name,
                         'cold': COLD_NOTE}, LIVE_ONLY)
     if facts.answered is None:
-        what = describe(facts) if facts.address else facts.scheme or '?'
+        what = describe(facts) if facts.address else facts.scheme
         return base.not_checked(
-            RULE, _('live migration transport %(end)s not checked from '
+            RULE, _('live migration transport %(end)snot checked from '
                     '%(src)s: %(why)s; %(cold)s') % {
-                        'end': what, 'src': source.name,
+                        'end': what + ' ' if what else '', 'src': source.name,
                         'why': facts.detail or _('unknown'),
                         'cold': COLD_NOTE}, LIVE_ONLY)
     values = {'end': describe(facts), 'src': source.name,

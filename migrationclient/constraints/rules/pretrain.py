@@ -115,8 +115,9 @@ def same_cpus(server, source, dest, snapshot):
                 _cold(facts)]
     parts = []
     if facts.taken:
-        parts.append(_('CPU %s taken') % '; '.join(
-            '%d by %s' % (cpu, ', '.join(names))
+        parts.append(_('taken: %s') % ', '.join(
+            _('CPU %(cpu)d by %(names)s') % {
+                'cpu': cpu, 'names': ' + '.join(names)}
             for cpu, names in sorted(facts.taken.items())))
     if facts.not_dedicated:
         parts.append(_('CPU %s not in its pinning set (vcpu_pin_set)')

@@ -128,6 +128,29 @@ class TestTransport(SSHHostsMixin, test_precheck.PrecheckMixin,
                       'unknown to migtest on compute1' % port, unknown[0])
         self.assertIn('ssh-keyscan -p %d 127.0.0.3' % port, unknown[0])
 
+    def test_tcp_scheme(self):
+        # qemu+tcp to compute2's sshd port: a TCP connect from compute1
+        server = self.create_server('image', host='compute1')
+        port = self.hosts.hosts['compute2'].port
+        for host in self.hosts.hosts.values():
+            host.write_nova_conf(
+                '[libvirt]\nlive_migration_uri = qemu+tcp://%%s:%d/system\n'
+                'live_migration_inbound_addr = %s\n' % (port, host.address))
+        rows = self.osc_json('migration', 'precheck', server.id, '--long',
+                             *self.args())
+        by_dest = {r['Destination']: r for r in rows}
+        ok = _findings(by_dest['compute2'], 'transport')
+        self.assertIn('transport [ok, live]: tcp://127.0.0.3:%d answers '
+                      'from compute1' % port, ok[0])
+        refused = _findings(by_dest['compute3'], 'transport')
+        self.assertIn('tcp://127.0.0.4:%d refused the connection from '
+                      'compute1: nothing listens on port %d at 127.0.0.4'
+                      % (port, port), refused[0])
+        self.assertIn('make libvirtd listen on tcp port %d' % port,
+                      refused[0])
+        self.assertEqual(('no', 'yes'), (by_dest['compute3']['Live'],
+                                         by_dest['compute3']['Cold']))
+
     def test_no_nova_conf_is_not_checked(self):
         server = self.create_server('image', host='compute1')
         row = self.precheck_row(server.id, 'compute2', '--long',

@@ -69,7 +69,8 @@ class TestSameCpus(testtools.TestCase):
         live = found[f.LIVE][0]
         self.assertEqual(f.BLOCKER, live.severity)
         self.assertIn('keeps host CPUs 0,1 (cell 0)', live.message)
-        self.assertIn('CPU 0 by instance-00000001; 1 by instance-00000001',
+        self.assertIn('on the destination: taken: CPU 0 by '
+                      'instance-00000001, CPU 1 by instance-00000001',
                       live.message)
         self.assertIn('RHSA-2018:0369', live.message)
         self.assertIn('cpu_pinning_migration_quick_fail', live.remedy)
