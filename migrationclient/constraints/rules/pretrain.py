@@ -48,7 +48,11 @@ def _key(server, snapshot):
 
 
 def _cold(facts):
-    """The cold migration finding: the scheduler pins it anew."""
+    """The cold migration finding: the scheduler pins it anew.
+
+    ``facts``: the same-CPU facts when the CPUs are *not* free (else
+    None): Red Hat's quick fail may then refuse a cold move too.
+    """
     if facts is not None and facts.quick_fail:
         return base.finding(
             RULE, f.WARNING,
@@ -103,7 +107,7 @@ def same_cpus(server, source, dest, snapshot):
         none = base.finding(
             RULE, f.OK, _('libvirt shows no vCPU of the guest pinned to one '
                           'host CPU on its source'), applies_to=(f.LIVE,))
-        return [none, _cold(facts)]
+        return [none, _cold(None)]
     if facts.free:
         text = _('host CPUs %(cpus)s (cell %(cells)s) are free on the '
                  'destination: the guest keeps them (before Train)') % {
@@ -112,7 +116,7 @@ def same_cpus(server, source, dest, snapshot):
             text += _('; its nova.conf was not read, every CPU counted as '
                       'pinnable')
         return [base.finding(RULE, f.OK, text, applies_to=(f.LIVE,)),
-                _cold(facts)]
+                _cold(None)]
     parts = []
     if facts.taken:
         parts.append(_('taken: %s') % ', '.join(

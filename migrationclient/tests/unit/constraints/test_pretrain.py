@@ -84,6 +84,9 @@ class TestSameCpus(testtools.TestCase):
         found = self.check(facts)
         self.assertEqual(f.WARNING, found[f.COLD][0].severity)
         self.assertIn('RHBA-2019:0074', found[f.COLD][0].message)
+        # CPUs free: nothing for quick fail to refuse
+        found = self.check(dataclasses.replace(facts, taken={}))
+        self.assertEqual(f.OK, found[f.COLD][0].severity)
 
     def test_free_is_yes(self):
         facts = recorded.TestSameCpusFacts('test_free_on_an_empty_'
