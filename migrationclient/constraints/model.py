@@ -138,11 +138,76 @@ class NumaCell:
 
 
 @dataclasses.dataclass(frozen=True)
+class TransportFacts:
+    """The live migration transport from one host to one destination.
+
+    Checked from the *source* host (``--ssh``): does the destination's
+    libvirt migration endpoint (``scheme`` ``ssh`` / ``tcp`` / ``tls`` at
+    ``address``:``port``, as ``user`` for ssh) answer a connection that
+    runs nothing.  ``answered`` is True / False, None when the check could
+    not tell (``problem`` then says why); ``problem`` is one of
+    :data:`TRANSPORT_PROBLEMS` when it did not answer; ``detail`` is the
+    client's own last error line.
+    """
+
+    scheme: str
+    address: str | None = None
+    port: int | None = None
+    user: str | None = None
+    uri: str = ''
+    answered: bool | None = None
+    problem: str | None = None
+    detail: str = ''
+    #: the local user the check ran as on the source (ssh), and its key
+    run_as: str | None = None
+    key_file: str | None = None
+    tunnelled: bool = False
+
+
+#: Why a migration endpoint did not answer (``TransportFacts.problem``).
+TRANSPORT_PROBLEMS = ('no-key', 'host-key-unknown', 'host-key-changed',
+                      'refused', 'timeout', 'unreachable', 'dns',
+                      'permission-denied', 'closed', 'error')
+
+
+@dataclasses.dataclass(frozen=True)
+class SameCpusFacts:
+    """Pre-Train: the guest's very host CPUs on one destination.
+
+    Before Train a live migration keeps a pinned guest's pinning unchanged
+    (RHSA-2018:0369): ``cpus`` (the host CPU ids the guest is pinned to on
+    its source) and its host cells ``cells`` must be free on the
+    destination.  ``taken`` maps needed CPU ids to the destination domains
+    holding them, ``not_dedicated`` are needed CPUs outside the
+    destination's pinning set (or missing there), ``cells_short`` the
+    cells without the guest's memory free; ``dedicated_known`` is False
+    when the destination's nova.conf was not read (every CPU counted
+    pinnable); ``quick_fail`` the destination's Red Hat ``[workarounds]
+    cpu_pinning_migration_quick_fail`` (None: not set or not read).
+    """
+
+    cpus: frozenset = frozenset()
+    cells: tuple = ()
+    taken: dict = dataclasses.field(default_factory=dict)
+    not_dedicated: frozenset = frozenset()
+    cells_short: tuple = ()
+    dedicated_known: bool = True
+    quick_fail: bool | None = None
+
+    @property
+    def free(self):
+        return not (self.taken or self.not_dedicated or self.cells_short)
+
+
+@dataclasses.dataclass(frozen=True)
 class HostSideFacts:
     """Facts only the host itself has (optional, ``--ssh``)."""
 
     cpu_model: str | None = None
     numa_cells: tuple = ()                  # of NumaCell
+    #: checked from this host as a source: destination name ->
+    #: :class:`TransportFacts` (empty: not checked)
+    transport: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,6 +233,9 @@ class GuestSideFacts:
     config_drive_device: str | None = None  # e.g. 'cdrom sda (sata)'
     config_drive_shared: bool = False
     cdrom_devices: tuple = ()               # e.g. ('cdrom sdb (sata) /..',)
+    #: pre-Train pinned guests: destination name -> :class:`SameCpusFacts`
+    #: (empty: not read)
+    same_cpus: dict = dataclasses.field(default_factory=dict)
 
 
 class ServiceStatus:

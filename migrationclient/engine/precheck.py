@@ -25,6 +25,7 @@ from migrationclient._i18n import _
 from migrationclient.cloud import gather as cloud_gather
 from migrationclient.constraints import evaluate
 from migrationclient.host import bridge
+from migrationclient.host import pairs
 from migrationclient.host import probe
 from migrationclient.host import ssh
 
@@ -176,4 +177,7 @@ def read_side_facts(snapshot, server_ids, destinations, options):
                 notes.append(_('SSH: %s') % exc)
                 continue
             guests[sid] = bridge.guest_side_from_placement(placement)
+        # the transport from each source, pre-Train pinned CPUs per dest
+        pairs.add_pair_facts(pool, snapshot, server_ids, destinations,
+                             hosts, guests, notes)
     return hosts, guests, notes

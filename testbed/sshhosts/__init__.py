@@ -27,7 +27,17 @@ it (and every session it spawns) gets its own view of the machine:
   PCI devices with their ``numa_node``;
 * ``/etc/passwd`` and ``/etc/shadow`` with a test user (``migtest``,
   shell /bin/sh, password field ``*``), so the machine's user database
-  is never modified.
+  is never modified;
+* nova.conf at one of the paths the product reads
+  (:data:`NOVA_CONF_PATHS`: ``/etc/nova/nova.conf``, the OSP 13+
+  containerised ``/var/lib/config-data/puppet-generated/nova_libvirt/
+  etc/nova/nova.conf``, kolla's ``/etc/kolla/nova-compute/nova.conf``)
+  when the host has one (``nova_conf``).  ``/etc`` and ``/var/lib`` are
+  overlay mounts inside the host's mount namespace (lower: the machine's
+  directory, upper: the host's temp dir), so nothing is created on the
+  machine itself; each path is a symlink to the host's
+  ``state/novaconf/<n>.conf``, rewritten by :meth:`FakeHost.write_nova_conf`
+  (no file: the path is not readable, as on a host without nova.conf).
 
 A host built with ``missing=('numactl',)`` also gets ``SetEnv PATH=`` a
 directory of links to what it does have: the program really is absent
@@ -60,6 +70,22 @@ APT_PACKAGES = ('libvirt-clients', 'openssh-server', 'openssh-client',
 # What a host's minimal PATH holds when some program is "missing".
 BASIC_TOOLS = ('sh', 'env', 'cat', 'printf', 'readlink', 'sleep', 'virsh',
                'lscpu', 'numactl')
+#: Where a host's nova.conf can be (the product's
+#: ``migrationclient.host.commands.NOVA_CONF_PATHS``, kept equal by
+#: testbed/tests/test_sshhosts.py): package install, OSP 13+ container
+#: (puppet-generated config of nova_libvirt), kolla-ansible.
+NOVA_CONF_PATHS = (
+    '/etc/nova/nova.conf',
+    '/var/lib/config-data/puppet-generated/nova_libvirt/etc/nova/nova.conf',
+    '/etc/kolla/nova-compute/nova.conf',
+)
+#: Short names for :data:`NOVA_CONF_PATHS` (``nova_conf_path``).
+NOVA_CONF_LAYOUTS = {'package': NOVA_CONF_PATHS[0],
+                     'osp13': NOVA_CONF_PATHS[1],
+                     'kolla': NOVA_CONF_PATHS[2]}
+#: Machine directories overlaid (upper dir in the host's temp dir) inside
+#: each host's mount namespace, so files can appear under them there.
+OVERLAID = ('/etc', '/var/lib')
 
 
 def missing_prerequisites():
@@ -138,6 +164,54 @@ class FakeHost:
         self.process = None
         self.host_key_pub = None
 
+    # -- nova.conf --------------------------------------------------------
+
+    def _nova_conf_file(self, path):
+        return os.path.join(self.dir, 'state', 'novaconf',
+                            '%d.conf' % NOVA_CONF_PATHS.index(path))
+
+    def write_nova_conf(self, text, path=NOVA_CONF_PATHS[0]):
+        """Make the host show ``text`` as its nova.conf at ``path``.
+
+        ``path``: one of :data:`NOVA_CONF_PATHS` or a short name of
+        :data:`NOVA_CONF_LAYOUTS` (``package``, ``osp13``, ``kolla``).
+        The other paths become unreadable; ``text`` None removes them all
+        (a host without nova.conf).  Effective from the next command.
+        """
+        path = NOVA_CONF_LAYOUTS.get(path, path)
+        if path not in NOVA_CONF_PATHS:
+            raise ValueError('no nova.conf path %r (one of %s)'
+                             % (path, ', '.join(NOVA_CONF_PATHS)))
+        for other in NOVA_CONF_PATHS:
+            if other != path or text is None:
+                try:
+                    os.unlink(self._nova_conf_file(other))
+                except FileNotFoundError:
+                    pass
+        if text is not None:
+            target = self._nova_conf_file(path)
+            tmp = target + '.tmp'
+            with open(tmp, 'w') as handle:
+                handle.write(text)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+
+    def _prepare_overlays(self):
+        """Upper dirs of the /etc and /var/lib overlays: nova.conf links."""
+        os.makedirs(os.path.join(self.dir, 'state', 'novaconf'),
+                    mode=0o755, exist_ok=True)
+        for index, top in enumerate(OVERLAID):
+            for sub in ('upper%d' % index, 'work%d' % index):
+                os.makedirs(os.path.join(self.dir, 'overlay', sub),
+                            mode=0o755)
+        for path in NOVA_CONF_PATHS:
+            index = [i for i, top in enumerate(OVERLAID)
+                     if path.startswith(top + '/')][0]
+            inside = os.path.join(self.dir, 'overlay', 'upper%d' % index,
+                                  os.path.relpath(path, OVERLAID[index]))
+            os.makedirs(os.path.dirname(inside), mode=0o755, exist_ok=True)
+            os.symlink(self._nova_conf_file(path), inside)
+
     # -- files ------------------------------------------------------------
 
     def _write(self, relative, text, mode=0o644):
@@ -205,6 +279,7 @@ class FakeHost:
         with open(key + '.pub') as handle:
             self.host_key_pub = ' '.join(handle.read().split()[:2])
         self._write('authorized_keys', authorized_key)
+        self._prepare_overlays()
         shutil.copy2(shutil.which('virsh'),
                      os.path.join(self.dir, 'bin', 'virsh.real'))
         self._write('bin/virsh', _VIRSH_SHIM % {'dir': self.dir}, 0o755)
@@ -268,6 +343,13 @@ class FakeHost:
                  ('sys/bus/pci/devices', '/sys/bus/pci/devices')]
         lines = ['set -e', 'hostname %s' % self.name,
                  'mkdir -p /run/sshd', 'chmod 755 /run/sshd']
+        # Overlays first: the bind mounts below go on top of them.
+        for index, top in enumerate(OVERLAID):
+            lines.append(
+                'mount -t overlay overlay -o lowerdir=%s,upperdir=%s,'
+                'workdir=%s %s' % (
+                    top, os.path.join(d, 'overlay', 'upper%d' % index),
+                    os.path.join(d, 'overlay', 'work%d' % index), top))
         lines += ['mount --bind %s %s' % (os.path.join(d, src), dst)
                   for src, dst in binds]
         lines.append('exec %s -D -e -f %s' % (
@@ -343,7 +425,13 @@ class FakeHost:
 
 
 class SSHHosts(fixtures.Fixture):
-    """Start fake hosts ``{name: {'missing': (...)}}`` on 127.0.0.x.
+    """Start fake hosts ``{name: spec}`` on 127.0.0.x.
+
+    ``spec`` (a dict, may be empty or None): ``missing`` (programs absent
+    from the host's PATH), ``nova_conf`` (the text of the host's
+    nova.conf; default none) and ``nova_conf_path`` (where it is: a path
+    of :data:`NOVA_CONF_PATHS` or ``package`` / ``osp13`` / ``kolla``;
+    default ``/etc/nova/nova.conf``).
 
     Attributes: ``hosts`` (name -> FakeHost), ``client_key`` (private key
     file), ``known_hosts`` (file listing every host), ``dir``.
@@ -376,6 +464,10 @@ class SSHHosts(fixtures.Fixture):
                             missing=(spec or {}).get('missing', ()))
             host._prepare(public)
             host.write_state(render.HostState())
+            spec = spec or {}
+            if spec.get('nova_conf') is not None:
+                host.write_nova_conf(spec['nova_conf'], spec.get(
+                    'nova_conf_path', NOVA_CONF_PATHS[0]))
             self.hosts[name] = host
         for host in self.hosts.values():
             self.addCleanup(host.stop)
@@ -395,6 +487,43 @@ class SSHHosts(fixtures.Fixture):
 
     def host_map(self):
         return {name: host.address for name, host in self.hosts.items()}
+
+    def ssh_host_args(self):
+        """``--ssh-host NAME=ADDRESS:PORT`` for every host (CLI args)."""
+        args = []
+        for name, host in sorted(self.hosts.items()):
+            args += ['--ssh-host', '%s=%s:%d' % (name, host.address,
+                                                 host.port)]
+        return args
+
+    def ssh_args(self):
+        """Every ``--ssh-*`` argument the CLI needs to reach these hosts.
+
+        ``--ssh-user``, ``--ssh-key``, ``--ssh-no-agent``, ``--ssh-config
+        ''``, ``--ssh-known-hosts`` and one ``--ssh-host`` per host (add
+        ``--ssh`` where the command wants it).
+        """
+        return ['--ssh-user', USER, '--ssh-key', self.client_key,
+                '--ssh-no-agent', '--ssh-config', '',
+                '--ssh-known-hosts', self.known_hosts] + self.ssh_host_args()
+
+    def ssh(self, name, command, timeout=60):
+        """Run ``command`` (a shell line) on host ``name`` with ``ssh``.
+
+        The real OpenSSH client as the test user through the host's real
+        sshd, host key verified (BatchMode, StrictHostKeyChecking).
+        Returns the CompletedProcess (text).
+        """
+        host = self.hosts[name]
+        return subprocess.run(  # nosec B603: fixed argv, test hosts only
+            ['ssh', '-F', '/dev/null', '-i', self.client_key,
+             '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes',
+             '-o', 'StrictHostKeyChecking=yes',
+             '-o', 'UserKnownHostsFile=%s' % self.known_hosts,
+             '-o', 'ConnectTimeout=15', '-p', str(host.port),
+             '%s@%s' % (USER, host.address), command],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=timeout)
 
     def other_key(self):
         """A valid public key no host has (a "changed" key)."""

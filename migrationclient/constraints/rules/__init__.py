@@ -14,7 +14,8 @@
 
 The rules live in one module per domain (:mod:`.server_state`,
 :mod:`.cpu`, :mod:`.capacity`, :mod:`.numa_placement`, :mod:`.pci_sriov`,
-:mod:`.storage`, :mod:`.groups`, :mod:`.allocation`; shared pieces in
+:mod:`.storage`, :mod:`.groups`, :mod:`.allocation`, :mod:`.pretrain`,
+:mod:`.live_transport`; shared pieces in
 :mod:`.base`); this
 package lists them in report order and re-exports every rule and its
 constants as ``rules.<name>``.
@@ -47,8 +48,10 @@ from migrationclient.constraints.rules import base
 from migrationclient.constraints.rules import capacity
 from migrationclient.constraints.rules import cpu
 from migrationclient.constraints.rules import groups
+from migrationclient.constraints.rules import live_transport
 from migrationclient.constraints.rules import numa_placement
 from migrationclient.constraints.rules import pci_sriov
+from migrationclient.constraints.rules import pretrain
 from migrationclient.constraints.rules import server_state
 from migrationclient.constraints.rules import storage
 
@@ -85,6 +88,8 @@ devices = pci_sriov.devices
 readonly_drives = storage.readonly_drives
 disk = storage.disk
 server_group = groups.server_group
+same_cpus = pretrain.same_cpus
+transport = live_transport.transport
 
 
 #: Every rule, in report order: (id, function).
@@ -102,6 +107,7 @@ RULES = (
     ('numa', numa),
     ('pinning', pinning),
     ('hugepages', hugepages),
+    ('same-cpus', same_cpus),
     ('dpdk', dpdk),
     ('sriov', sriov),
     ('pci', pci),
@@ -109,5 +115,6 @@ RULES = (
     ('disk', disk),
     ('server-group', server_group),
     ('devices', devices),
+    ('transport', transport),
 )
 RULE_IDS = tuple(r for r, _fn in RULES)

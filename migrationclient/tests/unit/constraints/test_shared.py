@@ -160,12 +160,50 @@ def _server(rng, index, host_names):
         config_drive=rng.random() < 0.2, ports=ports, guest_side=guest_side)
 
 
+_TRANSPORTS = (
+    f.TransportFacts(scheme='ssh', address='192.0.2.9', port=2022,
+                     user='nova_migration', answered=True, run_as='nova'),
+    f.TransportFacts(scheme='ssh', address='192.0.2.9', port=2022,
+                     answered=False, problem='host-key-unknown'),
+    f.TransportFacts(scheme='tcp', address='192.0.2.9', port=16509,
+                     answered=False, problem='refused', detail='refused'),
+    f.TransportFacts(scheme='tcp', detail='destination nova.conf not read'),
+)
+
+
+def _pair_facts(rng, hosts, servers):
+    """Transport facts on the hosts read, same-CPU facts on the guests."""
+    names = sorted(hosts)
+    for name, host in hosts.items():
+        if host.host_side is not None and rng.random() < 0.7:
+            hosts[name] = dataclasses.replace(host, host_side=(
+                dataclasses.replace(host.host_side, transport={
+                    dest: rng.choice(_TRANSPORTS) for dest in names
+                    if dest != name and rng.random() < 0.8})))
+    changed = []
+    for server in servers:
+        if server.guest_side is not None and rng.random() < 0.7:
+            server = dataclasses.replace(server, guest_side=(
+                dataclasses.replace(server.guest_side, same_cpus={
+                    dest: f.SameCpusFacts(
+                        cpus=frozenset({2, 3}), cells=(0,),
+                        taken=rng.choice(({}, {3: ('instance-9',)})),
+                        not_dedicated=rng.choice((frozenset(),
+                                                  frozenset({2}))),
+                        dedicated_known=rng.random() < 0.8,
+                        quick_fail=rng.choice((None, True, False)))
+                    for dest in names if rng.random() < 0.7})))
+        changed.append(server)
+    return hosts, changed
+
+
 def random_snapshot(seed):
     rng = random.Random(seed)
     host_names = tuple('host%d' % i for i in range(rng.randrange(2, 7)))
     hosts = {name: _host(rng, name) for name in host_names}
     servers = [_server(rng, i, host_names)
                for i in range(rng.randrange(1, 13))]
+    hosts, servers = _pair_facts(rng, hosts, servers)
     groups = {}
     for g in range(rng.choice((0, 1, 2))):
         members = rng.sample(servers, min(len(servers), rng.randrange(1, 5)))
