@@ -195,6 +195,9 @@ class LibvirtMode:
             'nova.tests.fixtures.libvirt.Domain.__init__',
             _record_domain_xml(fakelibvirt.Domain.__init__)))
         bed.useFixture(fixtures.MonkeyPatch(
+            'nova.tests.fixtures.libvirt.Domain.XMLDesc',
+            _migratable_xml(fakelibvirt.Domain.XMLDesc)))
+        bed.useFixture(fixtures.MonkeyPatch(
             'nova.tests.fixtures.libvirt.Domain.abortJob', _abort_job))
         from nova.virt.libvirt import migration as libvirt_migration
         real_save = libvirt_migration.save_stats
@@ -460,6 +463,25 @@ def _record_domain_xml(real_init):
         real_init(self, connection, xml, *args, **kwargs)
         self._fc_xml = xml
     return __init__
+
+
+def _migratable_xml(real_xmldesc):
+    """``Domain.XMLDesc``: the migratable XML is the domain's own.
+
+    Nova builds a live migration's destination XML from the source's
+    ``XMLDesc(VIR_DOMAIN_XML_MIGRATABLE)`` (``migration.
+    get_updated_guest_xml``), rewriting its pins, ``<numatune>`` and huge
+    page nodesets for the destination.  fakelibvirt's own XML drops the
+    guest NUMA cells and ``<memoryBacking>``; libvirt gives the full
+    definition, so the destination's domain is what Nova would define
+    there.  Every other caller keeps fakelibvirt's XML.
+    """
+    def XMLDesc(self, flags):
+        xml = getattr(self, '_fc_xml', None)
+        if xml and flags & fakelibvirt.VIR_DOMAIN_XML_MIGRATABLE:
+            return xml
+        return real_xmldesc(self, flags)
+    return XMLDesc
 
 
 def _hold(instance, key, default=0.0):
