@@ -724,3 +724,41 @@ class TestSSHHostsFromBed(client.BedTestCase):
         self.assertEqual(before['compute2']['free_dedicated'],
                          on2['free_dedicated'])
         self.assertEqual(before['compute2']['freepages'], on2['freepages'])
+
+
+class TestSSHHostsFromFakeBed(client.BedTestCase):
+    """``SSHHosts.from_bed`` on the fake-driver bed: nova.conf only."""
+
+    def test_nova_conf_of_the_bed(self):
+        from migrationclient.host import commands
+        from migrationclient.host import novaconf
+        from migrationclient.host import parsers
+        from testbed import sshhosts
+        reason = sshhosts.missing_prerequisites()
+        if reason:
+            self.skipTest(reason)
+        hosts = self.useFixture(sshhosts.SSHHosts.from_bed(
+            self.bed.endpoints['control'], ['compute1', 'compute3'],
+            specs={'compute3': {'nova_conf_path': 'osp13'}}))
+        for name, host in hosts.hosts.items():
+            self.assertEqual(fakecloud.host_ip(name), host.address)
+            result = hosts.ssh(name, commands.NOVA_CONF.render())
+            self.assertEqual(0, result.returncode, result.stderr)
+            conf = novaconf.from_output(result.stdout)
+            self.assertEqual(
+                self.bed.state['max_concurrent_live_migrations'],
+                conf.max_concurrent_live_migrations)
+            self.assertEqual((), conf.notes)
+        self.assertEqual(sshhosts.NOVA_CONF_PATHS[1], conf.path)
+        # virsh: the hand-written state (the fake driver has no libvirt)
+        result = hosts.ssh('compute1', commands.CAPABILITIES.render())
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertEqual(2, len(parsers.parse_capabilities(
+            result.stdout)['cells']))
+        # a test's own nova.conf stays, whatever the host runs next
+        hosts.hosts['compute1'].write_nova_conf(
+            '[DEFAULT]\nmax_concurrent_live_migrations = 7\n')
+        self.assertEqual(0, hosts.ssh('compute1', 'virsh list').returncode)
+        result = hosts.ssh('compute1', commands.NOVA_CONF.render())
+        self.assertEqual(7, novaconf.from_output(
+            result.stdout).max_concurrent_live_migrations)
