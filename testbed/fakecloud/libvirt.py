@@ -174,7 +174,8 @@ class LibvirtMode:
         ):
             bed.useFixture(fixtures.MockPatch(target, **kwargs))
         # Cold migration / resize on fakelibvirt returns '{}', as nova's own
-        # NUMA and PCI functional tests stub it, after fakecloud:cold_hold.
+        # NUMA and PCI functional tests stub it, after fakecloud:cold_hold
+        # and powering the source guest off.
         bed.useFixture(fixtures.MonkeyPatch(
             'nova.virt.libvirt.driver.LibvirtDriver'
             '.migrate_disk_and_power_off', _migrate_disk_and_power_off))
@@ -499,6 +500,10 @@ def _migrate_disk_and_power_off(self, context, instance, dest, flavor,
                                 timeout=0, retry_interval=0):
     from testbed.fakecloud import driver
     _hold(instance, fakecloud.META_COLD_HOLD, driver.DEFAULTS['cold_hold'])
+    # As the real method: the source guest is powered off (its domain
+    # stays defined, shut off, until the resize is confirmed or reverted);
+    # only the disk copy is left out.
+    self.power_off(instance, timeout, retry_interval)
     return '{}'
 
 

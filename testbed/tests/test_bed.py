@@ -725,6 +725,46 @@ class TestSSHHostsFromBed(client.BedTestCase):
                          on2['free_dedicated'])
         self.assertEqual(before['compute2']['freepages'], on2['freepages'])
 
+    def states(self, host):
+        """``virsh list --all``: {domain: state}."""
+        result = self.hosts.ssh(host, 'env LC_ALL=C virsh list --all')
+        self.assertEqual(0, result.returncode, result.stderr)
+        rows = [line.split(None, 2) for line in
+                result.stdout.splitlines()[2:] if line.strip()]
+        return {row[1]: row[2].strip() for row in rows}
+
+    def test_cold_migration_shuts_the_source_off(self):
+        before = {h: self.seen(h) for h in ('compute1', 'compute2')}
+        flavor = self.bed.flavor(*self.FLAVOR)
+        server = self.create_server('pinned', host='compute1',
+                                    flavor=flavor)
+        domain = self.connection().compute.get_server(
+            server.id).instance_name
+        self.assertEqual('running', self.states('compute1')[domain])
+        self.osc('--os-compute-api-version', '2.56', 'server', 'migrate',
+                 '--host', 'compute2', server.id)
+        server = self.wait_for_server(server, 'VERIFY_RESIZE')
+        self.assertEqual('compute2', server.compute_host)
+        # the source domain is defined, shut off, and uses nothing
+        self.assertEqual('shut off', self.states('compute1')[domain])
+        on1 = self.seen('compute1')
+        self.assertNotIn(domain, on1['domains'])
+        self.assertEqual(before['compute1']['free_dedicated'],
+                         on1['free_dedicated'])
+        self.assertEqual(before['compute1']['freepages'], on1['freepages'])
+        node2, cpus2 = self.topology(server)
+        on2 = self.seen('compute2')
+        self.assertEqual(cpus2, set().union(*on2['pins'][domain].values()))
+        self.assertEqual(before['compute2']['freepages'][node2][2048] - 512,
+                         on2['freepages'][node2][2048])
+        self.osc('server', 'migration', 'confirm', server.id)
+        self.wait_for_server(server, 'ACTIVE')
+        deadline = time.monotonic() + 30
+        while domain in self.states('compute1'):
+            self.assertLess(time.monotonic(), deadline,
+                            '%s still defined on compute1' % domain)
+            time.sleep(0.5)
+
 
 class TestSSHHostsFromFakeBed(client.BedTestCase):
     """``SSHHosts.from_bed`` on the fake-driver bed: nova.conf only."""
