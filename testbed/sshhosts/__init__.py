@@ -39,6 +39,13 @@ it (and every session it spawns) gets its own view of the machine:
   ``state/novaconf/<n>.conf``, rewritten by :meth:`FakeHost.write_nova_conf`
   (no file: the path is not readable, as on a host without nova.conf).
 
+Hosts of :meth:`SSHHosts.from_bed` show a compute of the running test
+bed instead: their ``virsh``, ``lscpu`` and ``numactl`` are one shim
+that fetches the compute's view from the bed's control endpoint
+(``GET /hosts/<name>``) at every call, and the real virsh answers for
+the domains Nova defined there (``bedview``); nova.conf and /sys come
+from the bed too (doc/source/contributor/testbed.rst, "SSH test hosts").
+
 A host built with ``missing=('numactl',)`` also gets ``SetEnv PATH=`` a
 directory of links to what it does have: the program really is absent
 from that host's PATH (exit status 127).  A host whose state has
@@ -49,6 +56,7 @@ listener PIDs and their descendants (found through ``/proc``).  Nothing
 is ever killed by name, pattern, group or namespace.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -56,6 +64,7 @@ import socket
 import subprocess  # nosec B404: the test bed starts sshd
 import tempfile
 import time
+import urllib.request
 
 import fixtures
 
@@ -151,11 +160,103 @@ _CAT_SHIM = '''#!/bin/sh
 exec cat %(file)s
 '''
 
+# A host backed by the bed (SSHHosts.from_bed): virsh, lscpu and numactl
+# in one program (by the name it is called as).  Each call fetches the
+# compute's view from the bed's control endpoint (GET /hosts/<name>,
+# no proxy), refreshes the host's nova.conf from it (unless a test
+# wrote its own), and answers: capabilities / freepages / lscpu /
+# numactl from the rendered files, every other virsh command from the
+# real virsh on a test driver file of Nova's domains written for this
+# call.  A bed without libvirt (fake driver) has no files: the host's
+# hand-written state answers, as in the default mode.
+_BED_SHIM = '''#!/usr/bin/python3 -IS
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+H = %(dir)r
+URL = %(url)r
+NOVA_CONF = %(nova_conf)r
+
+
+def out(text):
+    sys.stdout.buffer.write(text.encode())
+    sys.stdout.flush()
+    return 0
+
+
+def write(path, text):
+    tmp = '%%s.%%d.tmp' %% (path, os.getpid())
+    with open(tmp, 'w') as handle:
+        handle.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def state(name):
+    with open(os.path.join(H, 'state', name)) as handle:
+        return handle.read()
+
+
+def main():
+    with open(H + '/run/pids', 'a') as handle:
+        handle.write('%%d\\n' %% os.getpid())
+    if os.path.exists(H + '/state/hang'):
+        time.sleep(30)
+    prog = os.path.basename(sys.argv[0])
+    args = sys.argv[1:]
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(URL, timeout=30) as resp:
+            view = json.load(resp)
+    except (OSError, ValueError) as exc:
+        sys.stderr.write('error: failed to connect to the hypervisor\\n'
+                         'error: %%s\\n' %% exc)
+        return 1
+    if view.get('nova_conf') is not None and not os.path.exists(
+            os.path.join(os.path.dirname(NOVA_CONF), 'fixed')):
+        try:
+            with open(NOVA_CONF) as handle:
+                same = handle.read() == view['nova_conf']
+        except OSError:
+            same = False
+        if not same:
+            write(NOVA_CONF, view['nova_conf'])
+    files = view.get('files')
+    if files is None:
+        files = {name: state(name) for name in (
+            'capabilities.xml', 'freepages.txt', 'lscpu.json',
+            'numactl.txt', 'host.xml')}
+    if prog == 'lscpu':
+        return out(files['lscpu.json'])
+    if prog == 'numactl':
+        return out(files['numactl.txt'])
+    if args[:1] == ['capabilities']:
+        return out(files['capabilities.xml'])
+    if args[:1] == ['freepages']:
+        return out(files['freepages.txt'])
+    host = os.path.join(H, 'run', 'host-%%d.xml' %% os.getpid())
+    write(host, files['host.xml'])
+    try:
+        done = subprocess.run([H + '/bin/virsh.real', '-c',
+                               'test://' + host] + args)
+    finally:
+        os.unlink(host)
+    return done.returncode
+
+
+sys.exit(main())
+'''
+
 
 class FakeHost:
     """One fake compute host (see the module docstring)."""
 
-    def __init__(self, name, address, root, missing=()):
+    def __init__(self, name, address, root, missing=(), bed=None,
+                 nova_conf_path=NOVA_CONF_PATHS[0]):
         self.name = name
         self.address = address
         self.port = _free_port(address)
@@ -163,6 +264,11 @@ class FakeHost:
         self.missing = tuple(missing)
         self.process = None
         self.host_key_pub = None
+        # from_bed: the control endpoint's URL of this compute's view
+        self.bed_url = ('%s/hosts/%s' % (bed.rstrip('/'), name)
+                        if bed else None)
+        self.nova_conf_path = NOVA_CONF_LAYOUTS.get(nova_conf_path,
+                                                    nova_conf_path)
 
     # -- nova.conf --------------------------------------------------------
 
@@ -177,7 +283,14 @@ class FakeHost:
         :data:`NOVA_CONF_LAYOUTS` (``package``, ``osp13``, ``kolla``).
         The other paths become unreadable; ``text`` None removes them all
         (a host without nova.conf).  Effective from the next command.
+        On a host of :meth:`SSHHosts.from_bed`, the bed's nova.conf is
+        no longer fetched after this.
         """
+        self._write_nova_conf(text, path)
+        # a bed-backed host no longer refreshes it from the bed
+        self._write(os.path.join('state', 'novaconf', 'fixed'), '')
+
+    def _write_nova_conf(self, text, path):
         path = NOVA_CONF_LAYOUTS.get(path, path)
         if path not in NOVA_CONF_PATHS:
             raise ValueError('no nova.conf path %r (one of %s)'
@@ -195,6 +308,31 @@ class FakeHost:
                 handle.write(text)
             os.chmod(tmp, 0o644)
             os.replace(tmp, target)
+
+    # -- bed-backed hosts ---------------------------------------------------
+
+    def fetch_view(self):
+        """The compute's view from the bed (``GET /hosts/<name>``)."""
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(self.bed_url, timeout=60) as resp:
+            return json.load(resp)
+
+    def refresh(self):
+        """Take nova.conf and /sys (the static parts) from the bed again.
+
+        virsh, lscpu and numactl fetch at every call; the PCI devices
+        under /sys do not change while the bed runs, and nova.conf is
+        also refreshed by each of those calls.
+        """
+        view = self.fetch_view()
+        if not os.path.exists(os.path.join(self.dir, 'state', 'novaconf',
+                                           'fixed')):
+            self._write_nova_conf(view['nova_conf'], self.nova_conf_path)
+        if view.get('facts'):
+            from testbed.sshhosts import bedview
+            state = bedview.host_state(view['facts'])
+            self._write_sysfs(state)
+        return view
 
     def _prepare_overlays(self):
         """Upper dirs of the /etc and /var/lib overlays: nova.conf links."""
@@ -242,6 +380,10 @@ class FakeHost:
             self._write(os.path.join('state', 'hang'), '')
         elif os.path.exists(hang_file):
             os.unlink(hang_file)
+        self._write_sysfs(state)
+
+    def _write_sysfs(self, state):
+        """/sys/class/net and /sys/bus/pci/devices of ``state``."""
         # sysfs: rebuild both trees in place (they are bind-mounted)
         for tree in ('sys/class/net', 'sys/bus/pci/devices'):
             path = os.path.join(self.dir, tree)
@@ -283,6 +425,13 @@ class FakeHost:
         shutil.copy2(shutil.which('virsh'),
                      os.path.join(self.dir, 'bin', 'virsh.real'))
         self._write('bin/virsh', _VIRSH_SHIM % {'dir': self.dir}, 0o755)
+        if self.bed_url:
+            self._write('bin/bedshim', _BED_SHIM % {
+                'dir': self.dir, 'url': self.bed_url,
+                'nova_conf': self._nova_conf_file(self.nova_conf_path)},
+                0o755)
+            # the shim refreshes nova.conf as the test user
+            os.chown(os.path.join(self.dir, 'state', 'novaconf'), UID, UID)
         self._write('bin/lscpu', _CAT_SHIM % {
             'file': os.path.join(self.dir, 'state', 'lscpu.json')}, 0o755)
         self._write('bin/numactl', _CAT_SHIM % {
@@ -334,11 +483,12 @@ class FakeHost:
 
     def _namespace_script(self):
         d = self.dir
+        tools = 'bin/bedshim' if self.bed_url else None
         binds = [('etc/passwd', '/etc/passwd'),
                  ('etc/shadow', '/etc/shadow'),
-                 ('bin/virsh', '/usr/bin/virsh'),
-                 ('bin/lscpu', '/usr/bin/lscpu'),
-                 ('bin/numactl', '/usr/bin/numactl'),
+                 (tools or 'bin/virsh', '/usr/bin/virsh'),
+                 (tools or 'bin/lscpu', '/usr/bin/lscpu'),
+                 (tools or 'bin/numactl', '/usr/bin/numactl'),
                  ('sys/class/net', '/sys/class/net'),
                  ('sys/bus/pci/devices', '/sys/bus/pci/devices')]
         lines = ['set -e', 'hostname %s' % self.name,
@@ -433,6 +583,11 @@ class SSHHosts(fixtures.Fixture):
     of :data:`NOVA_CONF_PATHS` or ``package`` / ``osp13`` / ``kolla``;
     default ``/etc/nova/nova.conf``).
 
+    ``bed`` (the bed's control endpoint URL) makes the host show that
+    compute of the bed (see :meth:`from_bed`); ``address`` gives the
+    host's loopback address (default: 127.0.0.``first_address`` + the
+    host's index in name order).
+
     Attributes: ``hosts`` (name -> FakeHost), ``client_key`` (private key
     file), ``known_hosts`` (file listing every host), ``dir``.
     """
@@ -441,6 +596,40 @@ class SSHHosts(fixtures.Fixture):
         super().__init__()
         self.specs = hosts
         self.first_address = first_address
+
+    @classmethod
+    def from_bed(cls, control_url, names=None, specs=None):
+        """Hosts that show the bed's computes as they are now.
+
+        ``control_url``: the bed's control endpoint
+        (``bed.endpoints['control']``); ``names``: the computes (default:
+        all of the bed's).  Each host's ``virsh`` / ``lscpu`` /
+        ``numactl`` fetch the compute's view (``GET /hosts/<name>``) at
+        every call, so they show what Nova pinned, migrated or freed a
+        moment ago; its nova.conf is the bed's running configuration
+        (``specs[name]['nova_conf']`` replaces it, ``nova_conf_path``
+        moves it); /sys shows the compute's PCI devices.  On a
+        fake-driver bed only nova.conf comes from the bed (virsh shows
+        the hand-written state of :meth:`FakeHost.write_state`).  Each
+        host listens on the address the bed reports as that compute's
+        ``host_ip`` (``fakecloud.host_ip``).
+        """
+        from testbed import fakecloud
+        if names is None:
+            opener = urllib.request.build_opener(
+                urllib.request.ProxyHandler({}))
+            with opener.open(control_url.rstrip('/') + '/hosts',
+                             timeout=60) as resp:
+                names = sorted(json.load(resp))
+        hosts = {}
+        for name in names:
+            spec = dict((specs or {}).get(name) or {}, bed=control_url)
+            try:
+                spec.setdefault('address', fakecloud.host_ip(name))
+            except ValueError:
+                pass
+            hosts[name] = spec
+        return cls(hosts)
 
     def _setUp(self):
         reason = missing_prerequisites()
@@ -459,15 +648,19 @@ class SSHHosts(fixtures.Fixture):
         self.hosts = {}
         base = self.first_address
         for offset, (name, spec) in enumerate(sorted(self.specs.items())):
-            address = '127.0.0.%d' % (base + offset)
+            spec = spec or {}
+            address = spec.get('address') or '127.0.0.%d' % (base + offset)
             host = FakeHost(name, address, self.dir,
-                            missing=(spec or {}).get('missing', ()))
+                            missing=spec.get('missing', ()),
+                            bed=spec.get('bed'),
+                            nova_conf_path=spec.get('nova_conf_path',
+                                                    NOVA_CONF_PATHS[0]))
             host._prepare(public)
             host.write_state(render.HostState())
-            spec = spec or {}
             if spec.get('nova_conf') is not None:
-                host.write_nova_conf(spec['nova_conf'], spec.get(
-                    'nova_conf_path', NOVA_CONF_PATHS[0]))
+                host.write_nova_conf(spec['nova_conf'], host.nova_conf_path)
+            if host.bed_url:
+                host.refresh()
             self.hosts[name] = host
         for host in self.hosts.values():
             self.addCleanup(host.stop)

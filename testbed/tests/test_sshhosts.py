@@ -11,13 +11,21 @@
 #    under the License.
 """The SSH test hosts themselves (testbed.sshhosts), no Nova bed needed."""
 
+import json
 import os
+import re
+import shutil
+import subprocess  # nosec B404: the real virsh on a test driver file
+import xml.etree.ElementTree as ElementTree  # nosec B405: our own files
 
+import fixtures
 import testtools
 
 from migrationclient.host import commands
 from migrationclient.host import novaconf
+from migrationclient.host import parsers
 from testbed import sshhosts
+from testbed.sshhosts import bedview
 
 PACKAGE_CONF = """[DEFAULT]
 max_concurrent_live_migrations = 3
@@ -103,3 +111,180 @@ class TestSSHHostsNovaConf(testtools.TestCase):
         self.assertEqual('compute1', result.stdout.split()[-1])
         for path, existed in self.existed.items():
             self.assertEqual(existed, os.path.lexists(path), path)
+
+
+SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), 'migrationclient', 'tests', 'unit',
+    'samples', 'host')
+HOSTVIEW = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        'samples', 'hostview-compute1.json')
+#: compute2 after Nova live-migrated a pinned guest on 2 MiB pages there
+#: from compute1 (its XML: Nova's destination XML, built from
+#: fakelibvirt's migratable XML, with an empty <loader/>).
+MIGRATED = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        'samples', 'hostview-compute2-migrated.json')
+
+
+def _shapes(text):
+    """Line shapes: numbers -> '#', lists of numbers -> one '#'."""
+    shapes = set()
+    for line in text.splitlines():
+        line = re.sub(r'\d+', '#', line)
+        shapes.add(re.sub(r'#( #)+', '#', line).rstrip())
+    return shapes
+
+
+def _sample(name):
+    with open(os.path.join(SAMPLES, name)) as handle:
+        return handle.read()
+
+
+class TestBedViewFormats(testtools.TestCase):
+    """bedview's files: the recorded formats, read by the product parsers.
+
+    ``samples/hostview-compute1.json``: what the libvirt bed's control
+    endpoint returned for compute1 (``GET /hosts/compute1``, metadata and
+    sysinfo of the domains trimmed) with six guests Nova booted there:
+    pinned (vCPUs on CPUs 4, 5), 2 MiB huge pages (cell 1), a 2-cell NUMA
+    guest, a PCI passthrough guest (0000:81:00.0), an SR-IOV port guest
+    (VF 0000:81:02.4) and an image guest, shut off here.
+    """
+
+    def setUp(self):
+        super().setUp()
+        with open(HOSTVIEW) as handle:
+            self.view = json.load(handle)
+        self.facts = self.view['facts']
+        self.files = bedview.files(self.facts)
+
+    def test_usage_from_the_running_domains(self):
+        used = bedview.usage(self.facts)
+        gib = 1024 * 1024
+        # node 0: the NUMA guest's cell 0 (1 GiB), half of each floating
+        # running guest (PCI, SR-IOV: 512 MiB each); the shut off one: none
+        self.assertEqual({4: gib + gib // 2}, used['cells'][0]['used_kib'])
+        self.assertEqual({4: 2 * gib + gib // 2, 2048: gib},
+                         used['cells'][1]['used_kib'])
+        self.assertEqual(1024 - 512, used['cells'][1]['free_pages'][2048])
+        self.assertEqual(1024, used['cells'][0]['free_pages'][2048])
+        self.assertEqual(6144 - 1536, used['cells'][0]['free_mb'])
+        self.assertEqual({4: ['instance-00000001'],
+                          5: ['instance-00000001']},
+                         used['cells'][1]['pinned'])
+        self.assertEqual({}, used['cells'][0]['pinned'])
+        self.assertEqual('instance-00000004', used['pci']['0000:81:00.0'])
+        self.assertEqual('instance-00000005', used['pci']['0000:81:02.4'])
+        self.assertIsNone(used['pci']['0000:81:02.3'])
+
+    def test_host_files_parse(self):
+        caps = parsers.parse_capabilities(self.files['capabilities.xml'])
+        self.assertEqual([0, 1], [c['id'] for c in caps['cells']])
+        cell0 = caps['cells'][0]
+        self.assertEqual([0, 1, 2, 3], sorted(cell0['cpus']))
+        self.assertEqual([0, 1], cell0['cpus'][1]['siblings'])
+        self.assertEqual(1024, cell0['pages'][2048])
+        self.assertEqual([4, 2048, 1048576], caps['page_sizes_kib'])
+        free = parsers.parse_freepages(self.files['freepages.txt'])
+        self.assertEqual(512, free[1][2048])
+        self.assertEqual(1024, free[0][2048])
+        numactl = parsers.parse_numactl(self.files['numactl.txt'])
+        self.assertEqual(frozenset({4, 5, 6, 7}), numactl[1]['cpus'])
+        self.assertEqual(8192, numactl[1]['size_mb'])
+        self.assertEqual(free[1][4] * 4 // 1024, numactl[1]['free_mb'])
+        lscpu = parsers.parse_lscpu(self.files['lscpu.json'])
+        self.assertEqual(8, len(lscpu))
+        self.assertEqual({'node': 1, 'socket': 0, 'core': 2,
+                          'online': True}, lscpu[4])
+        conf = novaconf.parse(self.view['nova_conf'])
+        self.assertEqual(frozenset({0, 1, 4, 5}), conf.cpu_dedicated_set)
+        self.assertEqual(frozenset({2, 3, 6, 7}), conf.cpu_shared_set)
+        self.assertEqual(('fc-pci', 'fc-vf'),
+                         tuple(a.name for a in conf.pci_aliases))
+        self.assertEqual((), conf.notes)
+
+    def test_line_formats_are_the_recorded_ones(self):
+        for name, sample in (('freepages.txt', 'freepages-testdefault.txt'),
+                             ('numactl.txt', 'numactl-2node.txt'),
+                             ('lscpu.json', 'lscpu-local.json')):
+            self.assertEqual(set(), _shapes(self.files[name]) - _shapes(
+                _sample(sample)), name)
+        # capabilities: the recorded <host> element's structure
+        ours = ElementTree.fromstring(self.files['capabilities.xml'])
+        recorded = ElementTree.fromstring(_sample(
+            'capabilities-testdefault.xml'))
+        for path in ('host/topology/cells/cell', 'host/topology/cells/cell/'
+                     'cpus/cpu', 'host/topology/cells/cell/pages',
+                     'host/topology/cells/cell/memory', 'host/cpu/pages'):
+            self.assertEqual(
+                {tuple(sorted(e.attrib)) for e in recorded.findall(path)},
+                {tuple(sorted(e.attrib)) for e in ours.findall(path)}, path)
+
+    def virsh_on(self, files):
+        """A runner of the real virsh on the test driver file of ``files``."""
+        if shutil.which('virsh') is None:
+            self.skipTest('no virsh (apt-get install libvirt-clients)')
+        tmp = self.useFixture(fixtures.TempDir()).path
+        path = os.path.join(tmp, 'host.xml')
+        with open(path, 'w') as handle:
+            handle.write(files['host.xml'])
+
+        def virsh(command):
+            argv = ['virsh', '-c', 'test://' + path] + list(
+                command.argv[1:])
+            done = subprocess.run(argv, capture_output=True, text=True,
+                                  env=dict(os.environ, LC_ALL='C'))
+            self.assertEqual(0, done.returncode, done.stderr)
+            return done.stdout
+        return virsh
+
+    def test_migrated_domain(self):
+        with open(MIGRATED) as handle:
+            facts = json.load(handle)['facts']
+        virsh = self.virsh_on(bedview.files(facts))
+        self.assertEqual(['instance-00000001'], parsers.parse_domain_names(
+            virsh(commands.LIST_RUNNING)))
+        pins = parsers.parse_vcpupin(virsh(commands.guest_command(
+            'vcpupin', 'instance-00000001')))
+        self.assertEqual({0: frozenset({4}), 1: frozenset({5})}, pins)
+        xml = parsers.parse_domain_xml(virsh(commands.guest_command(
+            'dumpxml', 'instance-00000001')))
+        self.assertEqual(2048, xml['hugepages_kib'])
+        self.assertEqual(1, len(xml['numa_cells']))
+        used = bedview.usage(facts)
+        self.assertEqual(512, used['cells'][1]['free_pages'][2048])
+        self.assertNotIn('<loader', bedview.host_xml(facts))
+
+    def test_real_virsh_on_novas_domains(self):
+        virsh = self.virsh_on(self.files)
+        names = parsers.parse_domain_names(virsh(commands.LIST_RUNNING))
+        self.assertEqual(['instance-0000000%d' % i for i in range(1, 6)],
+                         names)
+        used = bedview.usage(self.facts)
+        for domain in self.facts['domains']:
+            name = domain['name']
+            xml = parsers.parse_domain_xml(virsh(commands.guest_command(
+                'dumpxml', name)))
+            pins = parsers.parse_vcpupin(virsh(commands.guest_command(
+                'vcpupin', name)))
+            emulator = parsers.parse_emulatorpin(virsh(
+                commands.guest_command('emulatorpin', name)))
+            parsers.parse_numatune(virsh(commands.guest_command(
+                'numatune', name)))
+            parsers.parse_vcpuinfo(virsh(commands.guest_command(
+                'vcpuinfo', name)))
+            want_pins, want_emulator = bedview.guest_cpus(domain['xml'],
+                                                          range(8))
+            self.assertEqual(want_pins, {k: set(v) for k, v in pins.items()},
+                             name)
+            self.assertEqual(want_emulator, set(emulator), name)
+            self.assertEqual(bedview.guest_pci(domain['xml']), [
+                n['device'] for n in xml['nics'] if n['kind'] == 'hostdev']
+                + xml['hostdevs'], name)
+        pinned = parsers.parse_vcpupin(virsh(commands.guest_command(
+            'vcpupin', 'instance-00000001')))
+        self.assertEqual({0: frozenset({4}), 1: frozenset({5})}, pinned)
+        self.assertEqual(['instance-00000001'], used['cells'][1]['pinned'][4])
+        huge = parsers.parse_domain_xml(virsh(commands.guest_command(
+            'dumpxml', 'instance-00000002')))
+        self.assertEqual(2048, huge['hugepages_kib'])
+        self.assertEqual(frozenset({1}), huge['memory_nodeset'])
