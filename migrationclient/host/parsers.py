@@ -271,7 +271,8 @@ def parse_domain_xml(text):
 
     Returns ``{'name', 'vcpus', 'vcpupin': {vcpu: set}, 'emulatorpin':
     set|None, 'memory_mode', 'memory_nodeset', 'hugepages_kib': int|None,
-    'cpu_mode', 'numa_cells': [...], 'nics': [{'kind','device','mac'}],
+    'cpu_mode', 'cpu_model': str|None, 'cpu_features': frozenset,
+    'numa_cells': [...], 'nics': [{'kind','device','mac'}],
     'hostdevs': [pci], 'disks': [{'device', 'kind', 'target', 'bus',
     'source', 'readonly', 'config_drive'}]}``.  ``device`` is libvirt's
     (``disk``, ``cdrom``, ``floppy``, ``lun``); ``config_drive`` is true
@@ -303,6 +304,13 @@ def parse_domain_xml(text):
                 raise ParseError(_('virsh dumpxml: bad hugepage size (%s)')
                                  % exc)
     cpu = root.find('cpu')
+    model = root.find('cpu/model')
+    # the features the guest CPU requires (policy require / force; libvirt
+    # defaults to require); disabled / optional ones it does not need
+    features = frozenset(
+        x.get('name') for x in root.findall('cpu/feature')
+        if x.get('name') and x.get('policy', 'require') in ('require',
+                                                            'force'))
     cells = [{'id': c.get('id'), 'cpus': sorted(parse_cpuset(c.get('cpus')))}
              for c in root.findall('cpu/numa/cell')]
     nics = []
@@ -338,6 +346,9 @@ def parse_domain_xml(text):
                            if memory is not None else frozenset()),
         'hugepages_kib': hugepages,
         'cpu_mode': cpu.get('mode', 'custom') if cpu is not None else '',
+        'cpu_model': (model.text or '').strip() or None
+        if model is not None else None,
+        'cpu_features': features,
         'numa_cells': cells,
         'nics': nics,
         'hostdevs': [h for h in hostdevs if h],
@@ -432,4 +443,62 @@ def parse_pci_numa(text):
         if len(parts) != 2:
             raise ParseError(_('sysfs pci numa_node: bad line %r') % line)
         result[parts[0]] = _numa_node(parts[1], line, 'sysfs pci numa_node')
+    return result
+
+
+#: what starts each domain in the DOMAINS_XML output (commands.py)
+DOMAIN_MARK = '<!-- domain '
+
+
+def parse_domains_xml(text):
+    """``DOMAINS_XML`` output -> ``{domain: parse_domain_xml(...)}``.
+
+    Every domain defined on the host, each after a ``<!-- domain NAME
+    -->`` line.
+    """
+    result = {}
+    name, lines = None, []
+
+    def flush():
+        if name is not None:
+            result[name] = parse_domain_xml('\n'.join(lines))
+
+    for line in text.splitlines():
+        if line.startswith(DOMAIN_MARK) and line.rstrip().endswith('-->'):
+            flush()
+            name = line[len(DOMAIN_MARK):].rstrip()[:-3].strip()
+            lines = []
+        elif name is not None:
+            lines.append(line)
+        elif line.strip():
+            raise ParseError(_('virsh dumpxml (every domain): text before '
+                               'the first domain: %r') % line)
+    flush()
+    return result
+
+
+def parse_pci_devices(text):
+    """``PCI_DEVICES`` output -> ``{address: {...}}``.
+
+    Each device: ``vendor`` and ``product`` (4 hex digits, lower case),
+    ``node`` (NUMA node or None), ``physfn`` (the parent PF's address of
+    a VF, or None) and ``total_vfs`` (VFs a PF can have, 0 otherwise).
+    """
+    result = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 6:
+            raise ParseError(_('sysfs pci devices: bad line %r') % line)
+        address, vendor, product, node, physfn, total = parts
+        ids = [v.lower().removeprefix('0x') for v in (vendor, product)]
+        if not all(re.fullmatch(r'[0-9a-f]{4}', v) for v in ids) \
+                or not total.isdigit():
+            raise ParseError(_('sysfs pci devices: bad line %r') % line)
+        result[address.lower()] = {
+            'vendor': ids[0], 'product': ids[1],
+            'node': _numa_node(node, line, 'sysfs pci devices'),
+            'physfn': None if physfn == '-' else physfn.lower(),
+            'total_vfs': int(total)}
     return result
