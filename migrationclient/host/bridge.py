@@ -87,7 +87,11 @@ def host_side_from_reading(reading, nova=None):
         unread.append('nova.conf')
     if reading.domains is None:
         unread.append('domain XML')
-    if reading.pci_devices is None:
+    devices = reading.pci_devices
+    if not devices:
+        # a host always has PCI devices: none with vendor / device ids
+        # means sysfs did not show them, not that there are none
+        devices = None
         unread.append('PCI devices')
     hp = pinning.host_pinning(reading.topology, reading.conf,
                               _domain_pins(reading.domains), nova)
@@ -108,9 +112,9 @@ def host_side_from_reading(reading, nova=None):
     if reading.conf is not None:
         pci_live = {a.name: a.live_migratable
                     for a in reading.conf.pci_aliases}
-        if reading.pci_devices is not None and reading.domains is not None:
-            pci_free, vf_free = free_devices(
-                reading.conf, reading.pci_devices, reading.domains)
+        if devices is not None and reading.domains is not None:
+            pci_free, vf_free = free_devices(reading.conf, devices,
+                                             reading.domains)
     return cf.HostSideFacts(cpu_model=None, numa_cells=tuple(cells),
                             pci_free=pci_free, vf_free=vf_free,
                             pci_live=pci_live, unread=tuple(unread))

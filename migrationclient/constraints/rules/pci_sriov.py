@@ -213,8 +213,10 @@ def _free_pci_host(rule, dest, alias, kinds):
 
 
 def _live_migratable(dest, alias):
-    """True / False: every alias of the request is ``live_migratable``
-    in the destination's nova.conf; None when not read."""
+    """Whether every alias of the request is ``live_migratable``.
+
+    In the destination's nova.conf; None when it was not read.
+    """
     side = dest.host_side
     if side is None or side.pci_live is None:
         return None
@@ -291,8 +293,8 @@ def pci(server, source, dest, snapshot):
                 rule, f.BLOCKER,
                 _('PCI passthrough (alias %(alias)s) cannot be live '
                   'migrated: the alias is not live_migratable in '
-                  '%(host)s\'s nova.conf') % {'alias': alias,
-                                               'host': dest.name},
+                  '%(host)s\'s nova.conf')
+                % {'alias': alias, 'host': dest.name},
                 _('cold migrate'), (f.LIVE,)))
     elif (snapshot.cloud.nova >= mv.EPOXY
             and snapshot.cloud.pci_live_migratable):

@@ -822,8 +822,10 @@ def with_side(hosts, name='host2', **side):
 
 
 class TestSideFactsAnswer(RuleTestCase):
-    """Issue 15 items 2 and 6: with the host read, yes or no, never maybe;
-    without, the maybe names the fact and how to get it."""
+    """Issue 15 items 2 and 6: with the host read, yes or no.
+
+    Never maybe then; without, the maybe names the fact and how to get it.
+    """
 
     def cells(self, free_cpus=(2, 2), pages=(0, 0), memory=8192):
         return [f.NumaCell(id=i, free_cpus=c, free_memory_mb=memory,
