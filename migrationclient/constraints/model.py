@@ -137,6 +137,9 @@ class NumaCell:
     free_hugepages: dict = dataclasses.field(default_factory=dict)
     #: the cell's memory (MiB), None when not read
     memory_mb: int | None = None
+    #: the cell's CPUs floating guests run on (``cpu_shared_set``), None
+    #: when not read
+    shared_cpus: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,6 +22,7 @@ the
 import dataclasses
 
 from migrationclient.constraints import model as cf
+from migrationclient import microversions as mv
 from migrationclient.host import pinning
 from migrationclient.host import topology
 
@@ -96,6 +97,7 @@ def host_side_from_reading(reading, nova=None):
     hp = pinning.host_pinning(reading.topology, reading.conf,
                               _domain_pins(reading.domains), nova)
     cpus_known = reading.conf is not None and reading.domains is not None
+    shared = shared_set(reading.conf, reading.topology, nova)
     cells = []
     by_id = {c.id: c for c in reading.topology.cells}
     for cell in hp.cells:
@@ -107,7 +109,9 @@ def host_side_from_reading(reading, nova=None):
             free_hugepages={size: free for size, free in
                             cell.free_pages.items()
                             if size > 4 and free is not None},
-            memory_mb=raw.memory_kib // 1024 if raw.memory_kib else None))
+            memory_mb=raw.memory_kib // 1024 if raw.memory_kib else None,
+            shared_cpus=None if shared is None
+            else len(shared & cell.cpus)))
     pci_free = vf_free = pci_live = None
     if reading.conf is not None:
         pci_live = {a.name: a.live_migratable
@@ -118,6 +122,26 @@ def host_side_from_reading(reading, nova=None):
     return cf.HostSideFacts(cpu_model=None, numa_cells=tuple(cells),
                             pci_free=pci_free, vf_free=vf_free,
                             pci_live=pci_live, unread=tuple(unread))
+
+
+def shared_set(conf, topo, nova=None):
+    """Host CPUs floating guests (and guest NUMA cells) run on, or None.
+
+    ``[compute] cpu_shared_set`` (Train+), else ``vcpu_pin_set``, else
+    every CPU outside ``cpu_dedicated_set`` (the libvirt driver's
+    ``_get_host_numa_topology``).  None when nova.conf was not read.
+    """
+    if conf is None:
+        return None
+    all_cpus = frozenset(cpu for cell in topo.cells for cpu in cell.cpus)
+    train = nova is None or nova >= mv.TRAIN
+    if train and conf.cpu_shared_set is not None:
+        return frozenset(conf.cpu_shared_set) & all_cpus
+    if conf.vcpu_pin_set is not None:
+        return frozenset(conf.vcpu_pin_set) & all_cpus
+    if train and conf.cpu_dedicated_set is not None:
+        return all_cpus - frozenset(conf.cpu_dedicated_set)
+    return all_cpus
 
 
 def held_devices(domains):

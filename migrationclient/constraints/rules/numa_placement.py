@@ -51,7 +51,7 @@ def _cell_memory_fits(cell, mem_mb, page_kb):
     return cell.free_memory_mb is None or cell.free_memory_mb >= mem_mb
 
 
-def fit_cells(cells, nodes, cpus, mem_mb, page_kb):
+def fit_cells(cells, nodes, cpus, mem_mb, page_kb, shared=0):
     """Fit ``nodes`` equal guest cells into distinct host cells.
 
     Nova (``nova/virt/hardware.py`` ``numa_fit_instance_to_host``) puts
@@ -62,10 +62,16 @@ def fit_cells(cells, nodes, cpus, mem_mb, page_kb):
     """
     per_cpu = -(-cpus // nodes) if cpus else 0
     per_mem = -(-mem_mb // nodes)
+    per_shared = -(-shared // nodes) if shared else 0
     fitting = 0
     for cell in cells:
         if per_cpu and cell.free_cpus is not None \
                 and cell.free_cpus < per_cpu:
+            continue
+        # a floating guest cell needs as many of the cell's shared CPUs
+        # (no overcommit of the count: _numa_fit_instance_cell)
+        if per_shared and cell.shared_cpus is not None \
+                and cell.shared_cpus < per_shared:
             continue
         if not _cell_memory_fits(cell, per_mem, page_kb):
             continue
@@ -194,6 +200,7 @@ def _cells_fit(rule, server, dest, host_cells, nodes):
     ``numa_fit_instance_to_host`` (Nova Train+; seed 8.3).
     """
     cpus = server.flavor.vcpus if server.dedicated_cpus else 0
+    shared = 0 if cpus else server.flavor.vcpus
     page_kb = page_size_kb(server)
     if cpus and any(c.free_cpus is None for c in host_cells):
         unread = ', '.join(dest.host_side.unread) or _('nova.conf')
@@ -203,21 +210,28 @@ def _cells_fit(rule, server, dest, host_cells, nodes):
             % {'host': dest.name, 'what': unread},
             remedy=_('let the SSH user read nova.conf and run virsh '
                      '(--ssh-sudo) on %s') % dest.name)
-    if not fit_cells(host_cells, nodes, cpus, server.flavor.ram, page_kb):
+    if not fit_cells(host_cells, nodes, cpus, server.flavor.ram, page_kb,
+                     shared):
         what = _('%d MB of memory') % -(-server.flavor.ram // nodes)
         if page_kb is not None:
             what = _('%d MB of free huge pages') % -(
                 -server.flavor.ram // nodes)
         free = ', '.join(
-            _('cell %(id)d: %(cpus)s free CPUs') % {
-                'id': c.id, 'cpus': '?' if c.free_cpus is None
-                else c.free_cpus} for c in host_cells)
+            _('cell %(id)d: %(cpus)s free dedicated, %(shared)s shared '
+              'CPUs, %(mem)s MB') % {
+                'id': c.id,
+                'cpus': '?' if c.free_cpus is None else c.free_cpus,
+                'shared': '?' if c.shared_cpus is None else c.shared_cpus,
+                'mem': '?' if c.memory_mb is None else c.memory_mb}
+            for c in host_cells)
+        need = _('%d free dedicated CPUs') % -(-cpus // nodes) if cpus \
+            else _('%d shared CPUs') % -(-shared // nodes)
         return [base.finding(
             rule, f.BLOCKER,
             _('no %(nodes)d distinct NUMA cell(s) of %(host)s with '
-              '%(cpus)d free dedicated CPUs and %(what)s each (%(free)s)')
-            % {'nodes': nodes, 'host': dest.name,
-               'cpus': -(-cpus // nodes), 'what': what, 'free': free},
+              '%(need)s and %(what)s each (%(free)s)')
+            % {'nodes': nodes, 'host': dest.name, 'need': need,
+               'what': what, 'free': free},
             _('free a NUMA cell on the destination or choose another'))]
     return [base.finding(
         rule, f.OK, _('the guest\'s %(nodes)d NUMA node(s) fit distinct '

@@ -197,6 +197,13 @@ class PrecheckMixin:
             if case.undo:
                 case.undo()
 
+    def _table(self, table):
+        rows = [self.HEADER] + table
+        widths = [max(len(str(r[i])) for r in rows)
+                  for i in range(len(self.HEADER))]
+        return '\n'.join('  '.join(str(c).ljust(w) for c, w in zip(r, widths))
+                         for r in rows)
+
     def _totals(self, table):
         """The counts issue 15 asks: verdicts, maybes, false yes."""
         said = [r[3] for r in table]

@@ -862,6 +862,18 @@ class TestSideFactsAnswer(RuleTestCase):
             base.snapshot([srv], base.two_hosts()))
         self.assertAllows(found, COLD)
 
+    def test_floating_numa_guest_needs_shared_cpus_per_cell(self):
+        srv = base.server(flavor={'vcpus': 4, 'ram': 2048, 'extra_specs': {
+            'hw:numa_nodes': '2'}})
+        for shared, allowed in ((2, True), (1, False)):
+            cells = [f.NumaCell(id=i, free_cpus=0, memory_mb=8192,
+                                shared_cpus=shared) for i in (0, 1)]
+            hosts = with_side(base.two_hosts(), cells=cells)
+            found = rules.numa(srv, None, hosts[1],
+                               base.snapshot([srv], hosts))
+            self.assertEqual(allowed, not any(x.blocks(COLD)
+                                              for x in found), found)
+
     def test_unread_free_cpus_say_what_and_how(self):
         srv = base.server(flavor={'vcpus': 2, 'ram': 1024, 'extra_specs': {
             'hw:cpu_policy': 'dedicated'}})

@@ -130,6 +130,8 @@ class TestReading(testtools.TestCase):
         side = bridge.host_side_from_reading(self.reading())
         self.assertEqual([2, 0], [c.free_cpus for c in side.numa_cells])
         self.assertEqual((), side.unread)
+        # cpu_shared_set 2-3,6-7: all on cell 0 too
+        self.assertEqual([4, 0], [c.shared_cpus for c in side.numa_cells])
         side = bridge.host_side_from_reading(self.reading(domains=(
             'instance-0000000a',)))
         self.assertEqual([4, 0], [c.free_cpus for c in side.numa_cells])
@@ -141,6 +143,8 @@ class TestReading(testtools.TestCase):
         side = bridge.host_side_from_reading(reading)
         self.assertEqual([None, None],
                          [c.free_cpus for c in side.numa_cells])
+        self.assertEqual([None, None],
+                         [c.shared_cpus for c in side.numa_cells])
         self.assertEqual(('nova.conf',), side.unread)
         self.assertIsNone(side.pci_free)
         self.assertIsNone(side.vf_free)
@@ -201,3 +205,23 @@ class TestReading(testtools.TestCase):
             self.assertEqual(allowed, ev.cold.allowed,
                              [x.as_text() for x in numa])
             self.assertNotIn('unknown', {x.severity for x in numa})
+
+
+class TestSharedSet(testtools.TestCase):
+
+    def test_shared_set_by_option(self):
+        from migrationclient.host import novaconf
+        from migrationclient import microversions as mv
+        from migrationclient.tests.unit.host import test_probe
+        topo = test_probe.host_topology()          # CPUs 0-15
+        conf = novaconf.parse('[compute]\ncpu_dedicated_set = 0-3\n')
+        self.assertEqual(set(range(4, 16)),
+                         bridge.shared_set(conf, topo))
+        conf = novaconf.parse('[compute]\ncpu_shared_set = 4-5\n'
+                              '[DEFAULT]\nvcpu_pin_set = 6-9\n')
+        self.assertEqual({4, 5}, bridge.shared_set(conf, topo))
+        self.assertEqual({6, 7, 8, 9},
+                         bridge.shared_set(conf, topo, mv.ROCKY))
+        self.assertEqual(set(range(16)),
+                         bridge.shared_set(novaconf.parse(''), topo))
+        self.assertIsNone(bridge.shared_set(None, topo))
