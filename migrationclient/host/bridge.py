@@ -22,9 +22,9 @@ the
 import dataclasses
 
 from migrationclient.constraints import model as cf
-from migrationclient import microversions as mv
 from migrationclient.host import pinning
 from migrationclient.host import topology
+from migrationclient import microversions as mv
 
 
 def host_side_from_topology(topology):
