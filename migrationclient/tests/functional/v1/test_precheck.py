@@ -757,8 +757,8 @@ class TestPrecheckFidelityLibvirtSSH(LibvirtMatrix, base.FunctionalTestCase):
     """The same matrix with --ssh: no maybe, 100 % agreement with Nova.
 
     The SSH test hosts show each compute as its kernel and libvirt would,
-    from the bed's own fakelibvirt state (s7-bed's ``from_bed`` mode):
-    nova.conf, every domain's XML, free huge pages, PCI devices.
+    from the bed's own fakelibvirt state (``SSHHosts.from_bed``): nova.conf,
+    every domain's XML, free huge pages, PCI devices.
     """
 
     strict_maybe = True
@@ -769,12 +769,8 @@ class TestPrecheckFidelityLibvirtSSH(LibvirtMatrix, base.FunctionalTestCase):
         reason = sshhosts.missing_prerequisites()
         if reason:
             self.skipTest(reason)
-        from_bed = getattr(sshhosts.SSHHosts, 'from_bed', None)
-        if from_bed is None:
-            self.skipTest('the SSH test hosts have no from_bed mode (the '
-                          'bed-backed hosts of branch s7-bed)')
-        names = ['compute%d' % (i + 1) for i in range(self.BED_COMPUTES)]
-        hosts = self.useFixture(from_bed(self.bed, names))
+        hosts = self.useFixture(sshhosts.SSHHosts.from_bed(
+            self.bed.endpoints['control']))
         self.precheck_args = ('--ssh',) + tuple(hosts.ssh_args())
 
     def test_libvirt_kinds_ssh(self):
