@@ -133,8 +133,10 @@ def read_host(pool, host):
     optional = _reading_jobs(host)
     try:
         out = pool.run_many(jobs + optional)
-    except ssh.SSHError:
-        # which one failed: the needed ones again, then each optional one
+    except (ssh.CommandFailed, ssh.CommandMissing, ssh.CommandTimeout,
+            ssh.OutputUnparsable):
+        # a command failed, not the connection: the needed ones again,
+        # then each optional one
         out = pool.run_many(jobs)
         for job in optional:
             try:

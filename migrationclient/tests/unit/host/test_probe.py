@@ -213,6 +213,19 @@ class TestReadHost(testtools.TestCase):
         self.assertEqual(1, len(reading.notes))
         self.assertIn('cat nova.conf', reading.notes[0])
 
+    def test_unreachable_host_is_not_tried_twice(self):
+        from migrationclient.host import ssh
+
+        class Unreachable(FakePool):
+            def run_many(self, jobs, timeout=None):
+                self.runs.append(jobs)
+                raise ssh.HostUnreachable('cmp-1', 'connection refused')
+
+        pool = Unreachable({})
+        self.assertRaises(ssh.HostUnreachable, probe.read_host, pool,
+                          'cmp-1')
+        self.assertEqual(1, len(pool.runs))
+
     def test_topology_missing_fails(self):
         from migrationclient.host import commands
         from migrationclient.host import ssh
