@@ -140,6 +140,11 @@ class NumaCell:
     #: the cell's CPUs floating guests run on (``cpu_shared_set``), None
     #: when not read
     shared_cpus: int | None = None
+    #: what the NUMA guests on the host take of the cell as Nova counts
+    #: it (their guest cells' memory, MiB, and floating vCPUs); None
+    #: when not read
+    memory_used_mb: int | None = None
+    shared_used: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)

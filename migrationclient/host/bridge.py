@@ -98,6 +98,9 @@ def host_side_from_reading(reading, nova=None):
                               _domain_pins(reading.domains), nova)
     cpus_known = reading.conf is not None and reading.domains is not None
     shared = shared_set(reading.conf, reading.topology, nova)
+    usage = None
+    if reading.domains is not None:
+        usage = numa_usage(reading.domains)
     cells = []
     by_id = {c.id: c for c in reading.topology.cells}
     for cell in hp.cells:
@@ -111,7 +114,11 @@ def host_side_from_reading(reading, nova=None):
                             if size > 4 and free is not None},
             memory_mb=raw.memory_kib // 1024 if raw.memory_kib else None,
             shared_cpus=None if shared is None
-            else len(shared & cell.cpus)))
+            else len(shared & cell.cpus),
+            memory_used_mb=None if usage is None
+            else usage[0].get(cell.id, 0),
+            shared_used=None if usage is None
+            else usage[1].get(cell.id, 0)))
     pci_free = vf_free = pci_live = None
     if reading.conf is not None:
         pci_live = {a.name: a.live_migratable
@@ -142,6 +149,29 @@ def shared_set(conf, topo, nova=None):
     if train and conf.cpu_dedicated_set is not None:
         return all_cpus - frozenset(conf.cpu_dedicated_set)
     return all_cpus
+
+
+def numa_usage(domains):
+    """``({host cell: MiB}, {host cell: vCPUs})`` of the NUMA guests.
+
+    What Nova's NUMA accounting holds per host cell
+    (``numa_usage_from_instance_numa``): the memory of every guest NUMA
+    cell (on the host node of its ``<numatune><memnode>``) and its vCPUs
+    that are not pinned (one host CPU each).  Guests without a NUMA
+    topology take nothing there.
+    """
+    memory, cpus = {}, {}
+    for xml in domains.values():
+        for cell in xml.get('numa_cells', ()):
+            nodes = cell.get('nodeset')
+            if not nodes or len(nodes) != 1 or cell.get('memory_kib') is None:
+                continue
+            node = nodes[0]
+            memory[node] = memory.get(node, 0) + cell['memory_kib'] // 1024
+            floating = [v for v in cell['cpus']
+                        if len(xml['vcpupin'].get(v, ())) != 1]
+            cpus[node] = cpus.get(node, 0) + len(floating)
+    return memory, cpus
 
 
 def held_devices(domains):

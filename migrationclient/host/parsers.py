@@ -272,12 +272,14 @@ def parse_domain_xml(text):
     Returns ``{'name', 'vcpus', 'vcpupin': {vcpu: set}, 'emulatorpin':
     set|None, 'memory_mode', 'memory_nodeset', 'hugepages_kib': int|None,
     'cpu_mode', 'cpu_model': str|None, 'cpu_features': frozenset,
-    'numa_cells': [...], 'nics': [{'kind','device','mac'}],
+    'numa_cells': [{'id', 'cpus', 'memory_kib', 'nodeset'}], 'nics':
+    [{'kind','device','mac'}],
     'hostdevs': [pci], 'disks': [{'device', 'kind', 'target', 'bus',
     'source', 'readonly', 'config_drive'}]}``.  ``device`` is libvirt's
     (``disk``, ``cdrom``, ``floppy``, ``lun``); ``config_drive`` is true
     for Nova's ``disk.config`` (a ``cdrom`` when iso9660, a ``disk`` when
-    vfat).
+    vfat).  A guest NUMA cell's ``nodeset``: the host nodes of its
+    ``<numatune><memnode>``, None without one.
     """
     root = _xml(text, 'virsh dumpxml')
     if root.tag != 'domain' or root.find('name') is None:
@@ -311,8 +313,20 @@ def parse_domain_xml(text):
         x.get('name') for x in root.findall('cpu/feature')
         if x.get('name') and x.get('policy', 'require') in ('require',
                                                             'force'))
-    cells = [{'id': c.get('id'), 'cpus': sorted(parse_cpuset(c.get('cpus')))}
-             for c in root.findall('cpu/numa/cell')]
+    memnodes = {m.get('cellid'): m.get('nodeset')
+                for m in root.findall('numatune/memnode')}
+    cells = []
+    for cell in root.findall('cpu/numa/cell'):
+        try:
+            cell_kib = _kib(int(cell.get('memory')), cell.get('unit', 'KiB'))
+        except (TypeError, ValueError):
+            cell_kib = None
+        nodeset = memnodes.get(cell.get('id'))
+        cells.append({'id': cell.get('id'),
+                      'cpus': sorted(parse_cpuset(cell.get('cpus'))),
+                      'memory_kib': cell_kib,
+                      'nodeset': sorted(parse_cpuset(nodeset))
+                      if nodeset else None})
     nics = []
     for iface in root.findall('devices/interface'):
         kind = iface.get('type', '')

@@ -30,6 +30,27 @@ def _cells(host):
     return None
 
 
+def _within_limits(cell, mem_mb, shared, page_kb, limits):
+    """Nova's limits on a cell (``_numa_fit_instance_cell``).
+
+    ``limits``: ``(ram ratio, cpu ratio)``, the destination's
+    allocation ratios (None when not known: not checked).  The NUMA
+    guests' memory plus the guest cell's, within the cell's memory x the
+    RAM ratio (small pages); their floating vCPUs plus the guest cell's,
+    within the cell's shared CPUs x the CPU ratio.
+    """
+    ram_ratio, cpu_ratio = limits or (None, None)
+    if page_kb is None and mem_mb and ram_ratio and \
+            cell.memory_used_mb is not None and cell.memory_mb is not None:
+        if cell.memory_used_mb + mem_mb > cell.memory_mb * ram_ratio:
+            return False
+    if shared and cpu_ratio and cell.shared_used is not None and \
+            cell.shared_cpus is not None:
+        if cell.shared_used + shared > cell.shared_cpus * cpu_ratio:
+            return False
+    return True
+
+
 def _cell_memory_fits(cell, mem_mb, page_kb):
     """Memory of one guest node on one host cell.
 
@@ -51,7 +72,7 @@ def _cell_memory_fits(cell, mem_mb, page_kb):
     return cell.free_memory_mb is None or cell.free_memory_mb >= mem_mb
 
 
-def fit_cells(cells, nodes, cpus, mem_mb, page_kb, shared=0):
+def fit_cells(cells, nodes, cpus, mem_mb, page_kb, shared=0, limits=None):
     """Fit ``nodes`` equal guest cells into distinct host cells.
 
     Nova (``nova/virt/hardware.py`` ``numa_fit_instance_to_host``) puts
@@ -74,6 +95,8 @@ def fit_cells(cells, nodes, cpus, mem_mb, page_kb, shared=0):
                 and cell.shared_cpus < per_shared:
             continue
         if not _cell_memory_fits(cell, per_mem, page_kb):
+            continue
+        if not _within_limits(cell, per_mem, per_shared, page_kb, limits):
             continue
         fitting += 1
     return fitting >= nodes
@@ -192,6 +215,14 @@ def numa(server, source, dest, snapshot):
     return findings + _cells_fit(rule, server, dest, host_cells, nodes)
 
 
+def _limits(dest):
+    """(RAM, CPU) allocation ratios of the destination, from Placement."""
+    inventory = dest.inventory or {}
+    ram, cpu = inventory.get('MEMORY_MB'), inventory.get('VCPU')
+    return (ram.allocation_ratio if ram else None,
+            cpu.allocation_ratio if cpu else None)
+
+
 def _cells_fit(rule, server, dest, host_cells, nodes):
     """numa with the destination's cells read (``--ssh``): yes or no.
 
@@ -211,18 +242,20 @@ def _cells_fit(rule, server, dest, host_cells, nodes):
             remedy=_('let the SSH user read nova.conf and run virsh '
                      '(--ssh-sudo) on %s') % dest.name)
     if not fit_cells(host_cells, nodes, cpus, server.flavor.ram, page_kb,
-                     shared):
+                     shared, _limits(dest)):
         what = _('%d MB of memory') % -(-server.flavor.ram // nodes)
         if page_kb is not None:
             what = _('%d MB of free huge pages') % -(
                 -server.flavor.ram // nodes)
         free = ', '.join(
             _('cell %(id)d: %(cpus)s free dedicated, %(shared)s shared '
-              'CPUs, %(mem)s MB') % {
+              'CPUs, %(mem)s MB (%(used)s MB held by NUMA guests)') % {
                 'id': c.id,
                 'cpus': '?' if c.free_cpus is None else c.free_cpus,
                 'shared': '?' if c.shared_cpus is None else c.shared_cpus,
-                'mem': '?' if c.memory_mb is None else c.memory_mb}
+                'mem': '?' if c.memory_mb is None else c.memory_mb,
+                'used': '?' if c.memory_used_mb is None
+                else c.memory_used_mb}
             for c in host_cells)
         need = _('%d free dedicated CPUs') % -(-cpus // nodes) if cpus \
             else _('%d shared CPUs') % -(-shared // nodes)

@@ -874,6 +874,32 @@ class TestSideFactsAnswer(RuleTestCase):
             self.assertEqual(allowed, not any(x.blocks(COLD)
                                               for x in found), found)
 
+    def test_numa_limits_from_the_allocation_ratios(self):
+        # Nova's NUMA accounting: guest cells' memory within the cell's
+        # memory x ram_allocation_ratio, floating vCPUs within the shared
+        # CPUs x cpu_allocation_ratio (Placement's ratios)
+        import dataclasses
+        srv = base.server(flavor={'vcpus': 2, 'ram': 2048, 'extra_specs': {
+            'hw:numa_nodes': '1'}})
+        for used_mb, used_cpus, allowed in ((6000, 0, True),
+                                            (7000, 0, False),
+                                            (0, 7, False), (0, 6, True)):
+            cells = [f.NumaCell(id=0, free_cpus=0, memory_mb=8192,
+                                shared_cpus=2, memory_used_mb=used_mb,
+                                shared_used=used_cpus)]
+            hosts = with_side(base.two_hosts(), cells=cells)
+            inventory = dict(hosts[1].inventory)
+            inventory['MEMORY_MB'] = dataclasses.replace(
+                inventory['MEMORY_MB'], allocation_ratio=1.0)
+            inventory['VCPU'] = dataclasses.replace(
+                inventory['VCPU'], allocation_ratio=4.0)
+            hosts[1] = dataclasses.replace(hosts[1], inventory=inventory)
+            found = rules.numa(srv, None, hosts[1],
+                               base.snapshot([srv], hosts))
+            self.assertEqual(allowed, not any(x.blocks(COLD)
+                                              for x in found),
+                             (used_mb, used_cpus, found))
+
     def test_unread_free_cpus_say_what_and_how(self):
         srv = base.server(flavor={'vcpus': 2, 'ram': 1024, 'extra_specs': {
             'hw:cpu_policy': 'dedicated'}})

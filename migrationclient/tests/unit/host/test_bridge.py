@@ -132,6 +132,11 @@ class TestReading(testtools.TestCase):
         self.assertEqual((), side.unread)
         # cpu_shared_set 2-3,6-7: all on cell 0 too
         self.assertEqual([4, 0], [c.shared_cpus for c in side.numa_cells])
+        # the pinned guest's 1 GiB NUMA cell sits on host node 0; its
+        # vCPUs are pinned: no floating vCPU counted
+        self.assertEqual([1024, 0],
+                         [c.memory_used_mb for c in side.numa_cells])
+        self.assertEqual([0, 0], [c.shared_used for c in side.numa_cells])
         side = bridge.host_side_from_reading(self.reading(domains=(
             'instance-0000000a',)))
         self.assertEqual([4, 0], [c.free_cpus for c in side.numa_cells])
@@ -225,3 +230,20 @@ class TestSharedSet(testtools.TestCase):
         self.assertEqual(set(range(16)),
                          bridge.shared_set(novaconf.parse(''), topo))
         self.assertIsNone(bridge.shared_set(None, topo))
+
+
+class TestNumaUsage(testtools.TestCase):
+
+    def test_floating_numa_guest(self):
+        from migrationclient.tests.unit.host.base import sample
+        xml = parsers.parse_domain_xml(sample('dumpxml-pinned.xml').replace(
+            "<vcpupin vcpu='0' cpuset='0'/>",
+            "<vcpupin vcpu='0' cpuset='2-3'/>").replace(
+            "<memnode cellid='0' mode='strict' nodeset='0'/>",
+            "<memnode cellid='0' mode='strict' nodeset='1'/>"))
+        memory, cpus = bridge.numa_usage({'a': xml, 'b': xml})
+        self.assertEqual({1: 2048}, memory)
+        self.assertEqual({1: 2}, cpus)          # vCPU 0 floats, 1 pinned
+        # no NUMA topology: nothing in Nova's NUMA accounting
+        plain = parsers.parse_domain_xml(sample('dumpxml-floating.xml'))
+        self.assertEqual(({}, {}), bridge.numa_usage({'c': plain}))

@@ -128,7 +128,8 @@ class TestVirsh(testtools.TestCase):
                           ('vhostuser', '/var/lib/vhost_sockets/vhu1')],
                          [(n['kind'], n['device']) for n in xml['nics']])
         self.assertEqual(['0000:5e:00.0'], xml['hostdevs'])
-        self.assertEqual([{'id': '0', 'cpus': [0, 1]}], xml['numa_cells'])
+        self.assertEqual([{'id': '0', 'cpus': [0, 1], 'memory_kib': 1048576,
+                           'nodeset': [0]}], xml['numa_cells'])
         self.assertEqual([], xml['disks'])
 
     def test_dumpxml_drives(self):
