@@ -89,9 +89,9 @@ def host_side_from_reading(reading, nova=None):
     if reading.domains is None:
         unread.append('domain XML')
     devices = reading.pci_devices
-    if not devices:
-        # a host always has PCI devices: none with vendor / device ids
-        # means sysfs did not show them, not that there are none
+    if devices is None or any(d['vendor'] is None or d['product'] is None
+                              for d in devices.values()):
+        # devices whose ids sysfs does not show cannot be matched
         devices = None
         unread.append('PCI devices')
     hp = pinning.host_pinning(reading.topology, reading.conf,

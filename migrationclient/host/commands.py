@@ -179,16 +179,18 @@ DOMAINS_XML = RemoteCommand('virsh dumpxml (every domain)',
 
 # Every PCI device: "<address> <vendor> <device> <numa_node> <physfn or
 # -> <sriov_totalvfs or 0>" per line (what [pci] device_spec and alias
-# match on).  A fixed text: no variable part.
+# match on; "-" for ids sysfs does not show).  A fixed text: no variable
+# part.
 _PCI_DEVICES_SCRIPT = (
     'for d in /sys/bus/pci/devices/*; do '
-    '[ -e "$d/vendor" ] || continue; '
-    'a=${d##*/}; n=-1; f=-; t=0; '
+    '[ -d "$d" ] || continue; '
+    'a=${d##*/}; v=-; p=-; n=-1; f=-; t=0; '
+    '[ -e "$d/vendor" ] && v=$(cat "$d/vendor"); '
+    '[ -e "$d/device" ] && p=$(cat "$d/device"); '
     '[ -e "$d/numa_node" ] && n=$(cat "$d/numa_node"); '
     '[ -e "$d/physfn" ] && f=$(readlink "$d/physfn") && f=${f##*/}; '
     '[ -e "$d/sriov_totalvfs" ] && t=$(cat "$d/sriov_totalvfs"); '
-    'printf "%s %s %s %s %s %s\\n" "$a" "$(cat "$d/vendor")" '
-    '"$(cat "$d/device")" "$n" "${f:--}" "$t"; '
+    'printf "%s %s %s %s %s %s\\n" "$a" "$v" "$p" "$n" "${f:--}" "$t"; '
     'done')
 PCI_DEVICES = RemoteCommand('sysfs pci devices',
                             ('sh', '-c', _PCI_DEVICES_SCRIPT),

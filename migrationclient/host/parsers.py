@@ -494,9 +494,10 @@ def parse_domains_xml(text):
 def parse_pci_devices(text):
     """``PCI_DEVICES`` output -> ``{address: {...}}``.
 
-    Each device: ``vendor`` and ``product`` (4 hex digits, lower case),
-    ``node`` (NUMA node or None), ``physfn`` (the parent PF's address of
-    a VF, or None) and ``total_vfs`` (VFs a PF can have, 0 otherwise).
+    Each device: ``vendor`` and ``product`` (4 hex digits, lower case;
+    None when sysfs does not show them), ``node`` (NUMA node or None),
+    ``physfn`` (the parent PF's address of a VF, or None) and
+    ``total_vfs`` (VFs a PF can have, 0 otherwise).
     """
     result = {}
     for line in text.splitlines():
@@ -506,9 +507,10 @@ def parse_pci_devices(text):
         if len(parts) != 6:
             raise ParseError(_('sysfs pci devices: bad line %r') % line)
         address, vendor, product, node, physfn, total = parts
-        ids = [v.lower().removeprefix('0x') for v in (vendor, product)]
-        if not all(re.fullmatch(r'[0-9a-f]{4}', v) for v in ids) \
-                or not total.isdigit():
+        ids = [None if v == '-' else v.lower().removeprefix('0x')
+               for v in (vendor, product)]
+        if not all(v is None or re.fullmatch(r'[0-9a-f]{4}', v)
+                   for v in ids) or not total.isdigit():
             raise ParseError(_('sysfs pci devices: bad line %r') % line)
         result[address.lower()] = {
             'vendor': ids[0], 'product': ids[1],

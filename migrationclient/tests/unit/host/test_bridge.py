@@ -162,13 +162,20 @@ class TestReading(testtools.TestCase):
         self.assertEqual({'fc-pci': None, 'fc-vf': None}, side.pci_live)
         side = bridge.host_side_from_reading(self.reading(domains=()))
         self.assertEqual({'fc-pci': 2, 'fc-vf': 4}, side.pci_free)
-        # sysfs shows no device with ids: not read, not "none free"
+        # sysfs shows devices without their ids: not read, not "none free"
         reading = self.reading()
-        reading.pci_devices = {}
+        reading.pci_devices = parsers.parse_pci_devices(
+            '0000:81:00.0 - - 0 - 0\n')
         side = bridge.host_side_from_reading(reading)
         self.assertIsNone(side.pci_free)
         self.assertIsNone(side.vf_free)
         self.assertEqual(('PCI devices',), side.unread)
+        # a host without PCI devices: none free
+        reading.pci_devices = {}
+        side = bridge.host_side_from_reading(reading)
+        self.assertEqual({'fc-pci': 0, 'fc-vf': 0}, side.pci_free)
+        self.assertEqual({}, side.vf_free)
+        self.assertEqual((), side.unread)
 
     def test_a_held_pf_takes_its_vfs(self):
         from migrationclient.host import novaconf

@@ -270,6 +270,11 @@ class TestEveryDomain(testtools.TestCase):
                          devices['0000:3b:02.1'])
         self.assertEqual(4, devices['0000:3b:00.0']['total_vfs'])
         self.assertIsNone(devices['0000:00:1f.0']['node'])
+        self.assertEqual(
+            {'vendor': None, 'product': None, 'node': 0, 'physfn': None,
+             'total_vfs': 0},
+            parsers.parse_pci_devices('0000:81:00.0 - - 0 - 0')[
+                '0000:81:00.0'])
         for bad in ('0000:00:1f.0 0x8086 0x7a04 -1 -',
                     '0000:00:1f.0 0x8086 zzzz -1 - 0',
                     '0000:00:1f.0 0x8086 0x7a04 x - 0'):
