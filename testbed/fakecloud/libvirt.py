@@ -174,7 +174,8 @@ class LibvirtMode:
         ):
             bed.useFixture(fixtures.MockPatch(target, **kwargs))
         # Cold migration / resize on fakelibvirt returns '{}', as nova's own
-        # NUMA and PCI functional tests stub it, after fakecloud:cold_hold.
+        # NUMA and PCI functional tests stub it, after fakecloud:cold_hold
+        # and powering the source guest off.
         bed.useFixture(fixtures.MonkeyPatch(
             'nova.virt.libvirt.driver.LibvirtDriver'
             '.migrate_disk_and_power_off', _migrate_disk_and_power_off))
@@ -197,6 +198,12 @@ class LibvirtMode:
         bed.useFixture(fixtures.MonkeyPatch(
             'nova.tests.fixtures.libvirt.Domain.XMLDesc',
             _migratable_xml(fakelibvirt.Domain.XMLDesc)))
+        bed.useFixture(fixtures.MonkeyPatch(
+            'nova.tests.fixtures.libvirt.Domain.attachDevice',
+            _sync_attach(fakelibvirt.Domain.attachDevice)))
+        bed.useFixture(fixtures.MonkeyPatch(
+            'nova.tests.fixtures.libvirt.Domain.detachDevice',
+            _sync_detach(fakelibvirt.Domain.detachDevice)))
         bed.useFixture(fixtures.MonkeyPatch(
             'nova.tests.fixtures.libvirt.Domain.abortJob', _abort_job))
         from nova.virt.libvirt import migration as libvirt_migration
@@ -465,23 +472,116 @@ def _record_domain_xml(real_init):
     return __init__
 
 
+#: What fakelibvirt's own domain XML lacks or garbles, taken from the XML
+#: Nova defined: guest CPU (mode, NUMA cells), huge pages, NUMA tuning.
+_GRAFTED = ('cpu', 'memoryBacking', 'numatune')
+
+
+def _graft(base_xml, own_xml):
+    """``base_xml`` with the :data:`_GRAFTED` elements of ``own_xml``."""
+    base = etree.fromstring(base_xml)
+    own = etree.fromstring(own_xml)
+    for tag in _GRAFTED:
+        for old in base.findall(tag):
+            base.remove(old)
+        new = own.find(tag)
+        if new is not None:
+            devices = base.find('devices')
+            if devices is not None:
+                devices.addprevious(copy.deepcopy(new))
+            else:
+                base.append(copy.deepcopy(new))
+    return etree.tostring(base, encoding='unicode')
+
+
 def _migratable_xml(real_xmldesc):
-    """``Domain.XMLDesc``: the migratable XML is the domain's own.
+    """``Domain.XMLDesc``: the migratable XML keeps Nova's NUMA parts.
 
     Nova builds a live migration's destination XML from the source's
     ``XMLDesc(VIR_DOMAIN_XML_MIGRATABLE)`` (``migration.
     get_updated_guest_xml``), rewriting its pins, ``<numatune>`` and huge
-    page nodesets for the destination.  fakelibvirt's own XML drops the
-    guest NUMA cells and ``<memoryBacking>``; libvirt gives the full
-    definition, so the destination's domain is what Nova would define
-    there.  Every other caller keeps fakelibvirt's XML.
+    page nodesets for the destination.  fakelibvirt's own XML has no
+    guest ``<cpu>`` (so no guest NUMA cells), no ``<memoryBacking>`` and
+    a ``<numatune>`` of its own making; libvirt gives the full definition.
+    The migratable XML is fakelibvirt's with those three elements from
+    the XML Nova defined, so the destination's domain has the guest NUMA
+    cells and huge pages Nova would define there.  Every other caller
+    keeps fakelibvirt's XML.
     """
     def XMLDesc(self, flags):
-        xml = getattr(self, '_fc_xml', None)
-        if xml and flags & fakelibvirt.VIR_DOMAIN_XML_MIGRATABLE:
-            return xml
-        return real_xmldesc(self, flags)
+        xml = real_xmldesc(self, flags)
+        own = getattr(self, '_fc_xml', None)
+        if own and flags & fakelibvirt.VIR_DOMAIN_XML_MIGRATABLE:
+            try:
+                return _graft(xml, own)
+            except etree.Error:
+                LOG.exception('fakecloud: no migratable XML of %s',
+                              self.name())
+        return xml
     return XMLDesc
+
+
+def _device_key(element):
+    """What identifies a device in ``<devices>`` (as fakelibvirt matches)."""
+    if element.tag == 'interface':
+        mac = element.find('mac')
+        return ('interface', mac.get('address') if mac is not None
+                else None)
+    if element.tag == 'disk':
+        target = element.find('target')
+        return ('disk', target.get('dev') if target is not None else None)
+    if element.tag == 'hostdev':
+        address = element.find('source/address')
+        if address is None:
+            return ('hostdev', None)
+        try:
+            return ('hostdev',) + tuple(
+                int(address.get(k) or '0', 16)
+                for k in ('domain', 'bus', 'slot', 'function'))
+        except ValueError:
+            return ('hostdev', None)
+    return (element.tag, None)
+
+
+def _sync_attach(real_attach):
+    """``Domain.attachDevice`` that adds the device to the kept XML too."""
+    def attachDevice(self, xml):
+        result = real_attach(self, xml)
+        if result and getattr(self, '_fc_xml', None):
+            try:
+                root = etree.fromstring(self._fc_xml)
+                devices = root.find('devices')
+                if devices is not None:
+                    devices.append(etree.fromstring(xml))
+                    self._fc_xml = etree.tostring(root, encoding='unicode')
+            except etree.Error:
+                LOG.exception('fakecloud: device XML not kept')
+        return result
+    return attachDevice
+
+
+def _sync_detach(real_detach):
+    """``Domain.detachDevice`` that removes the device from the kept XML.
+
+    The SSH test hosts show the kept XML: a device Nova unplugged is gone
+    from it, as from libvirt's.
+    """
+    def detachDevice(self, xml):
+        result = real_detach(self, xml)
+        if result and getattr(self, '_fc_xml', None):
+            try:
+                root = etree.fromstring(self._fc_xml)
+                devices = root.find('devices')
+                key = _device_key(etree.fromstring(xml))
+                for element in list(devices if devices is not None else ()):
+                    if _device_key(element) == key:
+                        devices.remove(element)
+                        break
+                self._fc_xml = etree.tostring(root, encoding='unicode')
+            except etree.Error:
+                LOG.exception('fakecloud: device XML not kept')
+        return result
+    return detachDevice
 
 
 def _hold(instance, key, default=0.0):
@@ -499,6 +599,10 @@ def _migrate_disk_and_power_off(self, context, instance, dest, flavor,
                                 timeout=0, retry_interval=0):
     from testbed.fakecloud import driver
     _hold(instance, fakecloud.META_COLD_HOLD, driver.DEFAULTS['cold_hold'])
+    # As the real method: the source guest is powered off (its domain
+    # stays defined, shut off, until the resize is confirmed or reverted);
+    # only the disk copy is left out.
+    self.power_off(instance, timeout, retry_interval)
     return '{}'
 
 

@@ -39,6 +39,13 @@ it (and every session it spawns) gets its own view of the machine:
   ``state/novaconf/<n>.conf``, rewritten by :meth:`FakeHost.write_nova_conf`
   (no file: the path is not readable, as on a host without nova.conf).
 
+Hosts of :meth:`SSHHosts.from_bed` show a compute of the running test
+bed instead: their ``virsh``, ``lscpu`` and ``numactl`` are one shim
+that fetches the compute's view from the bed's control endpoint
+(``GET /hosts/<name>``) at every call, and the real virsh answers for
+the domains Nova defined there (``bedview``); nova.conf and /sys come
+from the bed too (doc/source/contributor/testbed.rst, "SSH test hosts").
+
 A host built with ``missing=('numactl',)`` also gets ``SetEnv PATH=`` a
 directory of links to what it does have: the program really is absent
 from that host's PATH (exit status 127).  A host whose state has

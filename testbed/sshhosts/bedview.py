@@ -245,14 +245,20 @@ def host_state(facts, used=None):
 
 _DOMAIN_TAG = re.compile(r'<domain\b[^>]*>')
 _TYPE_OR_ID = re.compile(r'''\s(?:type|id)=(?:'[^']*'|"[^"]*")''')
+# An empty <loader/> or <nvram/> (fakelibvirt writes one into the XML of
+# a domain it migrated): the test driver refuses it ("no loader path
+# specified and firmware auto selection disabled").
+_EMPTY_FIRMWARE = re.compile(
+    r'''<(loader|nvram)\b[^>]*?(?:/>|>\s*</\1>)''')
 
 
 def driver_domain(xml, running=True):
     """Nova's domain XML as a libvirt test driver domain (text).
 
     Only the opening tag changes (``type='test'``, no ``id``; a shut-off
-    domain gets ``<test:runstate>5</test:runstate>``): the rest is Nova's
-    text, byte for byte.
+    domain gets ``<test:runstate>5</test:runstate>``) and an empty
+    ``<loader/>`` / ``<nvram/>`` goes: the rest is Nova's text, byte for
+    byte.
     """
     match = _DOMAIN_TAG.search(xml)
     if match is None:
@@ -261,7 +267,7 @@ def driver_domain(xml, running=True):
     tag = tag.replace('<domain', '<domain type="test"', 1)
     if not running:
         tag += '<test:runstate>5</test:runstate>'
-    return tag + xml[match.end():]
+    return tag + _EMPTY_FIRMWARE.sub('', xml[match.end():])
 
 
 def host_xml(facts):

@@ -724,3 +724,81 @@ class TestSSHHostsFromBed(client.BedTestCase):
         self.assertEqual(before['compute2']['free_dedicated'],
                          on2['free_dedicated'])
         self.assertEqual(before['compute2']['freepages'], on2['freepages'])
+
+    def states(self, host):
+        """``virsh list --all``: {domain: state}."""
+        result = self.hosts.ssh(host, 'env LC_ALL=C virsh list --all')
+        self.assertEqual(0, result.returncode, result.stderr)
+        rows = [line.split(None, 2) for line in
+                result.stdout.splitlines()[2:] if line.strip()]
+        return {row[1]: row[2].strip() for row in rows}
+
+    def test_cold_migration_shuts_the_source_off(self):
+        before = {h: self.seen(h) for h in ('compute1', 'compute2')}
+        flavor = self.bed.flavor(*self.FLAVOR)
+        server = self.create_server('pinned', host='compute1',
+                                    flavor=flavor)
+        domain = self.connection().compute.get_server(
+            server.id).instance_name
+        self.assertEqual('running', self.states('compute1')[domain])
+        self.osc('--os-compute-api-version', '2.56', 'server', 'migrate',
+                 '--host', 'compute2', server.id)
+        server = self.wait_for_server(server, 'VERIFY_RESIZE')
+        self.assertEqual('compute2', server.compute_host)
+        # the source domain is defined, shut off, and uses nothing
+        self.assertEqual('shut off', self.states('compute1')[domain])
+        on1 = self.seen('compute1')
+        self.assertNotIn(domain, on1['domains'])
+        self.assertEqual(before['compute1']['free_dedicated'],
+                         on1['free_dedicated'])
+        self.assertEqual(before['compute1']['freepages'], on1['freepages'])
+        node2, cpus2 = self.topology(server)
+        on2 = self.seen('compute2')
+        self.assertEqual(cpus2, set().union(*on2['pins'][domain].values()))
+        self.assertEqual(before['compute2']['freepages'][node2][2048] - 512,
+                         on2['freepages'][node2][2048])
+        self.osc('server', 'migration', 'confirm', server.id)
+        self.wait_for_server(server, 'ACTIVE')
+        deadline = time.monotonic() + 30
+        while domain in self.states('compute1'):
+            self.assertLess(time.monotonic(), deadline,
+                            '%s still defined on compute1' % domain)
+            time.sleep(0.5)
+
+
+class TestSSHHostsFromFakeBed(client.BedTestCase):
+    """``SSHHosts.from_bed`` on the fake-driver bed: nova.conf only."""
+
+    def test_nova_conf_of_the_bed(self):
+        from migrationclient.host import commands
+        from migrationclient.host import novaconf
+        from migrationclient.host import parsers
+        from testbed import sshhosts
+        reason = sshhosts.missing_prerequisites()
+        if reason:
+            self.skipTest(reason)
+        hosts = self.useFixture(sshhosts.SSHHosts.from_bed(
+            self.bed.endpoints['control'], ['compute1', 'compute3'],
+            specs={'compute3': {'nova_conf_path': 'osp13'}}))
+        for name, host in hosts.hosts.items():
+            self.assertEqual(fakecloud.host_ip(name), host.address)
+            result = hosts.ssh(name, commands.NOVA_CONF.render())
+            self.assertEqual(0, result.returncode, result.stderr)
+            conf = novaconf.from_output(result.stdout)
+            self.assertEqual(
+                self.bed.state['max_concurrent_live_migrations'],
+                conf.max_concurrent_live_migrations)
+            self.assertEqual((), conf.notes)
+        self.assertEqual(sshhosts.NOVA_CONF_PATHS[1], conf.path)
+        # virsh: the hand-written state (the fake driver has no libvirt)
+        result = hosts.ssh('compute1', commands.CAPABILITIES.render())
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertEqual(2, len(parsers.parse_capabilities(
+            result.stdout)['cells']))
+        # a test's own nova.conf stays, whatever the host runs next
+        hosts.hosts['compute1'].write_nova_conf(
+            '[DEFAULT]\nmax_concurrent_live_migrations = 7\n')
+        self.assertEqual(0, hosts.ssh('compute1', 'virsh list').returncode)
+        result = hosts.ssh('compute1', commands.NOVA_CONF.render())
+        self.assertEqual(7, novaconf.from_output(
+            result.stdout).max_concurrent_live_migrations)

@@ -118,6 +118,11 @@ SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     'samples', 'host')
 HOSTVIEW = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                         'samples', 'hostview-compute1.json')
+#: compute2 after Nova live-migrated a pinned guest on 2 MiB pages there
+#: from compute1 (its XML: Nova's destination XML, built from
+#: fakelibvirt's migratable XML, with an empty <loader/>).
+MIGRATED = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        'samples', 'hostview-compute2-migrated.json')
 
 
 def _shapes(text):
@@ -214,13 +219,14 @@ class TestBedViewFormats(testtools.TestCase):
                 {tuple(sorted(e.attrib)) for e in recorded.findall(path)},
                 {tuple(sorted(e.attrib)) for e in ours.findall(path)}, path)
 
-    def test_real_virsh_on_novas_domains(self):
+    def virsh_on(self, files):
+        """A runner of the real virsh on the test driver file of ``files``."""
         if shutil.which('virsh') is None:
             self.skipTest('no virsh (apt-get install libvirt-clients)')
         tmp = self.useFixture(fixtures.TempDir()).path
         path = os.path.join(tmp, 'host.xml')
         with open(path, 'w') as handle:
-            handle.write(self.files['host.xml'])
+            handle.write(files['host.xml'])
 
         def virsh(command):
             argv = ['virsh', '-c', 'test://' + path] + list(
@@ -229,7 +235,27 @@ class TestBedViewFormats(testtools.TestCase):
                                   env=dict(os.environ, LC_ALL='C'))
             self.assertEqual(0, done.returncode, done.stderr)
             return done.stdout
+        return virsh
 
+    def test_migrated_domain(self):
+        with open(MIGRATED) as handle:
+            facts = json.load(handle)['facts']
+        virsh = self.virsh_on(bedview.files(facts))
+        self.assertEqual(['instance-00000001'], parsers.parse_domain_names(
+            virsh(commands.LIST_RUNNING)))
+        pins = parsers.parse_vcpupin(virsh(commands.guest_command(
+            'vcpupin', 'instance-00000001')))
+        self.assertEqual({0: frozenset({4}), 1: frozenset({5})}, pins)
+        xml = parsers.parse_domain_xml(virsh(commands.guest_command(
+            'dumpxml', 'instance-00000001')))
+        self.assertEqual(2048, xml['hugepages_kib'])
+        self.assertEqual(1, len(xml['numa_cells']))
+        used = bedview.usage(facts)
+        self.assertEqual(512, used['cells'][1]['free_pages'][2048])
+        self.assertNotIn('<loader', bedview.host_xml(facts))
+
+    def test_real_virsh_on_novas_domains(self):
+        virsh = self.virsh_on(self.files)
         names = parsers.parse_domain_names(virsh(commands.LIST_RUNNING))
         self.assertEqual(['instance-0000000%d' % i for i in range(1, 6)],
                          names)
