@@ -135,6 +135,16 @@ class NumaCell:
     free_memory_mb: int | None = None
     #: free hugepages per page size in KiB, e.g. ``{2048: 512}``
     free_hugepages: dict = dataclasses.field(default_factory=dict)
+    #: the cell's memory (MiB), None when not read
+    memory_mb: int | None = None
+    #: the cell's CPUs floating guests run on (``cpu_shared_set``), None
+    #: when not read
+    shared_cpus: int | None = None
+    #: what the NUMA guests on the host take of the cell as Nova counts
+    #: it (their guest cells' memory, MiB, and floating vCPUs); None
+    #: when not read
+    memory_used_mb: int | None = None
+    shared_used: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,6 +218,18 @@ class HostSideFacts:
     #: checked from this host as a source: destination name ->
     #: :class:`TransportFacts` (empty: not checked)
     transport: dict = dataclasses.field(default_factory=dict)
+    #: free PCI devices per ``[pci] alias`` name of the host's nova.conf
+    #: (its ``device_spec`` devices no domain holds); None when not read
+    pci_free: dict | None = None
+    #: free SR-IOV VFs (``type-VF`` devices of a ``device_spec`` with
+    #: ``physical_network``) per physical network; None when not read
+    vf_free: dict | None = None
+    #: ``live_migratable`` of each ``[pci] alias`` (True / False / None:
+    #: not said), None when nova.conf was not read
+    pci_live: dict | None = None
+    #: facts the host did not give, one short phrase each (e.g.
+    #: ``'nova.conf'``): rules that need them say so in their "maybe"
+    unread: tuple = ()
 
 
 @dataclasses.dataclass(frozen=True)

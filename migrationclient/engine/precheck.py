@@ -148,7 +148,10 @@ def with_side_facts(snapshot, gathered, options, reach=None):
 def read_side_facts(snapshot, server_ids, destinations, options):
     """Host-side facts over SSH: (hosts, guests, notes).
 
-    A host that cannot be read is a note (its rules stay unknown).
+    Each host once (:func:`migrationclient.host.probe.read_host`: a
+    bounded number of commands, whatever runs there); a guest's facts
+    come from its source host's reading (its domain XML).  A host that
+    cannot be read is a note (its rules stay unknown).
     """
     hosts, guests, notes = {}, {}, []
     sources = {snapshot.servers[s].host for s in server_ids
@@ -156,28 +159,39 @@ def read_side_facts(snapshot, server_ids, destinations, options):
     names = sorted(set(destinations) | sources)
     addresses = {n: snapshot.hosts[n].host_ip for n in names
                  if snapshot.hosts[n].host_ip}
-    topologies = {}
+    readings = {}
     with ssh.HostPool(options, addresses) as pool:
         for name in names:
             try:
-                topologies[name] = probe.gather_host_facts(pool, name)
+                readings[name] = probe.read_host(pool, name)
             except ssh.SSHError as exc:
                 notes.append(_('SSH: %s') % exc)
                 continue
-            hosts[name] = bridge.host_side_from_topology(topologies[name])
+            notes.extend(_('SSH: %s') % n for n in readings[name].notes)
+            hosts[name] = bridge.host_side_from_reading(
+                readings[name], snapshot.cloud.nova)
         for sid in server_ids:
-            server = snapshot.servers[sid]
-            if server.host not in topologies or not server.instance_name:
-                continue
-            try:
-                placement = probe.guest_facts(
-                    pool, server.host, server.instance_name,
-                    topo=topologies[server.host])
-            except ssh.SSHError as exc:
-                notes.append(_('SSH: %s') % exc)
-                continue
-            guests[sid] = bridge.guest_side_from_placement(placement)
+            guest = _guest_side(snapshot.servers[sid], readings, notes)
+            if guest is not None:
+                guests[sid] = guest
         # the transport from each source, pre-Train pinned CPUs per dest
+        confs = {n: r.conf for n, r in readings.items() if r.conf is not None}
         pairs.add_pair_facts(pool, snapshot, server_ids, destinations,
-                             hosts, guests, notes)
+                             hosts, guests, notes, confs=confs)
     return hosts, guests, notes
+
+
+def _guest_side(server, readings, notes):
+    """A server's GuestSideFacts from its host's reading, or None."""
+    reading = readings.get(server.host)
+    if reading is None or not server.instance_name \
+            or reading.domains is None:
+        return None
+    xml = reading.domains.get(server.instance_name)
+    if xml is None:
+        notes.append(_('SSH: %(host)s: no libvirt domain %(dom)s for '
+                       'server %(id)s') % {'host': server.host,
+                                           'dom': server.instance_name,
+                                           'id': server.id})
+        return None
+    return bridge.guest_side_from_xml(xml)

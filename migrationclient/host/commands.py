@@ -85,6 +85,9 @@ class RemoteCommand:
     label: str
     argv: tuple
     needs_root: bool = True
+    #: a fixed shell program that runs virsh as ``"$@"``: the virsh
+    #: command words (container-aware) are appended as its arguments
+    virsh_args: bool = False
 
     @property
     def program(self):
@@ -99,11 +102,16 @@ class RemoteCommand:
         ``container`` runs virsh inside that container (TripleO runs
         libvirt in ``nova_libvirt``) with ``<engine> exec``.
         """
-        if container and self.argv[0] == 'virsh':
+        virsh = ('virsh',)
+        if container and (self.argv[0] == 'virsh' or self.virsh_args):
             if engine not in CONTAINER_ENGINES:
                 raise InvalidName(_('unknown container engine %r') % engine)
-            argv = (engine, 'exec', '--env', 'LC_ALL=C',
-                    validate_container(container)) + tuple(self.argv)
+            virsh = (engine, 'exec', '--env', 'LC_ALL=C',
+                     validate_container(container), 'virsh')
+        if self.virsh_args:
+            argv = ('env', 'LC_ALL=C') + tuple(self.argv) + virsh
+        elif len(virsh) > 1 and self.argv[0] == 'virsh':
+            argv = virsh[:-1] + tuple(self.argv)
         else:
             argv = ('env', 'LC_ALL=C') + tuple(self.argv)
         if sudo and self.needs_root:
@@ -152,6 +160,41 @@ _NOVA_CONF_SCRIPT = (
 NOVA_CONF = RemoteCommand('cat nova.conf',
                           ('sh', '-c', _NOVA_CONF_SCRIPT, 'sh') +
                           NOVA_CONF_PATHS)
+
+# Every libvirt domain defined on the host (running or not: Nova keeps
+# the pinned CPUs and PCI devices of a stopped guest claimed), each
+# ``virsh dumpxml`` after a ``<!-- domain NAME -->`` line.  A fixed text;
+# the virsh command words are its arguments ("$@").  A domain undefined
+# between the list and its dumpxml is skipped.
+_DOMAINS_SCRIPT = (
+    '"$@" list --all --name > /dev/null || exit $?; '
+    '"$@" list --all --name | while IFS= read -r d; do '
+    '[ -n "$d" ] || continue; '
+    'x=$("$@" dumpxml --domain "$d") || continue; '
+    'printf "<!-- domain %s -->\\n%s\\n" "$d" "$x"; '
+    'done')
+DOMAINS_XML = RemoteCommand('virsh dumpxml (every domain)',
+                            ('sh', '-c', _DOMAINS_SCRIPT, 'sh'),
+                            virsh_args=True)
+
+# Every PCI device: "<address> <vendor> <device> <numa_node> <physfn or
+# -> <sriov_totalvfs or 0>" per line (what [pci] device_spec and alias
+# match on; "-" for ids sysfs does not show).  A fixed text: no variable
+# part.
+_PCI_DEVICES_SCRIPT = (
+    'for d in /sys/bus/pci/devices/*; do '
+    '[ -d "$d" ] || continue; '
+    'a=${d##*/}; v=-; p=-; n=-1; f=-; t=0; '
+    '[ -e "$d/vendor" ] && v=$(cat "$d/vendor"); '
+    '[ -e "$d/device" ] && p=$(cat "$d/device"); '
+    '[ -e "$d/numa_node" ] && n=$(cat "$d/numa_node"); '
+    '[ -e "$d/physfn" ] && f=$(readlink "$d/physfn") && f=${f##*/}; '
+    '[ -e "$d/sriov_totalvfs" ] && t=$(cat "$d/sriov_totalvfs"); '
+    'printf "%s %s %s %s %s %s\\n" "$a" "$v" "$p" "$n" "${f:--}" "$t"; '
+    'done')
+PCI_DEVICES = RemoteCommand('sysfs pci devices',
+                            ('sh', '-c', _PCI_DEVICES_SCRIPT),
+                            needs_root=False)
 
 # NUMA node of given PCI devices (SR-IOV VFs and passthrough devices are
 # often not network interfaces on the host): "<address> <node>" per line.

@@ -55,7 +55,7 @@ def read_confs(pool, names):
 
 
 def add_pair_facts(pool, snapshot, server_ids, destinations, hosts, guests,
-                   notes):
+                   notes, confs=None):
     """Add the pair facts to ``hosts`` and ``guests`` (updated in place).
 
     ``destinations`` are the candidate hosts; ``hosts`` maps the compute
@@ -64,13 +64,16 @@ def add_pair_facts(pool, snapshot, server_ids, destinations, hosts, guests,
     server ids to :class:`~migrationclient.constraints.model
     .GuestSideFacts`; ``notes`` gets a line per host that could not be
     read.  Each destination read is checked from each source read.
+    ``confs`` (host -> NovaConf) are the nova.conf files already read;
+    without it they are read here.
     """
     servers = [snapshot.servers[s] for s in server_ids]
     sources = sorted({s.host for s in servers if s.host in hosts})
     dests = sorted(d for d in set(destinations) if d in hosts)
     if not sources or not dests:
         return
-    confs = read_confs(pool, set(sources) | set(dests))
+    if confs is None:
+        confs = read_confs(pool, set(sources) | set(dests))
     pairs = [(source, dest) for source in sources for dest in dests
              if dest != source]
     checked = transport.check_pairs(pool, pairs, confs)

@@ -271,12 +271,15 @@ def parse_domain_xml(text):
 
     Returns ``{'name', 'vcpus', 'vcpupin': {vcpu: set}, 'emulatorpin':
     set|None, 'memory_mode', 'memory_nodeset', 'hugepages_kib': int|None,
-    'cpu_mode', 'numa_cells': [...], 'nics': [{'kind','device','mac'}],
+    'cpu_mode', 'cpu_model': str|None, 'cpu_features': frozenset,
+    'numa_cells': [{'id', 'cpus', 'memory_kib', 'nodeset'}], 'nics':
+    [{'kind','device','mac'}],
     'hostdevs': [pci], 'disks': [{'device', 'kind', 'target', 'bus',
     'source', 'readonly', 'config_drive'}]}``.  ``device`` is libvirt's
     (``disk``, ``cdrom``, ``floppy``, ``lun``); ``config_drive`` is true
     for Nova's ``disk.config`` (a ``cdrom`` when iso9660, a ``disk`` when
-    vfat).
+    vfat).  A guest NUMA cell's ``nodeset``: the host nodes of its
+    ``<numatune><memnode>``, None without one.
     """
     root = _xml(text, 'virsh dumpxml')
     if root.tag != 'domain' or root.find('name') is None:
@@ -303,8 +306,27 @@ def parse_domain_xml(text):
                 raise ParseError(_('virsh dumpxml: bad hugepage size (%s)')
                                  % exc)
     cpu = root.find('cpu')
-    cells = [{'id': c.get('id'), 'cpus': sorted(parse_cpuset(c.get('cpus')))}
-             for c in root.findall('cpu/numa/cell')]
+    model = root.find('cpu/model')
+    # the features the guest CPU requires (policy require / force; libvirt
+    # defaults to require); disabled / optional ones it does not need
+    features = frozenset(
+        x.get('name') for x in root.findall('cpu/feature')
+        if x.get('name') and x.get('policy', 'require') in ('require',
+                                                            'force'))
+    memnodes = {m.get('cellid'): m.get('nodeset')
+                for m in root.findall('numatune/memnode')}
+    cells = []
+    for cell in root.findall('cpu/numa/cell'):
+        try:
+            cell_kib = _kib(int(cell.get('memory')), cell.get('unit', 'KiB'))
+        except (TypeError, ValueError):
+            cell_kib = None
+        nodeset = memnodes.get(cell.get('id'))
+        cells.append({'id': cell.get('id'),
+                      'cpus': sorted(parse_cpuset(cell.get('cpus'))),
+                      'memory_kib': cell_kib,
+                      'nodeset': sorted(parse_cpuset(nodeset))
+                      if nodeset else None})
     nics = []
     for iface in root.findall('devices/interface'):
         kind = iface.get('type', '')
@@ -338,6 +360,9 @@ def parse_domain_xml(text):
                            if memory is not None else frozenset()),
         'hugepages_kib': hugepages,
         'cpu_mode': cpu.get('mode', 'custom') if cpu is not None else '',
+        'cpu_model': (model.text or '').strip() or None
+        if model is not None else None,
+        'cpu_features': features,
         'numa_cells': cells,
         'nics': nics,
         'hostdevs': [h for h in hostdevs if h],
@@ -432,4 +457,64 @@ def parse_pci_numa(text):
         if len(parts) != 2:
             raise ParseError(_('sysfs pci numa_node: bad line %r') % line)
         result[parts[0]] = _numa_node(parts[1], line, 'sysfs pci numa_node')
+    return result
+
+
+#: what starts each domain in the DOMAINS_XML output (commands.py)
+DOMAIN_MARK = '<!-- domain '
+
+
+def parse_domains_xml(text):
+    """``DOMAINS_XML`` output -> ``{domain: parse_domain_xml(...)}``.
+
+    Every domain defined on the host, each after a ``<!-- domain NAME
+    -->`` line.
+    """
+    result = {}
+    name, lines = None, []
+
+    def flush():
+        if name is not None:
+            result[name] = parse_domain_xml('\n'.join(lines))
+
+    for line in text.splitlines():
+        if line.startswith(DOMAIN_MARK) and line.rstrip().endswith('-->'):
+            flush()
+            name = line[len(DOMAIN_MARK):].rstrip()[:-3].strip()
+            lines = []
+        elif name is not None:
+            lines.append(line)
+        elif line.strip():
+            raise ParseError(_('virsh dumpxml (every domain): text before '
+                               'the first domain: %r') % line)
+    flush()
+    return result
+
+
+def parse_pci_devices(text):
+    """``PCI_DEVICES`` output -> ``{address: {...}}``.
+
+    Each device: ``vendor`` and ``product`` (4 hex digits, lower case;
+    None when sysfs does not show them), ``node`` (NUMA node or None),
+    ``physfn`` (the parent PF's address of a VF, or None) and
+    ``total_vfs`` (VFs a PF can have, 0 otherwise).
+    """
+    result = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 6:
+            raise ParseError(_('sysfs pci devices: bad line %r') % line)
+        address, vendor, product, node, physfn, total = parts
+        ids = [None if v == '-' else v.lower().removeprefix('0x')
+               for v in (vendor, product)]
+        if not all(v is None or re.fullmatch(r'[0-9a-f]{4}', v)
+                   for v in ids) or not total.isdigit():
+            raise ParseError(_('sysfs pci devices: bad line %r') % line)
+        result[address.lower()] = {
+            'vendor': ids[0], 'product': ids[1],
+            'node': _numa_node(node, line, 'sysfs pci devices'),
+            'physfn': None if physfn == '-' else physfn.lower(),
+            'total_vfs': int(total)}
     return result

@@ -15,6 +15,8 @@
 The public API other commands use:
 
 * :func:`gather_host_facts` ``(pool, host) -> HostTopology``
+* :func:`read_host` ``(pool, host) -> HostReading`` (``--ssh`` precheck:
+  the topology, nova.conf, every domain's XML, the PCI devices)
 * :func:`guest_facts` ``(pool, host, domain, topology=None, extra_nics=())
   -> GuestPlacement``
 
@@ -25,6 +27,7 @@ pure part (outputs in, facts out) and are unit-tested on recorded outputs.
 
 from migrationclient._i18n import _
 from migrationclient.host import commands
+from migrationclient.host import novaconf
 from migrationclient.host import parsers
 from migrationclient.host import ssh
 from migrationclient.host import topology
@@ -106,6 +109,49 @@ def _topology_from(host, out):
 def gather_host_facts(pool, host):
     """The NUMA topology of compute ``host`` (one SSH connection)."""
     return _topology_from(host, pool.run_many(_topology_jobs(host)))
+
+
+def _reading_jobs(host):
+    """The optional commands of a host reading beside its topology."""
+    return [
+        ('conf', host, commands.NOVA_CONF, novaconf.from_output),
+        ('domains', host, commands.DOMAINS_XML, parsers.parse_domains_xml),
+        ('pci', host, commands.PCI_DEVICES, parsers.parse_pci_devices),
+    ]
+
+
+def read_host(pool, host):
+    """A :class:`~migrationclient.host.topology.HostReading` of ``host``.
+
+    A bounded number of commands on one SSH connection, whatever runs
+    there: the five topology commands, nova.conf, one fixed script that
+    prints the domain XML of every defined domain, one that lists the
+    PCI devices.  The topology is needed (its failure raises); the rest
+    is optional: what cannot be read is None with a note.
+    """
+    jobs = _topology_jobs(host)
+    optional = _reading_jobs(host)
+    try:
+        out = pool.run_many(jobs + optional)
+    except (ssh.CommandFailed, ssh.CommandMissing, ssh.CommandTimeout,
+            ssh.OutputUnparsable):
+        # a command failed, not the connection: the needed ones again,
+        # then each optional one
+        out = pool.run_many(jobs)
+        for job in optional:
+            try:
+                out.update(pool.run_many([job]))
+            except ssh.SSHError as exc:
+                out.setdefault(' notes', []).append(str(exc))
+    notes = list(out.get(' notes', ()))
+    conf = out.get('conf')
+    if conf is not None:
+        notes.extend(_('%(host)s nova.conf: %(note)s')
+                     % {'host': host, 'note': n} for n in conf.notes)
+    return topology.HostReading(
+        host=host, topology=_topology_from(host, out), conf=conf,
+        domains=out.get('domains'), pci_devices=out.get('pci'),
+        notes=notes)
 
 
 def _pinned_cpus(domain_xml):

@@ -95,6 +95,26 @@ class HostTopology:
 
 
 @dataclasses.dataclass
+class HostReading:
+    """Everything the ``--ssh`` precheck reads on one compute host.
+
+    ``topology``: its :class:`HostTopology`; ``conf``: its nova.conf
+    (:class:`migrationclient.host.novaconf.NovaConf`, None when not
+    readable); ``domains``: every defined domain's parsed ``virsh
+    dumpxml`` (None when not readable); ``pci_devices``: the sysfs PCI
+    devices (None when not readable); ``notes``: what could not be read,
+    one line each.
+    """
+
+    host: str
+    topology: HostTopology
+    conf: object = None
+    domains: dict | None = None
+    pci_devices: dict | None = None
+    notes: list = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
 class GuestNic:
     """A guest network attachment and the host cell of its device."""
 

@@ -61,7 +61,7 @@ def _trait_name(feature):
     return 'HW_CPU_X86_' + feature.upper().replace('.', '_')
 
 
-def _guest_missing(server, dest):
+def _guest_missing(server, dest, source=None):
     """Required features of a ``custom`` guest CPU the destination lacks.
 
     None when the guest CPU is not known (``--ssh`` reads it).
@@ -73,17 +73,22 @@ def _guest_missing(server, dest):
     wanted = guest.cpu_features
     if dest.cpu.source == 'traits':
         wanted = {_trait_name(x) for x in wanted}
+        if source is not None and source.cpu is not None \
+                and source.cpu.source == 'traits':
+            # Nova makes traits of some features only (os-traits): one
+            # the source (which runs the guest) lacks is not a trait
+            wanted &= _features(source.cpu)
     return sorted(set(wanted) - have)
 
 
-def _custom_guest(rule, server, dest, live):
+def _custom_guest(rule, server, dest, live, source=None):
     """cpu-features of a guest with a ``custom`` CPU model.
 
     Nova compares the guest CPU, not the source host's, on the
     destination.
     """
     guest = server.guest_side
-    missing = _guest_missing(server, dest)
+    missing = _guest_missing(server, dest, source)
     if missing is None:
         return base.unknown(
             rule, _('guest CPU model %s (custom): its features not read')
@@ -129,7 +134,7 @@ def cpu_features(server, source, dest, snapshot):
     live = (f.LIVE,)
     mode = server.guest_side.cpu_mode if server.guest_side else None
     if mode == 'custom':
-        return _custom_guest(rule, server, dest, live)
+        return _custom_guest(rule, server, dest, live, source)
     if not (source and source.cpu and dest.cpu):
         return base.unknown(
             rule, _('CPU features of the %s not known: no hypervisor '

@@ -30,25 +30,76 @@ def _cells(host):
     return None
 
 
-def fit_cells(cells, nodes, cpus, mem_mb, page_kb):
-    """Greedy fit of ``nodes`` equal guest cells into host cells."""
+def _within_limits(cell, mem_mb, shared, page_kb, limits):
+    """Nova's limits on a cell (``_numa_fit_instance_cell``).
+
+    ``limits``: ``(ram ratio, cpu ratio)``, the destination's
+    allocation ratios (None when not known: not checked).  The NUMA
+    guests' memory plus the guest cell's, within the cell's memory x the
+    RAM ratio (small pages); their floating vCPUs plus the guest cell's,
+    within the cell's shared CPUs x the CPU ratio.
+    """
+    ram_ratio, cpu_ratio = limits or (None, None)
+    if page_kb is None and mem_mb and ram_ratio and \
+            cell.memory_used_mb is not None and cell.memory_mb is not None:
+        if cell.memory_used_mb + mem_mb > cell.memory_mb * ram_ratio:
+            return False
+    if shared and cpu_ratio and cell.shared_used is not None and \
+            cell.shared_cpus is not None:
+        if cell.shared_used + shared > cell.shared_cpus * cpu_ratio:
+            return False
+    return True
+
+
+def _cell_memory_fits(cell, mem_mb, page_kb):
+    """Memory of one guest node on one host cell.
+
+    Huge pages: free pages of that size (``page_kb`` 0: of any huge
+    size), as Nova's ``numa_fit_instance_cell`` checks the cell's
+    mempages.  Small pages: the cell's memory when read (Nova checks the
+    guest cell against the host cell, not the kernel's free memory), else
+    the kernel's free memory.
+    """
+    if not mem_mb:
+        return True
+    if page_kb is not None:
+        sizes = [page_kb] if page_kb else [
+            size for size in cell.free_hugepages if size > 4]
+        return any(cell.free_hugepages.get(size, 0) * size >= mem_mb * 1024
+                   for size in sizes)
+    if cell.memory_mb is not None:
+        return cell.memory_mb >= mem_mb
+    return cell.free_memory_mb is None or cell.free_memory_mb >= mem_mb
+
+
+def fit_cells(cells, nodes, cpus, mem_mb, page_kb, shared=0, limits=None):
+    """Fit ``nodes`` equal guest cells into distinct host cells.
+
+    Nova (``nova/virt/hardware.py`` ``numa_fit_instance_to_host``) puts
+    each guest NUMA node on its own host cell with enough free pinned
+    CPUs and memory; the guest nodes are equal here, so counting the host
+    cells where one fits is enough.  A cell whose free CPUs are not known
+    (None) is not held against the guest: the caller reports that.
+    """
     per_cpu = -(-cpus // nodes) if cpus else 0
     per_mem = -(-mem_mb // nodes)
-    used = 0
+    per_shared = -(-shared // nodes) if shared else 0
+    fitting = 0
     for cell in cells:
-        if used == nodes:
-            break
         if per_cpu and cell.free_cpus is not None \
                 and cell.free_cpus < per_cpu:
             continue
-        if page_kb:
-            pages = -(-per_mem * 1024 // page_kb)
-            if cell.free_hugepages.get(page_kb, 0) < pages:
-                continue
-        elif cell.free_memory_mb is not None and cell.free_memory_mb < per_mem:
+        # a floating guest cell needs as many of the cell's shared CPUs
+        # (no overcommit of the count: _numa_fit_instance_cell)
+        if per_shared and cell.shared_cpus is not None \
+                and cell.shared_cpus < per_shared:
             continue
-        used += 1
-    return used == nodes
+        if not _cell_memory_fits(cell, per_mem, page_kb):
+            continue
+        if not _within_limits(cell, per_mem, per_shared, page_kb, limits):
+            continue
+        fitting += 1
+    return fitting >= nodes
 
 
 def page_size_kb(server):
@@ -154,26 +205,71 @@ def numa(server, source, dest, snapshot):
         return findings
     if not host_cells:
         findings.extend(base.unknown(
-            rule, _('the destination has %(cells)d NUMA cell(s) for the '
-                    'guest\'s %(nodes)d node(s); free CPUs and memory per '
-                    'cell not known') % {'cells': cells, 'nodes': nodes},
-            remedy=_('use --ssh to read the free CPUs and memory per cell')))
+            rule, _('%(host)s has %(cells)d NUMA cell(s) for the guest\'s '
+                    '%(nodes)d node(s); free CPUs and memory per cell not '
+                    'known') % {'host': dest.name, 'cells': cells,
+                                'nodes': nodes},
+            remedy=_('pass --ssh to read the free CPUs and memory per '
+                     'cell of %s') % dest.name))
         return findings
+    return findings + _cells_fit(rule, server, dest, host_cells, nodes)
+
+
+def _limits(dest):
+    """(RAM, CPU) allocation ratios of the destination, from Placement."""
+    inventory = dest.inventory or {}
+    ram, cpu = inventory.get('MEMORY_MB'), inventory.get('VCPU')
+    return (ram.allocation_ratio if ram else None,
+            cpu.allocation_ratio if cpu else None)
+
+
+def _cells_fit(rule, server, dest, host_cells, nodes):
+    """numa with the destination's cells read (``--ssh``): yes or no.
+
+    Each guest node on a distinct cell with its share of the pinned CPUs
+    and of the memory (huge pages of its size), as
+    ``numa_fit_instance_to_host`` (Nova Train+; seed 8.3).
+    """
     cpus = server.flavor.vcpus if server.dedicated_cpus else 0
-    # huge page backed memory is checked by the hugepages rule
-    mem = 0 if page_size_kb(server) is not None else server.flavor.ram
-    if not fit_cells(host_cells, nodes, cpus, mem, None):
-        findings.append(base.finding(
+    shared = 0 if cpus else server.flavor.vcpus
+    page_kb = page_size_kb(server)
+    if cpus and any(c.free_cpus is None for c in host_cells):
+        unread = ', '.join(dest.host_side.unread) or _('nova.conf')
+        return base.unknown(
+            rule, _('free dedicated CPUs per NUMA cell of %(host)s not '
+                    'known: %(what)s not readable over SSH')
+            % {'host': dest.name, 'what': unread},
+            remedy=_('let the SSH user read nova.conf and run virsh '
+                     '(--ssh-sudo) on %s') % dest.name)
+    if not fit_cells(host_cells, nodes, cpus, server.flavor.ram, page_kb,
+                     shared, _limits(dest)):
+        what = _('%d MB of memory') % -(-server.flavor.ram // nodes)
+        if page_kb is not None:
+            what = _('%d MB of free huge pages') % -(
+                -server.flavor.ram // nodes)
+        free = ', '.join(
+            _('cell %(id)d: %(cpus)s free dedicated, %(shared)s shared '
+              'CPUs, %(mem)s MB (%(used)s MB held by NUMA guests)') % {
+                'id': c.id,
+                'cpus': '?' if c.free_cpus is None else c.free_cpus,
+                'shared': '?' if c.shared_cpus is None else c.shared_cpus,
+                'mem': '?' if c.memory_mb is None else c.memory_mb,
+                'used': '?' if c.memory_used_mb is None
+                else c.memory_used_mb}
+            for c in host_cells)
+        need = _('%d free dedicated CPUs') % -(-cpus // nodes) if cpus \
+            else _('%d shared CPUs') % -(-shared // nodes)
+        return [base.finding(
             rule, f.BLOCKER,
-            _('no %(nodes)d destination NUMA cell(s) with %(cpus)d free '
-              'CPUs and %(mem)d MB free memory')
-            % {'nodes': nodes, 'cpus': -(-cpus // nodes),
-               'mem': -(-server.flavor.ram // nodes)},
-            _('free a NUMA cell on the destination or choose another')))
-    if not any(x.severity == f.BLOCKER for x in findings):
-        findings.append(base.finding(
-            rule, f.OK, _('guest NUMA topology fits the destination cells')))
-    return findings
+            _('no %(nodes)d distinct NUMA cell(s) of %(host)s with '
+              '%(need)s and %(what)s each (%(free)s)')
+            % {'nodes': nodes, 'host': dest.name, 'need': need,
+               'what': what, 'free': free},
+            _('free a NUMA cell on the destination or choose another'))]
+    return [base.finding(
+        rule, f.OK, _('the guest\'s %(nodes)d NUMA node(s) fit distinct '
+                      'cells of %(host)s') % {'nodes': nodes,
+                                              'host': dest.name})]
 
 
 def _aggregate_specs(server):
@@ -225,10 +321,33 @@ def _pcpu_from_placement(rule, server, dest, snapshot):
               'host, and it reports PCPU inventory')
             % {'need': need, 'free': cap.free},
             _('free dedicated CPUs on the destination or choose another'))]
+    free = _free_dedicated(dest)
+    if free is not None:
+        if free < need:
+            return [base.finding(
+                rule, f.BLOCKER,
+                _('%(host)s pins from VCPU (no PCPU inventory) and has '
+                  '%(free)d free dedicated CPUs, the guest needs %(need)d')
+                % {'host': dest.name, 'free': free, 'need': need},
+                _('free dedicated CPUs on the destination or choose '
+                  'another'))]
+        return base.ok(rule, _('%(host)s pins from VCPU: %(free)d free '
+                               'dedicated CPUs (the numa rule checks '
+                               'them per cell)')
+                       % {'host': dest.name, 'free': free})
     return base.unknown(
-        rule, _('the destination pins from VCPU (no PCPU inventory): free '
-                'dedicated CPUs per NUMA cell decide'),
-        remedy=_('use --ssh to read the pinned CPUs per cell'))
+        rule, _('%s pins from VCPU (no PCPU inventory): its free dedicated '
+                'CPUs per NUMA cell decide') % dest.name,
+        remedy=_('pass --ssh to read the pinned CPUs per cell of %s')
+        % dest.name)
+
+
+def _free_dedicated(dest):
+    """Free dedicated CPUs of the host read over SSH, or None."""
+    cells = dest.host_side.numa_cells if dest.host_side else ()
+    if not cells or any(c.free_cpus is None for c in cells):
+        return None
+    return sum(c.free_cpus for c in cells)
 
 
 @base.depends(lambda server, snapshot: (
@@ -286,10 +405,10 @@ def hugepages(server, source, dest, snapshot):
     cells = dest.host_side.numa_cells if dest.host_side else ()
     if not cells:
         return base.unknown(
-            rule, _('free huge pages per NUMA cell of the destination not '
-                    'known: not in the API nor in Placement'),
-            remedy=_('use --ssh to read them on the host (or: virsh '
-                     'freepages --all on the destination)'))
+            rule, _('free huge pages per NUMA cell of %s not known: not in '
+                    'the API nor in Placement') % dest.name,
+            remedy=_('pass --ssh to read them on the host (or run: virsh '
+                     'freepages --all on %s)') % dest.name)
     nodes = max(server.numa_nodes, 1)
     sizes = {page_kb} if page_kb else {
         s for c in cells for s in c.free_hugepages if s > 4}
@@ -297,8 +416,15 @@ def hugepages(server, source, dest, snapshot):
         if fit_cells(cells, nodes, 0, server.flavor.ram, size):
             return base.ok(rule, _('%(n)d cell(s) with free %(s)d KiB pages')
                            % {'n': nodes, 's': size})
+    free = '; '.join(
+        _('cell %(id)d: %(pages)s') % {'id': c.id, 'pages': ', '.join(
+            '%d x %d KiB' % (n, size)
+            for size, n in sorted(c.free_hugepages.items())) or _('none')}
+        for c in cells)
     return [base.finding(
         rule, f.BLOCKER,
-        _('no %(n)d destination cell(s) with %(mb)d MB of free huge pages')
-        % {'n': nodes, 'mb': -(-server.flavor.ram // nodes)},
+        _('no %(n)d cell(s) of %(host)s with %(mb)d MB of free huge pages '
+          'each (free: %(free)s)')
+        % {'n': nodes, 'host': dest.name,
+           'mb': -(-server.flavor.ram // nodes), 'free': free},
         _('free huge pages on the destination or choose another'))]

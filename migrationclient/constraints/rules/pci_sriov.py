@@ -50,7 +50,7 @@ def dpdk(server, source, dest, snapshot):
     return base.ok(rule, _('vhost-user port with huge pages'))
 
 
-@base.depends(base.server_id)
+@base.depends(lambda server, snapshot: server.ports, dest=True)
 def sriov(server, source, dest, snapshot):
     """sriov: SR-IOV ports block live migration before Train.
 
@@ -90,15 +90,66 @@ def sriov(server, source, dest, snapshot):
             _('SR-IOV port(s) (%s): the VF is unplugged and replugged, the '
               'guest loses that network during the move') % kinds,
             _('expect a network interruption'), (f.LIVE,)))
-    physnets = ', '.join(sorted({p.physical_network or '?' for p in ports}))
-    findings.append(base.finding(
-        rule, f.UNKNOWN,
-        _('free VFs on %s of the destination: not in the API, and Nova '
-          'does not report Neutron-port VFs in Placement') % physnets,
-        _('count them on the destination: VFs of the [pci] device_spec '
-          'for %s (sriov_numvfs) minus those attached to guests') % physnets,
-        f.BOTH))
+    findings.extend(_free_vfs(rule, ports, dest))
     return findings
+
+
+#: vNIC types that take a VF (``direct-physical`` takes a PF, ``vdpa`` a
+#: vDPA device: not counted)
+VF_VNIC_TYPES = ('direct', 'macvtap', 'virtio-forwarder')
+
+
+def _free_vfs(rule, ports, dest):
+    """Free VFs per physical network on the destination (``--ssh``).
+
+    Nova claims one VF of the port's physical network on the destination
+    (PciPassthroughFilter; the live migration claims one too from
+    Train): fewer free VFs than ports, and Nova refuses.
+    """
+    physnets = ', '.join(sorted({p.physical_network or '?' for p in ports}))
+    side = dest.host_side
+    need = {}
+    for port in ports:
+        need[port.physical_network] = need.get(port.physical_network, 0) + 1
+    countable = (side is not None and side.vf_free is not None
+                 and None not in need
+                 and all(p.vnic_type in VF_VNIC_TYPES for p in ports))
+    if not countable:
+        if side is not None and None in need:
+            why = _('the port\'s physical network is not shown to this '
+                    'user')
+        elif side is not None and side.vf_free is None:
+            why = _('%s not readable over SSH') % (
+                ', '.join(side.unread) or _('PCI devices'))
+        elif side is not None:
+            why = _('only VFs are counted (direct, macvtap, '
+                    'virtio-forwarder)')
+        else:
+            why = _('not in the API, and Nova does not report '
+                    'Neutron-port VFs in Placement')
+        return [base.finding(
+            rule, f.UNKNOWN,
+            _('free VFs on %(nets)s of %(host)s not known: %(why)s')
+            % {'nets': physnets, 'host': dest.name, 'why': why},
+            _('pass --ssh (as admin) to count them on %(host)s, or count '
+              'the VFs of the [pci] device_spec for %(nets)s '
+              '(sriov_numvfs) minus those attached to guests')
+            % {'host': dest.name, 'nets': physnets}, f.BOTH)]
+    short = {net: (n, side.vf_free.get(net, 0)) for net, n in need.items()
+             if side.vf_free.get(net, 0) < n}
+    if short:
+        return [base.finding(
+            rule, f.BLOCKER,
+            _('%(host)s has too few free VFs: %(short)s')
+            % {'host': dest.name, 'short': ', '.join(
+                _('%(net)s %(free)d free, %(need)d needed')
+                % {'net': net, 'free': free, 'need': n}
+                for net, (n, free) in sorted(short.items()))},
+            _('free a VF on the destination or choose another'))]
+    return base.ok(rule, _('free VFs on %(host)s: %(free)s') % {
+        'host': dest.name, 'free': ', '.join(
+            '%s %d' % (net, side.vf_free.get(net, 0))
+            for net in sorted(need))})
 
 
 def alias_count(alias):
@@ -111,6 +162,66 @@ def alias_count(alias):
         except ValueError:
             total += 1
     return total
+
+
+def alias_counts(alias):
+    """``{alias name: devices}`` of a ``pci_passthrough:alias`` value."""
+    counts = {}
+    for part in str(alias).split(','):
+        name, _sep, count = part.strip().partition(':')
+        try:
+            number = int(count) if count else 1
+        except ValueError:
+            number = 1
+        counts[name.strip()] = counts.get(name.strip(), 0) + number
+    return counts
+
+
+def _free_pci_host(rule, dest, alias, kinds):
+    """Free devices per alias read on the destination (``--ssh``), or None.
+
+    Nova claims the alias's devices on the destination (PciPassthroughFilter
+    and the PCI claim): fewer free devices of the alias, and it refuses.
+    """
+    side = dest.host_side
+    if side is None or side.pci_free is None:
+        return None
+    counts = alias_counts(alias)
+    unknown = sorted(set(counts) - set(side.pci_free))
+    if unknown:
+        return base.unknown(
+            rule, _('alias %(names)s is not in the [pci] alias of '
+                    '%(host)s\'s nova.conf: its devices cannot be counted')
+            % {'names': ', '.join(unknown), 'host': dest.name}, kinds,
+            _('check [pci] alias on %s') % dest.name)
+    short = {name: (n, side.pci_free[name]) for name, n in counts.items()
+             if side.pci_free[name] < n}
+    if short:
+        return [base.finding(
+            rule, f.BLOCKER,
+            _('%(host)s has too few free PCI devices: %(short)s')
+            % {'host': dest.name, 'short': ', '.join(
+                _('alias %(a)s %(free)d free, %(need)d needed')
+                % {'a': name, 'free': free, 'need': n}
+                for name, (n, free) in sorted(short.items()))},
+            _('free a device on the destination or choose another'),
+            kinds)]
+    return base.ok(rule, _('free PCI devices on %(host)s: %(free)s') % {
+        'host': dest.name, 'free': ', '.join(
+            _('alias %(a)s %(n)d') % {'a': name, 'n': side.pci_free[name]}
+            for name in sorted(counts))}, kinds)
+
+
+def _live_migratable(dest, alias):
+    """Whether every alias of the request is ``live_migratable``.
+
+    In the destination's nova.conf; None when it was not read.
+    """
+    side = dest.host_side
+    if side is None or side.pci_live is None:
+        return None
+    return all(side.pci_live.get(name) is True
+               for name in alias_counts(alias))
 
 
 def _free_pci_cold(rule, server, dest, snapshot, alias):
@@ -144,11 +255,12 @@ def _free_pci_cold(rule, server, dest, snapshot, alias):
                     room.pci_free.items()))},
             cold, _('check [pci] alias on the destination'))
     return base.unknown(
-        rule, _('free PCI devices for alias %s on the destination: not in '
-                'the API (Placement has them only with [pci] '
-                'report_in_placement, Zed+)') % alias, cold,
-        _('check the devices of [pci] device_spec on the destination, or '
-          'enable [pci] report_in_placement'))
+        rule, _('free PCI devices for alias %(alias)s on %(host)s not '
+                'known: not in the API (Placement has them only with [pci] '
+                'report_in_placement, Zed+)')
+        % {'alias': alias, 'host': dest.name}, cold,
+        _('pass --ssh to count them on %s, or enable [pci] '
+          'report_in_placement') % dest.name)
 
 
 @base.depends(lambda server, snapshot: (
@@ -168,7 +280,23 @@ def pci(server, source, dest, snapshot):
     if not alias:
         return base.ok(rule, _('no PCI passthrough'))
     findings = []
-    if (snapshot.cloud.nova >= mv.EPOXY
+    live_ok = _live_migratable(dest, alias)
+    if snapshot.cloud.nova >= mv.EPOXY and live_ok is not None:
+        if live_ok:
+            findings.append(base.finding(
+                rule, f.WARNING,
+                _('PCI alias %(alias)s is live_migratable in %(host)s\'s '
+                  'nova.conf: the device is unplugged and replugged')
+                % {'alias': alias, 'host': dest.name}, '', (f.LIVE,)))
+        else:
+            findings.append(base.finding(
+                rule, f.BLOCKER,
+                _('PCI passthrough (alias %(alias)s) cannot be live '
+                  'migrated: the alias is not live_migratable in '
+                  '%(host)s\'s nova.conf')
+                % {'alias': alias, 'host': dest.name},
+                _('cold migrate'), (f.LIVE,)))
+    elif (snapshot.cloud.nova >= mv.EPOXY
             and snapshot.cloud.pci_live_migratable):
         findings.append(base.finding(
             rule, f.WARNING,
@@ -185,7 +313,12 @@ def pci(server, source, dest, snapshot):
             rule, f.BLOCKER,
             _('PCI passthrough (alias %s) cannot be live migrated') % alias,
             remedy, (f.LIVE,)))
-    findings.extend(_free_pci_cold(rule, server, dest, snapshot, alias))
+    live_blocked = any(x.blocks(f.LIVE) for x in findings)
+    kinds = (f.COLD,) if live_blocked else f.BOTH
+    found = _free_pci_host(rule, dest, alias, kinds)
+    if found is None:
+        found = _free_pci_cold(rule, server, dest, snapshot, alias)
+    findings.extend(found)
     return findings
 
 

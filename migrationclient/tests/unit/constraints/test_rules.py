@@ -810,3 +810,185 @@ class TestNumaEmptyTwin(RuleTestCase):
                                              running_vms=1))
         found = self.check(base.server(flavor=PINNED), hosts)
         self.assertEqual({f.UNKNOWN}, self.severities(found))
+
+
+def with_side(hosts, name='host2', **side):
+    """``hosts`` with HostSideFacts on ``name`` (as --ssh gives them)."""
+    import dataclasses
+    cells = side.pop('cells', ())
+    facts = f.HostSideFacts(numa_cells=tuple(cells), **side)
+    return [dataclasses.replace(h, host_side=facts) if h.name == name
+            else h for h in hosts]
+
+
+class TestSideFactsAnswer(RuleTestCase):
+    """Issue 15 items 2 and 6: with the host read, yes or no.
+
+    Never maybe then; without, the maybe names the fact and how to get it.
+    """
+
+    def cells(self, free_cpus=(2, 2), pages=(0, 0), memory=8192):
+        return [f.NumaCell(id=i, free_cpus=c, free_memory_mb=memory,
+                           memory_mb=memory,
+                           free_hugepages={2048: p} if p is not None else {})
+                for i, (c, p) in enumerate(zip(free_cpus, pages))]
+
+    def test_pinned_guest_per_cell(self):
+        # numa_fit_instance_to_host: a 1-node guest on one cell
+        self.rule = rules.numa
+        pinned = {'vcpus': 2, 'ram': 1024,
+                  'extra_specs': {'hw:cpu_policy': 'dedicated'}}
+        srv = base.server(flavor=pinned)
+        for free, allowed in (((2, 0), True), ((1, 1), False),
+                              ((0, 3), True)):
+            found = rules.numa(srv, None, with_side(
+                base.two_hosts(), cells=self.cells(free))[1],
+                base.snapshot([srv], base.two_hosts()))
+            self.assertEqual(allowed, not any(x.blocks(COLD)
+                                              for x in found), found)
+            self.assertNotIn(f.UNKNOWN, self.severities(found))
+        # a 4-CPU guest larger than any cell: no
+        srv = base.server(flavor=dict(pinned, vcpus=4))
+        found = rules.numa(srv, None, with_side(
+            base.two_hosts(), cells=self.cells((2, 2)))[1],
+            base.snapshot([srv], base.two_hosts()))
+        self.assertBlocks(found, COLD)
+        self.assertIn('distinct NUMA cell', found[-1].message)
+        # two guest nodes on two distinct cells
+        srv = base.server(flavor=dict(pinned, vcpus=4, extra_specs=dict(
+            pinned['extra_specs'], **{'hw:numa_nodes': '2'})))
+        found = rules.numa(srv, None, with_side(
+            base.two_hosts(), cells=self.cells((2, 2)))[1],
+            base.snapshot([srv], base.two_hosts()))
+        self.assertAllows(found, COLD)
+
+    def test_floating_numa_guest_needs_shared_cpus_per_cell(self):
+        srv = base.server(flavor={'vcpus': 4, 'ram': 2048, 'extra_specs': {
+            'hw:numa_nodes': '2'}})
+        for shared, allowed in ((2, True), (1, False)):
+            cells = [f.NumaCell(id=i, free_cpus=0, memory_mb=8192,
+                                shared_cpus=shared) for i in (0, 1)]
+            hosts = with_side(base.two_hosts(), cells=cells)
+            found = rules.numa(srv, None, hosts[1],
+                               base.snapshot([srv], hosts))
+            self.assertEqual(allowed, not any(x.blocks(COLD)
+                                              for x in found), found)
+
+    def test_numa_limits_from_the_allocation_ratios(self):
+        # Nova's NUMA accounting: guest cells' memory within the cell's
+        # memory x ram_allocation_ratio, floating vCPUs within the shared
+        # CPUs x cpu_allocation_ratio (Placement's ratios)
+        import dataclasses
+        srv = base.server(flavor={'vcpus': 2, 'ram': 2048, 'extra_specs': {
+            'hw:numa_nodes': '1'}})
+        for used_mb, used_cpus, allowed in ((6000, 0, True),
+                                            (7000, 0, False),
+                                            (0, 7, False), (0, 6, True)):
+            cells = [f.NumaCell(id=0, free_cpus=0, memory_mb=8192,
+                                shared_cpus=2, memory_used_mb=used_mb,
+                                shared_used=used_cpus)]
+            hosts = with_side(base.two_hosts(), cells=cells)
+            inventory = dict(hosts[1].inventory)
+            inventory['MEMORY_MB'] = dataclasses.replace(
+                inventory['MEMORY_MB'], allocation_ratio=1.0)
+            inventory['VCPU'] = dataclasses.replace(
+                inventory['VCPU'], allocation_ratio=4.0)
+            hosts[1] = dataclasses.replace(hosts[1], inventory=inventory)
+            found = rules.numa(srv, None, hosts[1],
+                               base.snapshot([srv], hosts))
+            self.assertEqual(allowed, not any(x.blocks(COLD)
+                                              for x in found),
+                             (used_mb, used_cpus, found))
+
+    def test_unread_free_cpus_say_what_and_how(self):
+        srv = base.server(flavor={'vcpus': 2, 'ram': 1024, 'extra_specs': {
+            'hw:cpu_policy': 'dedicated'}})
+        hosts = with_side(base.two_hosts(), cells=self.cells((None, None)),
+                          unread=('nova.conf',))
+        found = rules.numa(srv, None, hosts[1],
+                           base.snapshot([srv], hosts))
+        unknown = [x for x in found if x.severity == f.UNKNOWN]
+        self.assertEqual(1, len(unknown), found)
+        self.assertIn('free dedicated CPUs per NUMA cell of host2',
+                      unknown[0].message)
+        self.assertIn('nova.conf', unknown[0].message)
+        # not read at all: the maybe says --ssh
+        hosts = base.two_hosts()
+        found = rules.hugepages(base.server(flavor={'extra_specs': {
+            'hw:mem_page_size': '2MB'}}), None, hosts[1],
+            base.snapshot([srv], hosts))
+        self.assertIn('host2', found[0].message)
+        self.assertIn('--ssh', found[0].remedy)
+
+    def test_hugepages_of_the_size_on_one_cell(self):
+        srv = base.server(flavor={'ram': 1024, 'extra_specs': {
+            'hw:mem_page_size': '2048'}})
+        for pages, allowed in (((512, 0), True), ((300, 300), False),
+                               ((None, None), False)):
+            hosts = with_side(base.two_hosts(),
+                              cells=self.cells(pages=pages))
+            found = rules.hugepages(srv, None, hosts[1],
+                                    base.snapshot([srv], hosts))
+            self.assertEqual(allowed, not any(x.blocks(COLD)
+                                              for x in found), found)
+            self.assertNotIn(f.UNKNOWN, self.severities(found))
+
+    def test_pci_alias_free_devices(self):
+        srv = base.server(flavor={'extra_specs': {
+            'pci_passthrough:alias': 'fc-pci:1'}})
+        for free, allowed in (({'fc-pci': 1}, True), ({'fc-pci': 0}, False)):
+            hosts = with_side(base.two_hosts(), pci_free=free,
+                              pci_live={'fc-pci': None})
+            found = rules.pci(srv, None, hosts[1],
+                              base.snapshot([srv], hosts))
+            self.assertEqual(allowed, not any(x.blocks(COLD)
+                                              for x in found), found)
+            self.assertBlocks(found, LIVE)
+            self.assertNotIn(f.UNKNOWN, self.severities(found))
+        # an alias the destination's nova.conf lacks: maybe, saying so
+        hosts = with_side(base.two_hosts(), pci_free={'other': 2})
+        found = rules.pci(srv, None, hosts[1], base.snapshot([srv], hosts))
+        self.assertIn(f.UNKNOWN, self.severities(found))
+        self.assertIn('not in the [pci] alias of host2', ' '.join(
+            x.message for x in found))
+
+    def test_pci_live_migratable_from_nova_conf(self):
+        srv = base.server(flavor={'extra_specs': {
+            'pci_passthrough:alias': 'vf:1'}})
+        for live, allowed in ((True, True), (None, False), (False, False)):
+            hosts = with_side(base.two_hosts(), pci_free={'vf': 1},
+                              pci_live={'vf': live})
+            found = rules.pci(srv, None, hosts[1],
+                              base.snapshot([srv], hosts, version='2.100'))
+            self.assertEqual(allowed, not any(x.blocks(LIVE)
+                                              for x in found), found)
+        # before Epoxy nova.conf does not matter: no live migration
+        found = rules.pci(srv, None, hosts[1],
+                          base.snapshot([srv], hosts, version='2.96'))
+        self.assertBlocks(found, LIVE)
+
+    def test_sriov_free_vfs(self):
+        srv = base.server(ports=(base.port(),))
+        for free, allowed in ((1, True), (0, False)):
+            hosts = with_side(base.two_hosts(), vf_free={'physnet2': free})
+            found = rules.sriov(srv, None, hosts[1],
+                                base.snapshot([srv], hosts))
+            self.assertEqual(allowed, not any(x.blocks(COLD)
+                                              for x in found), found)
+            self.assertEqual(allowed, not any(x.blocks(LIVE)
+                                              for x in found), found)
+            self.assertNotIn(f.UNKNOWN, self.severities(found))
+        # VFs of the host not readable: the maybe says why
+        hosts = with_side(base.two_hosts(), unread=('PCI devices',))
+        found = rules.sriov(srv, None, hosts[1], base.snapshot([srv], hosts))
+        unknown = [x for x in found if x.severity == f.UNKNOWN]
+        self.assertIn('PCI devices not readable', unknown[0].message)
+
+    def test_vcpu_pinning_host_by_free_cpus(self):
+        # a host that pins from VCPU (no PCPU inventory): Placement's
+        # fallback question decides nothing, the host's free CPUs do
+        from migrationclient.constraints.rules import numa_placement
+        hosts = with_side(base.two_hosts(), cells=self.cells((1, 0)))
+        self.assertEqual(1, numa_placement._free_dedicated(hosts[1]))
+        hosts = with_side(base.two_hosts(), cells=self.cells((None, 0)))
+        self.assertIsNone(numa_placement._free_dedicated(hosts[1]))

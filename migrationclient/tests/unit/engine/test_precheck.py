@@ -35,3 +35,29 @@ class TestSummarize(testtools.TestCase):
         self.assertEqual({}, summary.missing)
         only_live = engine_precheck.summarize(evs, (evaluate.LIVE,))
         self.assertEqual(['live'], list(only_live.counts))
+
+
+class TestGuestSide(testtools.TestCase):
+    """A guest's --ssh facts come from its source host's reading."""
+
+    def test_from_the_source_reading(self):
+        from migrationclient.host import probe
+        from migrationclient.tests.unit.host import test_probe
+        reading = probe.read_host(
+            test_probe.FakePool(test_probe.reading_outputs()), 'host1')
+        srv = base.server(**{'OS-EXT-SRV-ATTR:instance_name':
+                             'instance-00000001'})
+        self.assertEqual('instance-00000001', srv.instance_name)
+        notes = []
+        side = engine_precheck._guest_side(srv, {'host1': reading}, notes)
+        self.assertEqual('host-passthrough', side.cpu_mode)
+        self.assertEqual([], notes)
+        # a domain the host does not define: a note, no facts
+        gone = base.server(**{'OS-EXT-SRV-ATTR:instance_name':
+                              'instance-000000ff'})
+        self.assertIsNone(engine_precheck._guest_side(
+            gone, {'host1': reading}, notes))
+        self.assertIn('no libvirt domain instance-000000ff', notes[0])
+        # the host not read: nothing to say
+        self.assertIsNone(engine_precheck._guest_side(srv, {}, notes))
+        self.assertEqual(1, len(notes))

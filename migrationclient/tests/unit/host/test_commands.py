@@ -147,3 +147,49 @@ class TestHostileNames(testtools.TestCase):
                 continue
             self.assertEqual([value], shlex.split(shlex.quote(value)))
             self.assertRegex(value, r'\A[A-Za-z0-9_.:@+-]+\Z')
+
+
+class TestHostScripts(testtools.TestCase):
+    """The fixed scripts of the --ssh precheck's host reading."""
+
+    def test_domains_script_gets_virsh_as_arguments(self):
+        argv = shlex.split(commands.DOMAINS_XML.render())
+        self.assertEqual(['env', 'LC_ALL=C', 'sh', '-c'], argv[:4])
+        self.assertEqual(['sh', 'virsh'], argv[5:])
+        argv = shlex.split(commands.DOMAINS_XML.render(
+            sudo=True, container='nova_libvirt', engine='docker'))
+        self.assertEqual(['sudo', '-n', 'env', 'LC_ALL=C', 'sh', '-c'],
+                         argv[:6])
+        self.assertEqual(['sh', 'docker', 'exec', '--env', 'LC_ALL=C',
+                          'nova_libvirt', 'virsh'], argv[7:])
+        # plain virsh templates keep their container form
+        self.assertEqual(
+            "podman exec --env LC_ALL=C nova_libvirt virsh capabilities",
+            commands.CAPABILITIES.render(container='nova_libvirt'))
+
+    def test_domains_script_runs(self):
+        import os
+        import subprocess  # nosec B404: runs the fixed script locally
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            virsh = os.path.join(tmp, 'virsh')
+            with open(virsh, 'w') as handle:
+                handle.write(
+                    '#!/bin/sh\n'
+                    'if [ "$1" = list ]; then printf "a\\n\\nb c\\ngone\\n";'
+                    ' exit 0; fi\n'
+                    '[ "$3" = gone ] && exit 1\n'
+                    'echo "<domain><name>$3</name></domain>"\n')
+            os.chmod(virsh, 0o755)
+            argv = list(commands.DOMAINS_XML.argv) + [virsh]
+            out = subprocess.run(argv, capture_output=True, text=True,
+                                 check=True).stdout  # nosec B603
+        from migrationclient.host import parsers
+        domains = parsers.parse_domains_xml(out)
+        self.assertEqual(['a', 'b c'], sorted(domains))
+        self.assertEqual('b c', domains['b c']['name'])
+
+    def test_pci_devices_script_is_fixed(self):
+        argv = shlex.split(commands.PCI_DEVICES.render(sudo=True))
+        self.assertEqual(['env', 'LC_ALL=C', 'sh', '-c'], argv[:4])
+        self.assertEqual(5, len(argv))

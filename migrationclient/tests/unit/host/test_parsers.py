@@ -128,7 +128,8 @@ class TestVirsh(testtools.TestCase):
                           ('vhostuser', '/var/lib/vhost_sockets/vhu1')],
                          [(n['kind'], n['device']) for n in xml['nics']])
         self.assertEqual(['0000:5e:00.0'], xml['hostdevs'])
-        self.assertEqual([{'id': '0', 'cpus': [0, 1]}], xml['numa_cells'])
+        self.assertEqual([{'id': '0', 'cpus': [0, 1], 'memory_kib': 1048576,
+                           'nodeset': [0]}], xml['numa_cells'])
         self.assertEqual([], xml['disks'])
 
     def test_dumpxml_drives(self):
@@ -224,3 +225,58 @@ class TestHostTools(testtools.TestCase):
                          parsers.parse_pci_numa(
                              '0000:3b:02.1 0\n0000:3b:02.2 missing\n'))
         self.assertRaises(parsers.ParseError, parsers.parse_pci_numa, 'x\n')
+
+
+class TestEveryDomain(testtools.TestCase):
+    """The DOMAINS_XML and PCI_DEVICES outputs of the --ssh precheck."""
+
+    def test_domains(self):
+        text = ('<!-- domain instance-00000001 -->\n'
+                + sample('dumpxml-pinned.xml')
+                + '\n<!-- domain instance-0000000a -->\n'
+                + sample('dumpxml-floating.xml'))
+        domains = parsers.parse_domains_xml(text)
+        self.assertEqual(['instance-00000001', 'instance-0000000a'],
+                         sorted(domains))
+        pinned = domains['instance-00000001']
+        self.assertEqual({0: {0}, 1: {1}}, pinned['vcpupin'])
+        self.assertEqual(['0000:5e:00.0'], pinned['hostdevs'])
+        self.assertEqual({}, parsers.parse_domains_xml(''))
+        self.assertRaises(parsers.ParseError, parsers.parse_domains_xml,
+                          'garbage\n<!-- domain x -->\n<domain/>')
+        self.assertRaises(parsers.ParseError, parsers.parse_domains_xml,
+                          '<!-- domain x -->\nnot xml')
+
+    def test_guest_cpu_model_and_features(self):
+        xml = sample('dumpxml-pinned.xml').replace(
+            "<cpu mode='host-passthrough'>",
+            "<cpu mode='custom' match='exact'><model fallback='forbid'>"
+            "Haswell-noTSX</model><feature policy='require' name='vmx'/>"
+            "<feature name='pcid'/><feature policy='disable' name='rtm'/>"
+            "<feature policy='optional' name='ssbd'/>")
+        parsed = parsers.parse_domain_xml(xml)
+        self.assertEqual('custom', parsed['cpu_mode'])
+        self.assertEqual('Haswell-noTSX', parsed['cpu_model'])
+        self.assertEqual({'vmx', 'pcid'}, parsed['cpu_features'])
+        plain = parsers.parse_domain_xml(sample('dumpxml-pinned.xml'))
+        self.assertIsNone(plain['cpu_model'])
+        self.assertEqual(frozenset(), plain['cpu_features'])
+
+    def test_pci_devices(self):
+        devices = parsers.parse_pci_devices(sample('pci-devices.txt'))
+        self.assertEqual(8, len(devices))
+        self.assertEqual({'vendor': '8086', 'product': '1515', 'node': 0,
+                          'physfn': '0000:3b:00.0', 'total_vfs': 0},
+                         devices['0000:3b:02.1'])
+        self.assertEqual(4, devices['0000:3b:00.0']['total_vfs'])
+        self.assertIsNone(devices['0000:00:1f.0']['node'])
+        self.assertEqual(
+            {'vendor': None, 'product': None, 'node': 0, 'physfn': None,
+             'total_vfs': 0},
+            parsers.parse_pci_devices('0000:81:00.0 - - 0 - 0')[
+                '0000:81:00.0'])
+        for bad in ('0000:00:1f.0 0x8086 0x7a04 -1 -',
+                    '0000:00:1f.0 0x8086 zzzz -1 - 0',
+                    '0000:00:1f.0 0x8086 0x7a04 x - 0'):
+            self.assertRaises(parsers.ParseError,
+                              parsers.parse_pci_devices, bad)

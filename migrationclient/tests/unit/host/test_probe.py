@@ -147,3 +147,88 @@ class TestGuestPlacement(testtools.TestCase):
                                        'instance-00000001': pinned})
         self.assertEqual([topology.Neighbour('instance-00000009', [2], [0])],
                          p.neighbours)
+
+
+class FakePool:
+    """``run_many`` over recorded outputs by command label."""
+
+    def __init__(self, outputs, failing=()):
+        self.outputs = outputs
+        self.failing = set(failing)
+        self.runs = []
+
+    def run_many(self, jobs, timeout=None):
+        from migrationclient.host import ssh
+        self.runs.append([job[2].label for job in jobs])
+        result = {}
+        for key, host, command, parser in jobs:
+            if command.label in self.failing:
+                raise ssh.CommandFailed(host, '%s exited 3' % command.label)
+            result[key] = parser(self.outputs[command.label])
+        return result
+
+
+def domains_output(*names):
+    files = {'instance-00000001': 'dumpxml-pinned.xml',
+             'instance-0000000a': 'dumpxml-floating.xml'}
+    return ''.join('<!-- domain %s -->\n%s\n' % (n, sample(files[n]))
+                   for n in names)
+
+
+def reading_outputs(domains=('instance-00000001', 'instance-0000000a')):
+    from migrationclient.host import commands
+    return {
+        commands.CAPABILITIES.label: sample('capabilities-testdefault.xml'),
+        commands.FREEPAGES.label: sample('freepages-testdefault.txt'),
+        commands.LSCPU.label: sample('lscpu-local.json'),
+        commands.NUMACTL.label: sample('numactl-2node.txt'),
+        commands.NET_NUMA.label: sample('net-numa.txt'),
+        commands.NOVA_CONF.label: '# path /etc/nova/nova.conf\n'
+        + sample('novaconf-bed.conf'),
+        commands.DOMAINS_XML.label: domains_output(*domains),
+        commands.PCI_DEVICES.label: sample('pci-devices.txt'),
+    }
+
+
+class TestReadHost(testtools.TestCase):
+
+    def test_one_round_of_bounded_commands(self):
+        pool = FakePool(reading_outputs())
+        reading = probe.read_host(pool, 'cmp-1')
+        self.assertEqual(1, len(pool.runs))
+        self.assertEqual(8, len(pool.runs[0]))
+        self.assertEqual('/etc/nova/nova.conf', reading.conf.path)
+        self.assertEqual(['instance-00000001', 'instance-0000000a'],
+                         sorted(reading.domains))
+        self.assertEqual(8, len(reading.pci_devices))
+        self.assertEqual([0, 1], [c.id for c in reading.topology.cells])
+
+    def test_optional_facts_missing_are_notes(self):
+        from migrationclient.host import commands
+        pool = FakePool(reading_outputs(),
+                        failing=[commands.NOVA_CONF.label])
+        reading = probe.read_host(pool, 'cmp-1')
+        self.assertIsNone(reading.conf)
+        self.assertIsNotNone(reading.domains)
+        self.assertEqual(1, len(reading.notes))
+        self.assertIn('cat nova.conf', reading.notes[0])
+
+    def test_unreachable_host_is_not_tried_twice(self):
+        from migrationclient.host import ssh
+
+        class Unreachable(FakePool):
+            def run_many(self, jobs, timeout=None):
+                self.runs.append(jobs)
+                raise ssh.HostUnreachable('cmp-1', 'connection refused')
+
+        pool = Unreachable({})
+        self.assertRaises(ssh.HostUnreachable, probe.read_host, pool,
+                          'cmp-1')
+        self.assertEqual(1, len(pool.runs))
+
+    def test_topology_missing_fails(self):
+        from migrationclient.host import commands
+        from migrationclient.host import ssh
+        pool = FakePool(reading_outputs(),
+                        failing=[commands.CAPABILITIES.label])
+        self.assertRaises(ssh.SSHError, probe.read_host, pool, 'cmp-1')
