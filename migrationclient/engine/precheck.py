@@ -195,3 +195,45 @@ def _guest_side(server, readings, notes):
                                            'id': server.id})
         return None
     return bridge.guest_side_from_xml(xml)
+
+
+#: The fields of one precheck row (server x destination), in the order of
+#: the command's columns; ``findings`` only in its ``--long`` form.
+ROW_FIELDS = ('server', 'name', 'source', 'destination', 'live', 'cold',
+              'block_migration', 'blockers', 'warnings', 'command',
+              'findings')
+
+
+def server_rows(evaluations, server_ids, snapshot):
+    """One dict per server x destination (ROW_FIELDS) and the blocked ids.
+
+    What ``migration precheck`` shows and the Ansible module returns: a
+    server with no candidate destination is one row saying so; blockers
+    are those of a verdict that was checked.
+    """
+    result = []
+    blocked = []
+    for server_id in server_ids:
+        server = snapshot.servers[server_id]
+        evs = [e for e in evaluations if e.server.id == server_id]
+        if not evaluate.server_allowed(evs, server_id):
+            blocked.append(server_id)
+        if not evs:
+            result.append(dict(
+                server=server.id, name=server.name, source=server.host,
+                destination='', live='no', cold='no', block_migration='',
+                blockers=[_('no candidate destination')], warnings=[],
+                command='', findings=[]))
+            continue
+        for ev in evs:
+            result.append(dict(
+                server=server.id, name=server.name, source=ev.source,
+                destination=ev.destination, live=ev.live.label,
+                cold=ev.cold.label, block_migration=ev.block_migration,
+                blockers=[b.as_text() for b in ev.blockers
+                          if any(ev.verdict(k).checked
+                                 for k in b.applies_to)],
+                warnings=[w.as_text() for w in ev.relevant_warnings()],
+                command=ev.command(),
+                findings=[x.as_text() for x in ev.findings]))
+    return result, blocked

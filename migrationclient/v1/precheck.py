@@ -44,34 +44,11 @@ class LinesColumn(columns.FormattableColumn):
 
 def rows(evaluations, server_ids, snapshot, long=False):
     """Table rows (one per server x destination) and the blocked ids."""
-    result = []
-    blocked = []
-    for server_id in server_ids:
-        server = snapshot.servers[server_id]
-        evs = [e for e in evaluations if e.server.id == server_id]
-        if not evaluate.server_allowed(evs, server_id):
-            blocked.append(server_id)
-        if not evs:
-            row = (server.id, server.name, server.host, '', 'no', 'no', '',
-                   LinesColumn([_('no candidate destination')]),
-                   LinesColumn([]), '')
-            if long:
-                row += (LinesColumn([]),)
-            result.append(row)
-            continue
-        for ev in evs:
-            row = (
-                server.id, server.name, ev.source, ev.destination,
-                ev.live.label, ev.cold.label, ev.block_migration,
-                LinesColumn([b.as_text() for b in ev.blockers
-                             if any(ev.verdict(k).checked
-                                    for k in b.applies_to)]),
-                LinesColumn([w.as_text() for w in ev.relevant_warnings()]),
-                ev.command())
-            if long:
-                row += (LinesColumn([x.as_text() for x in ev.findings]),)
-            result.append(row)
-    return result, blocked
+    data, blocked = precheck.server_rows(evaluations, server_ids, snapshot)
+    fields = precheck.ROW_FIELDS[:None if long else -1]
+    lists = ('blockers', 'warnings', 'findings')
+    return [tuple(LinesColumn(row[f]) if f in lists else row[f]
+                  for f in fields) for row in data], blocked
 
 
 class PrecheckMigration(command.Lister):

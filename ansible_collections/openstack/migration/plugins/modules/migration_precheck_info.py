@@ -130,31 +130,11 @@ from ansible_collections.openstack.migration.plugins.module_utils.openstack impo
 
 def precheck_rows(evaluations, server_ids, snapshot):
     """Rows as dicts (the command's table) and the blocked server ids."""
-    from migrationclient.constraints import evaluate
-    rows = []
-    blocked = []
-    for server_id in server_ids:
-        server = snapshot.servers[server_id]
-        evs = [e for e in evaluations if e.server.id == server_id]
-        if not evaluate.server_allowed(evs, server_id):
-            blocked.append(server_id)
-        if not evs:
-            rows.append(dict(server=server.id, name=server.name,
-                             source=server.host, destination='',
-                             live='no', cold='no', block_migration='',
-                             blockers=['no candidate destination'],
-                             warnings=[], command=''))
-            continue
-        for ev in evs:
-            rows.append(dict(
-                server=server.id, name=server.name, source=ev.source,
-                destination=ev.destination, live=ev.live.label,
-                cold=ev.cold.label, block_migration=str(ev.block_migration),
-                blockers=[b.as_text() for b in ev.blockers
-                          if any(ev.verdict(k).checked
-                                 for k in b.applies_to)],
-                warnings=[w.as_text() for w in ev.relevant_warnings()],
-                command=ev.command()))
+    from migrationclient.engine import precheck
+    rows, blocked = precheck.server_rows(evaluations, server_ids, snapshot)
+    for row in rows:
+        del row['findings']
+        row['block_migration'] = str(row['block_migration'])
     return rows, blocked
 
 
