@@ -32,6 +32,7 @@ from migrationclient.engine.drain import model
 from migrationclient.engine.drain.model import exit_status
 from migrationclient.engine.drain.model import summary
 from migrationclient.engine.drain import observe
+from migrationclient.engine.drain import pace as pace_mod
 from migrationclient.engine.drain import submit
 from migrationclient.engine import report as report_mod
 from migrationclient import exitcodes
@@ -86,6 +87,7 @@ class Drain:
         self.api_errors = 0         # failed polls in a row
         self.guard = guard_mod.Guard(self, token_expires)
         self._poll_due = None       # clock() of the next poll, if any
+        self.pace = pace_mod.Pace(self)     # early polls (pace.py)
         self.submitter = submit.Submitter(self)
         self.follower = follow.Follower(self)
         self.checker = check.Checker(self)
@@ -222,13 +224,13 @@ class Drain:
         Polls are one ``--poll-interval`` apart from start to start, not
         from the end of the previous cycle's work (its reads, report
         writes and migration requests, a second or more under load), so
-        an ended migration is seen and its slot reused no later than that;
-        the poll rate stays at most one per interval.
+        an ended migration is seen and its slot reused no later than that.
+        A poll also comes when a migration is expected to end (pace.py).
         """
         due = self._poll_due
         if due is None:
             due = self.clock() + self.options.poll_interval
-        self._wait(due - self.clock())
+        self._wait(self.pace.next_poll(due) - self.clock())
 
     def _startable(self):
         return bool(self.pending()) and self.stop_reason is None and (
@@ -245,6 +247,7 @@ class Drain:
     def _poll(self):
         self.cycle += 1
         start = self.clock()
+        self.pace.polled(start)
         if self.guard.write_error is not None:
             self.save()     # retried at every poll
         hosts = sorted({i.original_host for i in self.in_flight()} or (
@@ -264,6 +267,7 @@ class Drain:
         if hosts:
             self.api_errors = 0
             self.guard.api_ok()
+        self.pace.start_freed()     # before the verify reads (pace.py)
         for item in self.in_flight():
             if item.stage == 'finished':
                 self.checker.confirm_step(item)

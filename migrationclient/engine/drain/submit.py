@@ -179,6 +179,7 @@ class Submitter:
         item.check_polls = 0
         item.t_submit = self.drain.clock()
         item.submitted_at = report_mod.isotime()
+        self.drain.pace.submitted(item)
         self.drain.slots.start(item.id, item.original_host, target)
         w.expect(item.id)
 

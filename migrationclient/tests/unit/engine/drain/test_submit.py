@@ -181,8 +181,10 @@ class TestSubmitRounds(testtools.TestCase):
         real_live = nova.live_migrate_server
         real_list = nova.migrations
         polls = []
+        requests = []
 
         def live(sid, host=None, block_migration=None):
+            requests.append(nova.t)
             nova.t += 1.5       # Nova's pre-checks before it answers
             return real_live(sid, host=host, block_migration=block_migration)
 
@@ -202,8 +204,25 @@ class TestSubmitRounds(testtools.TestCase):
         gaps = [round(b - a, 6) for a, b in zip(polls[1:], polls[2:])]
         self.assertGreater(len(gaps), 5)
         # Start to start, one interval, even after the cycles that sent
-        # a 1.5 s request (before: 3.5 s); never more often either.
-        self.assertEqual({2.0}, set(gaps))
+        # a 1.5 s request (before: 3.5 s): never further apart.
+        self.assertEqual(2.0, max(gaps))
+        # Until an end was seen (nothing expected to end): exactly the
+        # cadence.
+        first_end = nova.intervals[0][4]
+        self.assertEqual({2.0}, {round(b - a, 6) for a, b in zip(
+            polls[1:], polls[2:]) if b <= first_end})
+        # More often only while a migration is expected to end (pace.py):
+        # never closer than a quarter interval, within the bounds learnt
+        # from the first migration (its request to the poll that saw it
+        # end, from the poll before), one step past them at most.
+        self.assertEqual(0.5, min(gaps))
+        low = max(p for p in polls if p < first_end) - requests[0]
+        high = min(p for p in polls if p >= first_end) - requests[0]
+        for a, b in zip(polls[1:], polls[2:]):
+            if round(b - a, 6) < 2.0:
+                self.assertTrue([r for r in requests[1:]
+                                 if r + low <= b <= r + high + 0.5],
+                                (b, requests, low, high))
 
 
 class TestDestinationRecheck(testtools.TestCase):
