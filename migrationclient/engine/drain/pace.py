@@ -14,29 +14,42 @@
 
 Polls are one ``--poll-interval`` apart from start to start (the cadence).
 In addition polls come when a migration in flight is expected to end.
-Each migration this run sent and saw end well tells how long one takes,
-from its request: at least until the poll before the one that saw the
-end (it was still moving then), at most until the poll that saw it.
-The drain keeps the tightest bounds over the migrations of each kind
-(live, cold) and polls from a migration's request plus the lower bound,
-then every :data:`EARLY_STEP` x ``--poll-interval`` until a step past
-the upper bound (at most
-:data:`EARLY_POLLS` polls per migration), never closer than a step to
-the previous poll: the bounds close in to a step, and an end is seen
-within a step.  Each poll still lists each source host once.
+Each migration this run sent and saw end well tells how long one takes
+from its request: more than until the poll before the one that saw the
+end (it was still moving then), less than until the poll that saw it;
+its estimate is the middle of the two.  A migration's end is expected
+at its request plus the median estimate of the last :data:`LEARN`
+migrations of its kind (live, cold); the drain polls there, and
+:data:`EARLY_STEP` x ``--poll-interval`` apart around it (from
+:data:`EARLY_BEFORE` steps before to :data:`EARLY_AFTER` steps after),
+never closer than half a step to the previous poll.  The closer the
+polls that see ends, the better the estimates.  Each poll still lists
+each source host once.
 
 A live migration whose record says ``completed`` and names its
 destination frees its slot in the poll that sees it: the next migration
 starts first, the server is then verified on its destination in the
 same poll (it counts as done only once verified).
+
+The report is written once for the lines a poll's lists bring (the
+migrations seen running, ending...), not after each: before a request
+(the intent is on disk before it goes out, submit.py) or at the end of
+the lists.  Killed in between, the next run finds those migrations
+where the report left them and follows them again (resume.py).
 """
+
+import contextlib
 
 from migrationclient.engine.drain import model
 
-#: at most this many extra polls per migration expected to end
-EARLY_POLLS = 6
+#: polls around an expected end: a step apart, from this many steps before
+EARLY_BEFORE = 2
+#: ... to this many after
+EARLY_AFTER = 3
 #: the step between those polls, as a fraction of ``--poll-interval``
-EARLY_STEP = 0.25
+EARLY_STEP = 0.125
+#: the estimate is the median of this many last migrations of a kind
+LEARN = 5
 
 
 class Pace:
@@ -47,8 +60,11 @@ class Pace:
         self.last_poll = None       # clock() of the last poll's start
         self.prev_poll = None       # ... and of the one before
         self.sent = {}              # item id -> t_submit of this run's
-        self.bounds = {}            # action -> [low, high] request-to-end
+        self.learnt = {}            # action -> last request-to-end times
         self.freed = False          # a slot was freed before the verify
+        self._firsts = set()        # first polls of expected ends
+        self.held = False           # report writes held (holding())
+        self.unsaved = False        # a change not written yet
 
     # -- what happened ------------------------------------------------------
 
@@ -65,45 +81,74 @@ class Pace:
         if t is None or t != item.t_submit:
             return      # adopted or resumed: its request time is unknown
         # Still moving at the previous poll (if it came after the
-        # request), ended by now.
+        # request), ended by now: the middle of the two.
         before = self.prev_poll
         low = before - t if before is not None and before > t else 0.0
         high = self.drain.clock() - t
-        known = self.bounds.get(item.action)
-        if known is None:
-            self.bounds[item.action] = [low, high]
-        else:
-            known[0] = max(known[0], low)
-            known[1] = min(known[1], high)
+        seen = self.learnt.setdefault(item.action, [])
+        seen.append((low + high) / 2)
+        del seen[:-LEARN]
+
+    def expected(self, action):
+        """Request-to-end time of a migration of kind ``action``, or None."""
+        seen = sorted(self.learnt.get(action, ()))
+        if not seen:
+            return None
+        mid = len(seen) // 2
+        return seen[mid] if len(seen) % 2 else (seen[mid - 1] + seen[mid]) / 2
 
     # -- when to poll -------------------------------------------------------
 
-    def windows(self):
-        """``(first, last)`` clock() of the polls for each expected end."""
+    def expected_ends(self):
+        """Expected end (clock()) of every migration in flight."""
         out = []
         for item in self.drain.in_flight():
-            bounds = self.bounds.get(item.action)
+            span = self.expected(item.action)
             t = self.sent.get(item.id)
-            if bounds is None or t is None or item.stage is not None:
+            if span is None or t is None or item.stage is not None:
                 continue
-            low, high = sorted(bounds)  # in order even when spans vary
-            out.append((t + low, t + high))
+            out.append(t + span)
         return out
+
+    def wait(self, due):
+        """Sleep until the next poll: ``due`` by the cadence, or earlier.
+
+        Polls are one ``--poll-interval`` apart from start to start, not
+        from the end of the previous cycle's work (its reads, report
+        writes and migration requests, a second or more under load), so
+        an ended migration is seen and its slot reused no later than that;
+        and earlier when a migration is expected to end (:meth:`next_poll`).
+        Before the first poll of an expected end, the destinations'
+        services are read if a migration could start (off the path from
+        the end to the next request; services.py).
+        """
+        drain = self.drain
+        if due is None:
+            due = drain.clock() + drain.options.poll_interval
+        when = self.next_poll(due)
+        if when in self._firsts:
+            lead = drain.options.poll_interval * EARLY_STEP
+            drain._wait(when - lead - drain.clock())
+            if not drain.hard_stop and drain.pending() and drain._startable():
+                drain.submitter.services.prefetch()
+        drain._wait(when - drain.clock())
 
     def next_poll(self, due):
         """``due`` (the cadence's poll), or earlier when an end is due."""
         if self.drain.guard.outage or self.last_poll is None:
             return due
         step = self.drain.options.poll_interval * EARLY_STEP
-        floor = self.last_poll + step
+        floor = self.last_poll + step / 2
         best = due
-        for first, last in self.windows():
-            for n in range(EARLY_POLLS):
+        self._firsts = set()
+        for end in self.expected_ends():
+            first = end - EARLY_BEFORE * step
+            if first >= floor:
+                self._firsts.add(first)
+            for n in range(EARLY_BEFORE + EARLY_AFTER + 1):
                 when = first + n * step
                 if when >= floor:
                     best = min(best, when)
-                    break
-                if when >= last + step:
                     break
         return best
 
@@ -131,3 +176,26 @@ class Pace:
         drain = self.drain
         if drain.interrupted is None and not drain.hard_stop:
             drain.submitter.submit()
+
+    # -- report writes --------------------------------------------------
+
+    @contextlib.contextmanager
+    def holding(self):
+        """Write the report once for what happens inside (a poll's lists).
+
+        A request's own write (submit.py) writes everything held so far.
+        """
+        self.held = True
+        try:
+            yield
+        finally:
+            self.held = False
+            if self.unsaved:
+                self.drain.save()
+
+    def save_or_hold(self):
+        """After a change: write the report now, or at the end of holding."""
+        if self.held:
+            self.unsaved = True
+        else:
+            self.drain.save()

@@ -71,7 +71,8 @@ class TestEarlyPolls(testtools.TestCase):
         run, _polls, seen, nova = _run(5, 3.3)
         self.assertEqual(exitcodes.OK, run.run())
         late = _lateness(seen, nova)
-        with mock.patch.object(pace, 'EARLY_POLLS', -1):   # cadence only
+        with mock.patch.object(pace.Pace, 'expected_ends',
+                               lambda self: []):    # the cadence only
             run2, _p2, seen2, nova2 = _run(5, 3.3)
             self.assertEqual(exitcodes.OK, run2.run())
         cadence = _lateness(seen2, nova2)
@@ -91,15 +92,17 @@ class TestEarlyPolls(testtools.TestCase):
         self.assertEqual({2.0}, gaps)
 
     def test_early_polls_are_bounded(self):
-        # Ten migrations, one at a time: at most 1 + EARLY_POLLS extra
-        # polls per migration with an expected end, never closer than a
-        # quarter interval, never further apart than an interval.
+        # Ten migrations, one at a time: at most the window's polls per
+        # migration with an expected end, never closer than half a step,
+        # never further apart than an interval.
         run, polls, _seen, nova = _run(10, 3.3)
         self.assertEqual(exitcodes.OK, run.run())
         gaps = [round(b - a, 6) for a, b in zip(polls[1:], polls[2:])]
-        self.assertTrue(all(0.5 <= g <= 2.0 for g in gaps), gaps)
+        step = 2.0 * pace.EARLY_STEP
+        self.assertTrue(all(step / 2 <= g <= 2.0 for g in gaps), gaps)
         early = sum(1 for g in gaps if g < 2.0)
-        self.assertLessEqual(early, 9 * (1 + pace.EARLY_POLLS))
+        self.assertLessEqual(early, 9 * (
+            1 + pace.EARLY_BEFORE + pace.EARLY_AFTER))
         span = max(e for _m, _s, _d, _b, e in nova.intervals)
         self.assertLessEqual(len(polls), span / 2.0 + early + 2)
 
@@ -109,23 +112,34 @@ class TestEarlyPolls(testtools.TestCase):
         item = run.drain.items[0]
         item.t_submit = 1.0     # adopted: its request time is unknown
         p.ended(item)
-        self.assertEqual({}, p.bounds)
+        self.assertEqual({}, p.learnt)
         p.submitted(item)
         p.polled(3.0)
         p.polled(5.0)
         run.drain.clock = lambda: 5.5
         p.ended(item)
         # Moving at the poll of 3.0, ended by 5.5 (from its request, 1.0)
-        self.assertEqual({drain.LIVE: [2.0, 4.5]}, p.bounds)
+        self.assertEqual({drain.LIVE: [3.25]}, p.learnt)
+        self.assertEqual(3.25, p.expected(drain.LIVE))
+        self.assertIsNone(p.expected(drain.COLD))
+
+    def test_the_estimate_is_a_median(self):
+        run, _polls, _seen, _nova = _run(1, 3)
+        p = run.drain.pace
+        p.learnt[drain.LIVE] = [4.0, 9.0, 4.2]
+        self.assertEqual(4.2, p.expected(drain.LIVE))
+        p.learnt[drain.LIVE] = [4.0, 9.0, 4.2, 4.4]
+        self.assertAlmostEqual(4.3, p.expected(drain.LIVE))
 
     def test_outage_keeps_the_cadence(self):
         run, _polls, _seen, _nova = _run(1, 3)
         p = run.drain.pace
         p.polled(0.0)
-        p.bounds[drain.LIVE] = [1.0, 1.2]
+        p.learnt[drain.LIVE] = [1.5]
         item = run.drain.items[0]
         item.state, item.t_submit = drain.MIGRATING, 0.0
         p.submitted(item)
+        # 1.5 expected, two quarter-interval steps before: 1.0
         self.assertEqual(1.0, p.next_poll(2.0))
         run.drain.guard.outage_since = 0.0
         self.assertEqual(2.0, p.next_poll(2.0))

@@ -19,6 +19,7 @@ from openstack import exceptions as sdk_exc
 import testtools
 
 from migrationclient.engine import drain
+from migrationclient.engine.drain import pace
 from migrationclient import exitcodes
 from migrationclient.tests.unit.engine.drain import base
 from migrationclient.tests.unit import fakes
@@ -212,17 +213,23 @@ class TestSubmitRounds(testtools.TestCase):
         self.assertEqual({2.0}, {round(b - a, 6) for a, b in zip(
             polls[1:], polls[2:]) if b <= first_end})
         # More often only while a migration is expected to end (pace.py):
-        # never closer than a quarter interval, within the bounds learnt
-        # from the first migration (its request to the poll that saw it
-        # end, from the poll before), one step past them at most.
-        self.assertEqual(0.5, min(gaps))
+        # never closer than half a step, around the request plus the
+        # time learnt from the migrations before (the middle of the poll
+        # before the end and the poll that saw it, from the request).
+        step = 2.0 * pace.EARLY_STEP
+        self.assertGreaterEqual(min(gaps), step / 2)
+        self.assertLess(min(gaps), 2.0)
         low = max(p for p in polls if p < first_end) - requests[0]
         high = min(p for p in polls if p >= first_end) - requests[0]
+        learnt = run.drain.pace.learnt[drain.LIVE]
+        self.assertEqual((low + high) / 2, learnt[0])
         for a, b in zip(polls[1:], polls[2:]):
             if round(b - a, 6) < 2.0:
-                self.assertTrue([r for r in requests[1:]
-                                 if r + low <= b <= r + high + 0.5],
-                                (b, requests, low, high))
+                self.assertTrue([
+                    r for r in requests[1:]
+                    if r + min(learnt) - pace.EARLY_BEFORE * step <= b <=
+                    r + max(learnt) + pace.EARLY_AFTER * step],
+                    (b, requests, learnt))
 
 
 class TestDestinationRecheck(testtools.TestCase):
