@@ -69,9 +69,10 @@ class Submitter:
             live = item.action == model.LIVE
             if self.spreader.spread(item, can_name, self.services.view):
                 cands = item.candidates     # a free host keeping the plan
+            named = bool(self.drain.options.target_hosts)
             ok, target = self.drain.slots.choose(item.original_host, cands,
                                                  can_name, pool, live=live,
-                                                 item_id=item.id)
+                                                 item_id=item.id, named=named)
             if not ok:
                 continue
             # About to submit: are the destinations still usable?
@@ -94,7 +95,7 @@ class Submitter:
                 if dropped:
                     ok, target = self.drain.slots.choose(
                         item.original_host, cands, can_name, pool,
-                        live=live, item_id=item.id)
+                        live=live, item_id=item.id, named=named)
             if ok:
                 # The slot is taken now: the next item's choice sees it.
                 batch.append((item, target, dropped))

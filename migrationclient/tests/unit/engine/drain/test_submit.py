@@ -316,3 +316,23 @@ class TestDestinationRecheck(testtools.TestCase):
         self.assertEqual(exitcodes.OK, run.run())
         self.assertTrue([t for _i, t in run.lines
                          if t.startswith('cannot list the compute services')])
+
+
+class TestNamedTargets(testtools.TestCase):
+
+    def test_target_host_without_a_limit_is_named(self):
+        # --target-host compute3 --max-per-target 0: every request names
+        # compute3 (FakeNova's scheduler would pick compute2).
+        nova = fakes.FakeNova()
+        for sid in ('a', 'b'):
+            nova.add(sid)
+        items = [base.item('a'), base.item('b')]
+        run = base.DrainRun(nova, items, base.opts(
+            max_parallel=2, max_per_target=0, target_hosts=('compute3',)),
+            dest_hosts=('compute3',))
+        self.assertEqual(exitcodes.OK, run.run())
+        self.assertEqual(
+            [('live', 'a', 'compute3'), ('live', 'b', 'compute3')],
+            sorted(c for c in nova.calls if c[0] == 'live'))
+        self.assertEqual({'compute3'},
+                         {nova.servers[s]['host'] for s in ('a', 'b')})
