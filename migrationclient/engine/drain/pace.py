@@ -20,7 +20,8 @@ end (it was still moving then), less than until the poll that saw it;
 its estimate is the middle of the two.  A migration's end is expected
 at its request plus the median estimate of the last :data:`LEARN`
 migrations of its kind (live, cold); the drain polls there, and
-:data:`EARLY_STEP` x ``--poll-interval`` apart around it (from
+:data:`EARLY_STEP` x ``--poll-interval`` (at least
+:data:`EARLY_STEP_MIN` seconds) apart around it (from
 :data:`EARLY_BEFORE` steps before to :data:`EARLY_AFTER` steps after),
 never closer than half a step to the previous poll.  The closer the
 polls that see ends, the better the estimates.  Each poll still lists
@@ -48,6 +49,8 @@ EARLY_BEFORE = 2
 EARLY_AFTER = 3
 #: the step between those polls, as a fraction of ``--poll-interval``
 EARLY_STEP = 0.125
+#: ... and at least this many seconds
+EARLY_STEP_MIN = 0.25
 #: the estimate is the median of this many last migrations of a kind
 LEARN = 5
 
@@ -127,17 +130,22 @@ class Pace:
             due = drain.clock() + drain.options.poll_interval
         when = self.next_poll(due)
         if when in self._firsts:
-            lead = drain.options.poll_interval * EARLY_STEP
+            lead = self.step()
             drain._wait(when - lead - drain.clock())
             if not drain.hard_stop and drain.pending() and drain._startable():
                 drain.submitter.services.prefetch()
         drain._wait(when - drain.clock())
 
+    def step(self):
+        """Seconds between two polls around an expected end."""
+        return max(EARLY_STEP_MIN,
+                   self.drain.options.poll_interval * EARLY_STEP)
+
     def next_poll(self, due):
         """``due`` (the cadence's poll), or earlier when an end is due."""
         if self.drain.guard.outage or self.last_poll is None:
             return due
-        step = self.drain.options.poll_interval * EARLY_STEP
+        step = self.step()
         floor = self.last_poll + step / 2
         best = due
         self._firsts = set()

@@ -98,7 +98,7 @@ class TestEarlyPolls(testtools.TestCase):
         run, polls, _seen, nova = _run(10, 3.3)
         self.assertEqual(exitcodes.OK, run.run())
         gaps = [round(b - a, 6) for a, b in zip(polls[1:], polls[2:])]
-        step = 2.0 * pace.EARLY_STEP
+        step = run.drain.pace.step()
         self.assertTrue(all(step / 2 <= g <= 2.0 for g in gaps), gaps)
         early = sum(1 for g in gaps if g < 2.0)
         self.assertLessEqual(early, 9 * (
@@ -188,3 +188,14 @@ class TestStartBeforeVerify(testtools.TestCase):
         self.assertEqual(exitcodes.OK, run.run())
         self.assertEqual(1, base.max_overlap(nova.intervals, 'source'))
         self.assertFalse(run.drain.pace.freed)
+
+
+class TestStep(testtools.TestCase):
+
+    def test_an_eighth_of_the_interval_at_least_a_quarter_second(self):
+        run, _polls, _seen, _nova = _run(1, 3)
+        self.assertEqual(0.25, run.drain.pace.step())
+        run.drain.options.poll_interval = 1.0
+        self.assertEqual(0.25, run.drain.pace.step())
+        run.drain.options.poll_interval = 10.0
+        self.assertEqual(1.25, run.drain.pace.step())

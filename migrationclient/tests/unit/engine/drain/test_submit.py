@@ -216,7 +216,7 @@ class TestSubmitRounds(testtools.TestCase):
         # never closer than half a step, around the request plus the
         # time learnt from the migrations before (the middle of the poll
         # before the end and the poll that saw it, from the request).
-        step = 2.0 * pace.EARLY_STEP
+        step = run.drain.pace.step()
         self.assertGreaterEqual(min(gaps), step / 2)
         self.assertLess(min(gaps), 2.0)
         low = max(p for p in polls if p < first_end) - requests[0]
