@@ -244,6 +244,7 @@ class Drain:
         with self.pace.holding():   # one report write (pace.py)
             if not self._list(start):
                 return      # nothing is checked while the API fails
+        self.checker.read_together(self.in_flight())
         for item in self.in_flight():
             if item.stage == 'finished':
                 self.checker.confirm_step(item)
