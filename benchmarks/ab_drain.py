@@ -61,8 +61,8 @@ from benchmarks import harness
 
 def one(ctx, bed, cloud, ids, n, k, hold, variant, path):
     d._return_home(ctx, bed, ids)
-    fd, rep_file = tempfile.mkstemp(suffix='.json')
-    os.close(fd)
+    tmp = tempfile.mkdtemp(prefix='ab-drain-')
+    rep_file = os.path.join(tmp, 'report.json')   # must not exist yet
     since = d._utcnow() - datetime.timedelta(seconds=1)
     load0 = os.getloadavg()[0]
     old = cloud.env
@@ -81,6 +81,7 @@ def one(ctx, bed, cloud, ids, n, k, hold, variant, path):
     with open(rep_file) as f:
         report = {e['id']: e for e in json.load(f)['servers']}
     os.unlink(rep_file)
+    os.rmdir(tmp)
     span, peak = d._span_and_overlap(recs)
     durs = [(p(r['updated_at']) - p(r['created_at'])).total_seconds()
             for r in recs]
