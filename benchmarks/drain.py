@@ -441,6 +441,96 @@ def drain_makespan(ctx):
     return rows
 
 
+def _ours_at(ctx, bed, cloud, ids, n):
+    """Our drain at concurrency ``n``: (CLI wall, first request -> exit)."""
+    from benchmarks import scale
+    argv = ['compute', 'drain', SOURCE, '--max-parallel', str(n),
+            '--max-per-target', '0', '--max-live-per-source', str(n),
+            '--enable-when-done', '-f', 'json']
+    started = time.time()
+    u = scale.run_cli(cloud, argv, timeout=1800)
+    if u.returncode != 0:
+        raise RuntimeError('compute drain -> %d: %s' % (
+            u.returncode, u.output[-400:]))
+    ended = started + u.wall
+    first_post = min(e.time - e.elapsed for e in u.events
+                     if e.method == 'POST')
+    return u.wall, ended - first_post, u
+
+
+@common.benchmark('drain-vs-evacuate', needs_bed=True, smoke=False)
+def drain_vs_evacuate(ctx):
+    """compute drain vs novaclient host-evacuate-live, same concurrency."""
+    name = 'drain-vs-evacuate'
+    n = int(os.environ.get('BENCH_EVAC_N', str(MAX_CONCURRENT)))
+    hold = int(os.environ.get('BENCH_EVAC_HOLD', '5'))
+    reps = int(os.environ.get('BENCH_EVAC_REPS', '2'))
+    bed = _bed(ctx)
+    cloud = _cloud(ctx, bed)
+    load = [round(x, 1) for x in os.getloadavg()]
+    ids = _boot(ctx, bed, n, hold, 'e')
+    rows, samples = [], []
+    try:
+        for rep in range(reps):
+            # Alternating: novaclient first on even rounds.
+            order = ('nova', 'ours') if rep % 2 == 0 else ('ours', 'nova')
+            got = {}
+            for who in order:
+                _return_home(ctx, bed, ids)
+                since = _utcnow() - datetime.timedelta(seconds=1)
+                if who == 'nova':
+                    nc = _novaclient_run(ctx, bed, cloud, ids)
+                    if nc is None:
+                        return [common.Row(
+                            name, 'novaclient host-evacuate-live', 'not run',
+                            note='novaclient not importable (pip install '
+                                 '--target %s python-novaclient)'
+                                 % NOVACLIENT_PATH)]
+                    got['nova'] = nc[0]
+                else:
+                    wall, from_request, u = _ours_at(ctx, bed, cloud, ids, n)
+                    got['ours'], got['ours_req'] = wall, from_request
+                    got['ours_requests'] = u.requests
+                time.sleep(1)
+                span, peak = _span_and_overlap(_records(bed, ids, since))
+                got[who + '_span'], got[who + '_peak'] = span, peak
+            got['load'] = round(os.getloadavg()[0], 1)
+            samples.append(got)
+            ctx.log('evacuate vs drain, round %d: %s', rep, got)
+        mean = {k: sum(s[k] for s in samples) / len(samples)
+                for k in ('nova', 'ours', 'ours_req', 'nova_span',
+                          'ours_span')}
+        rows += [
+            common.judged(
+                name, 'drain wall / novaclient evacuate+poll wall, N=k=%d'
+                % n, round(mean['ours'] / mean['nova'], 3), 'x', '<=', 1.1,
+                note='%.1f s vs %.1f s (mean of %d alternating rounds); '
+                     'ours: an openstack process (start-up, plan, verify '
+                     'of every server), theirs: in-process, polling '
+                     'the host every 2 s' % (
+                         mean['ours'], mean['nova'], len(samples)),
+                data={'samples': samples}),
+            common.Row(
+                name, 'drain first request->exit / novaclient wall, '
+                'N=k=%d' % n, round(mean['ours_req'] / mean['nova'], 3), 'x',
+                note='without the CLI start-up and the plan: %.1f s'
+                     % mean['ours_req']),
+            common.Row(
+                name, 'records span, drain / novaclient, N=k=%d' % n,
+                round(mean['ours_span'] / mean['nova_span'], 3), 'x',
+                note='first record created -> last ended: %.1f s vs %.1f '
+                     's; peak overlap %s vs %s' % (
+                         mean['ours_span'], mean['nova_span'],
+                         max(s['ours_peak'] for s in samples),
+                         max(s['nova_peak'] for s in samples))),
+            common.Row(name, 'load average at start', str(load), '',
+                       note='2 cores; hold %d s' % hold),
+        ]
+    finally:
+        _delete(bed, ids)
+    return rows
+
+
 def _in_flight(bed, ids):
     compute = bed.connection().compute
     ids = set(ids)

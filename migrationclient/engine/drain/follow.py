@@ -132,12 +132,14 @@ class Follower:
     def _ended(self, item, st):
         item.migration_status = st.status
         if st.outcome == 'completed':
+            self.drain.pace.ended(item)
             if item.action == model.COLD and st.status == 'finished':
                 item.stage = 'finished'
                 self.drain.checker.confirm_step(item)
             else:
                 item.stage = 'verify'
-                self.drain.checker.verify_step(item)
+                if not self.drain.pace.release_early(item, st):
+                    self.drain.checker.verify_step(item)
             return
         reason = st.reason.summary if st.reason else None
         if st.outcome == 'cancelled':

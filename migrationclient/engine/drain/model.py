@@ -134,8 +134,10 @@ RECORD_GRACE = 60.0
 #: status, task) before the drain calls the migration failed
 CHECK_POLLS = 5
 #: migration requests of one round sent at the same time (each in a
-#: thread while Nova's pre-checks run; the limits decide how many start)
-SUBMIT_THREADS = 8
+#: thread while Nova's pre-checks run; the limits decide how many start),
+#: and servers read together after their migrations ended (check.py);
+#: 10, the connections a requests session keeps per host
+SUBMIT_THREADS = 10
 #: polls in a row that may fail (after the libraries' own retries) before
 #: the drain stops watching; the migrations keep running in the cloud
 API_ERROR_POLLS = 5

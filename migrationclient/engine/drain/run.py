@@ -32,6 +32,7 @@ from migrationclient.engine.drain import model
 from migrationclient.engine.drain.model import exit_status
 from migrationclient.engine.drain.model import summary
 from migrationclient.engine.drain import observe
+from migrationclient.engine.drain import pace as pace_mod
 from migrationclient.engine.drain import submit
 from migrationclient.engine import report as report_mod
 from migrationclient import exitcodes
@@ -86,6 +87,7 @@ class Drain:
         self.api_errors = 0         # failed polls in a row
         self.guard = guard_mod.Guard(self, token_expires)
         self._poll_due = None       # clock() of the next poll, if any
+        self.pace = pace_mod.Pace(self)     # early polls (pace.py)
         self.submitter = submit.Submitter(self)
         self.follower = follow.Follower(self)
         self.checker = check.Checker(self)
@@ -102,6 +104,7 @@ class Drain:
             self.hard_stop = True
 
     def save(self, final_state=None):
+        self.pace.unsaved = False
         self.report['servers'] = [i.to_dict() for i in self.items]
         self.report['updated_at'] = report_mod.isotime()
         self.report['summary'] = summary(self.items)
@@ -121,7 +124,7 @@ class Drain:
     def event(self, item, text):
         """Tell the log and the events file, rewrite the report."""
         self.observer.say(item, text)
-        self.save()
+        self.pace.save_or_hold()
 
     def in_flight(self):
         return [i for i in self.items if i.state in model.IN_FLIGHT]
@@ -217,18 +220,8 @@ class Drain:
         return self._finish()
 
     def _wait_poll(self):
-        """Sleep until the next poll is due.
-
-        Polls are one ``--poll-interval`` apart from start to start, not
-        from the end of the previous cycle's work (its reads, report
-        writes and migration requests, a second or more under load), so
-        an ended migration is seen and its slot reused no later than that;
-        the poll rate stays at most one per interval.
-        """
-        due = self._poll_due
-        if due is None:
-            due = self.clock() + self.options.poll_interval
-        self._wait(due - self.clock())
+        """Sleep until the next poll is due (pace.py)."""
+        self.pace.wait(self._poll_due)
 
     def _startable(self):
         return bool(self.pending()) and self.stop_reason is None and (
@@ -245,8 +238,26 @@ class Drain:
     def _poll(self):
         self.cycle += 1
         start = self.clock()
+        self.pace.polled(start)
         if self.guard.write_error is not None:
             self.save()     # retried at every poll
+        with self.pace.holding():   # one report write (pace.py)
+            if not self._list(start):
+                return      # nothing is checked while the API fails
+        self.checker.read_together(self.in_flight())
+        for item in self.in_flight():
+            if item.stage == 'finished':
+                self.checker.confirm_step(item)
+            elif item.stage in ('confirming', 'verify'):
+                self.checker.verify_step(item)
+            elif item.state == model.SUBMITTED:
+                self.follower.no_record(item)
+            self.follower.check_timeout(item)
+        self.observer.refresh_all()
+        self.observer.publish()
+
+    def _list(self, start):
+        """The poll's lists, then the starts they allow; False: failed."""
         hosts = sorted({i.original_host for i in self.in_flight()} or (
             {i.original_host for i in self.pending()}
             if self.guard.outage else ()))
@@ -260,20 +271,12 @@ class Drain:
         if failed:
             self.follower.reconcile()
             self.observer.publish()
-            return      # nothing is checked while the API fails
+            return False
         if hosts:
             self.api_errors = 0
             self.guard.api_ok()
-        for item in self.in_flight():
-            if item.stage == 'finished':
-                self.checker.confirm_step(item)
-            elif item.stage in ('confirming', 'verify'):
-                self.checker.verify_step(item)
-            elif item.state == model.SUBMITTED:
-                self.follower.no_record(item)
-            self.follower.check_timeout(item)
-        self.observer.refresh_all()
-        self.observer.publish()
+        self.pace.start_freed()     # before the verify reads (pace.py)
+        return True
 
     def poll_watcher(self, host):
         """Poll the watcher of ``host``; False when the cloud failed.

@@ -85,7 +85,7 @@ class Slots:
                 self.count_target(host) < self.max_per_target)
 
     def choose(self, source, candidates, can_name, all_hosts, live=False,
-               item_id=None):
+               item_id=None, named=False):
         """Return ``(ok, target)`` for a migration from ``source``.
 
         :param candidates: allowed destinations, None for any host
@@ -94,6 +94,9 @@ class Slots:
         :param live: a live migration (Nova's live limit of the source)
         :param item_id: the item (server) about to start: with a census,
             the chosen destination is locked for it (:meth:`Census.claim`)
+        :param named: the destinations were named by the operator
+            (``--target-host``): the scheduler, which picks among every
+            host of the cloud, must not choose, even without a limit
         """
         if not self.source_free(source, live):
             return False, None
@@ -102,8 +105,8 @@ class Slots:
         if candidates is not None and not pool:
             return False, None
         if not self.max_per_target:
-            if candidates is not None and can_name and \
-                    len(pool) < len(all_hosts):
+            if candidates is not None and can_name and (
+                    named or len(pool) < len(all_hosts)):
                 return True, self._least_busy(pool)
             return True, None
         if can_name and pool:

@@ -18,8 +18,8 @@ from migrationclient._i18n import _
 from migrationclient.cloud import errors
 from migrationclient.engine.drain import model
 from migrationclient.engine.drain import policy
-from migrationclient.engine.drain.policy import unusable_hosts
 from migrationclient.engine.drain.policy import usable_pool
+from migrationclient.engine.drain import services
 from migrationclient.engine.drain import spread
 from migrationclient.engine import report as report_mod
 
@@ -27,15 +27,13 @@ from migrationclient.engine import report as report_mod
 class Submitter:
     """Start the pending items of a :class:`~.run.Drain` the limits allow.
 
-    Also owns the view of the destinations' nova-compute services (read
-    at most once per poll cycle, only when something is about to start).
+    The destinations' nova-compute services are read when something is
+    about to start (:mod:`.services`).
     """
 
     def __init__(self, drain):
         self.drain = drain
-        self._services_cycle = None
-        self._services_view = None  # (known hosts, {host: why}) or None
-        self._announced = {}        # destinations reported unusable
+        self.services = services.ServiceView(drain)
         self.spreader = spread.Spreader(drain)
 
     def submit(self):
@@ -69,15 +67,16 @@ class Submitter:
             can_name = policy.can_name_host(
                 self.drain.actions.version, item.action)
             live = item.action == model.LIVE
-            if self.spreader.spread(item, can_name, self._services_view):
+            if self.spreader.spread(item, can_name, self.services.view):
                 cands = item.candidates     # a free host keeping the plan
+            named = bool(self.drain.options.target_hosts)
             ok, target = self.drain.slots.choose(item.original_host, cands,
                                                  can_name, pool, live=live,
-                                                 item_id=item.id)
+                                                 item_id=item.id, named=named)
             if not ok:
                 continue
             # About to submit: are the destinations still usable?
-            view = view or self._services_now()
+            view = view or self.services.now()
             dropped = {}
             if view is not None:
                 pool, cands, dropped = usable_pool(pool, cands, *view)
@@ -96,7 +95,7 @@ class Submitter:
                 if dropped:
                     ok, target = self.drain.slots.choose(
                         item.original_host, cands, can_name, pool,
-                        live=live, item_id=item.id)
+                        live=live, item_id=item.id, named=named)
             if ok:
                 # The slot is taken now: the next item's choice sees it.
                 batch.append((item, target, dropped))
@@ -126,46 +125,6 @@ class Submitter:
             'planned destination unusable (%s)') % why,
             unusable=view[1])
 
-    def _services_now(self):
-        """``(known hosts, {host: why unusable})``, or None if unknown.
-
-        Read at most once per poll cycle, and only when a migration is
-        about to start (polling costs nothing more while nothing starts).
-        A failed read keeps the last view.
-        """
-        lister = getattr(self.drain.actions, 'compute_services', None)
-        if lister is None:
-            return None
-        if self._services_cycle == self.drain.cycle:
-            return self._services_view
-        self._services_cycle = self.drain.cycle
-        try:
-            services = lister()
-        except errors.CloudError as exc:
-            self.drain.observer.note(_('destinations'), _(
-                'cannot list the compute services (%s): using what was '
-                'known') % exc)
-            return self._services_view
-        unusable = unusable_hosts(services)
-        self._services_view = ({s.host for s in services}, unusable)
-        watched = set(
-            self.drain.dest_hosts) | set(
-            self.drain.options.target_hosts)
-        for host in sorted(watched):
-            why = unusable.get(host)
-            if why == self._announced.get(host):
-                continue
-            if why:
-                text = _('%(host)s is not used as a destination: %(why)s'
-                         ) % {'host': host, 'why': why}
-            else:
-                text = _('%s is usable again as a destination') % host
-            self._announced[host] = why
-            self.drain.report.setdefault('notes', []).append(
-                '%s %s' % (report_mod.isotime(), text))
-            self.drain.event(model.report_item(_('destinations')), text)
-        return self._services_view
-
     def _reserve(self, item, target):
         """Take the slot of ``item`` and reset it for a new attempt."""
         w = self.drain.watcher(item.original_host)
@@ -179,6 +138,7 @@ class Submitter:
         item.check_polls = 0
         item.t_submit = self.drain.clock()
         item.submitted_at = report_mod.isotime()
+        self.drain.pace.submitted(item)
         self.drain.slots.start(item.id, item.original_host, target)
         w.expect(item.id)
 
@@ -227,6 +187,7 @@ class Submitter:
         if exc.maybe_processed and self._accepted_anyway(item, exc, target):
             return
         item.state = model.PENDING     # marked submitted before the request
+        self.services.forget()      # read them again before the next start
         if isinstance(exc, errors.AuthFailed) or (
                 (exc.no_answer or exc.status in model.TRANSIENT_STATUSES)
                 and self.drain.guard.requeue(item)):

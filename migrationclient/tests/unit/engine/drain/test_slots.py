@@ -75,3 +75,16 @@ class TestSlots(testtools.TestCase):
         slots = drain.Slots(5, 0)
         self.assertEqual((True, None),
                          slots.choose('c1', None, True, ('c2', 'c3')))
+
+    def test_no_target_limit_still_names_the_operators_hosts(self):
+        # --target-host c2 --max-per-target 0: the pool is c2 alone, but
+        # the scheduler would pick among every host of the cloud.
+        slots = drain.Slots(5, 0)
+        self.assertEqual((True, None),
+                         slots.choose('c1', ('c2',), True, ('c2',)))
+        self.assertEqual((True, 'c2'),
+                         slots.choose('c1', ('c2',), True, ('c2',),
+                                      named=True))
+        self.assertEqual((True, None),
+                         slots.choose('c1', ('c2',), False, ('c2',),
+                                      named=True))

@@ -19,6 +19,7 @@ from openstack import exceptions as sdk_exc
 import testtools
 
 from migrationclient.engine import drain
+from migrationclient.engine.drain import pace
 from migrationclient import exitcodes
 from migrationclient.tests.unit.engine.drain import base
 from migrationclient.tests.unit import fakes
@@ -181,8 +182,10 @@ class TestSubmitRounds(testtools.TestCase):
         real_live = nova.live_migrate_server
         real_list = nova.migrations
         polls = []
+        requests = []
 
         def live(sid, host=None, block_migration=None):
+            requests.append(nova.t)
             nova.t += 1.5       # Nova's pre-checks before it answers
             return real_live(sid, host=host, block_migration=block_migration)
 
@@ -202,8 +205,31 @@ class TestSubmitRounds(testtools.TestCase):
         gaps = [round(b - a, 6) for a, b in zip(polls[1:], polls[2:])]
         self.assertGreater(len(gaps), 5)
         # Start to start, one interval, even after the cycles that sent
-        # a 1.5 s request (before: 3.5 s); never more often either.
-        self.assertEqual({2.0}, set(gaps))
+        # a 1.5 s request (before: 3.5 s): never further apart.
+        self.assertEqual(2.0, max(gaps))
+        # Until an end was seen (nothing expected to end): exactly the
+        # cadence.
+        first_end = nova.intervals[0][4]
+        self.assertEqual({2.0}, {round(b - a, 6) for a, b in zip(
+            polls[1:], polls[2:]) if b <= first_end})
+        # More often only while a migration is expected to end (pace.py):
+        # never closer than half a step, around the request plus the
+        # time learnt from the migrations before (the middle of the poll
+        # before the end and the poll that saw it, from the request).
+        step = run.drain.pace.step()
+        self.assertGreaterEqual(min(gaps), step / 2)
+        self.assertLess(min(gaps), 2.0)
+        low = max(p for p in polls if p < first_end) - requests[0]
+        high = min(p for p in polls if p >= first_end) - requests[0]
+        learnt = run.drain.pace.learnt[drain.LIVE]
+        self.assertEqual((low + high) / 2, learnt[0])
+        for a, b in zip(polls[1:], polls[2:]):
+            if round(b - a, 6) < 2.0:
+                self.assertTrue([
+                    r for r in requests[1:]
+                    if r + min(learnt) - pace.EARLY_BEFORE * step <= b <=
+                    r + max(learnt) + pace.EARLY_AFTER * step],
+                    (b, requests, learnt))
 
 
 class TestDestinationRecheck(testtools.TestCase):
@@ -290,3 +316,23 @@ class TestDestinationRecheck(testtools.TestCase):
         self.assertEqual(exitcodes.OK, run.run())
         self.assertTrue([t for _i, t in run.lines
                          if t.startswith('cannot list the compute services')])
+
+
+class TestNamedTargets(testtools.TestCase):
+
+    def test_target_host_without_a_limit_is_named(self):
+        # --target-host compute3 --max-per-target 0: every request names
+        # compute3 (FakeNova's scheduler would pick compute2).
+        nova = fakes.FakeNova()
+        for sid in ('a', 'b'):
+            nova.add(sid)
+        items = [base.item('a'), base.item('b')]
+        run = base.DrainRun(nova, items, base.opts(
+            max_parallel=2, max_per_target=0, target_hosts=('compute3',)),
+            dest_hosts=('compute3',))
+        self.assertEqual(exitcodes.OK, run.run())
+        self.assertEqual(
+            [('live', 'a', 'compute3'), ('live', 'b', 'compute3')],
+            sorted(c for c in nova.calls if c[0] == 'live'))
+        self.assertEqual({'compute3'},
+                         {nova.servers[s]['host'] for s in ('a', 'b')})
