@@ -24,7 +24,9 @@ it (and every session it spawns) gets its own view of the machine:
   test driver cannot describe host cells in a custom file);
 * ``/usr/bin/lscpu``, ``/usr/bin/numactl``: the host's recorded outputs;
 * ``/sys/class/net`` and ``/sys/bus/pci/devices``: the host's NICs and
-  PCI devices with their ``numa_node``;
+  PCI devices with their ``numa_node`` (and, where the state has them --
+  always on a bed-backed host -- ``vendor``, ``device``, a VF's
+  ``physfn`` link and a PF's ``sriov_totalvfs`` / ``sriov_numvfs``);
 * ``/etc/passwd`` and ``/etc/shadow`` with a test user (``migtest``,
   shell /bin/sh, password field ``*``), so the machine's user database
   is never modified;
@@ -400,11 +402,35 @@ class FakeHost:
         for address, node in pci.items():
             self._write(os.path.join('sys/bus/pci/devices', address,
                                      'numa_node'), '%d\n' % node)
+        for address, ids in state.pci_ids.items():
+            self._write_pci_ids(address, ids)
         for nic, (node, address) in state.nics.items():
             net = os.path.join(self.dir, 'sys/class/net', nic)
             os.makedirs(net, mode=0o755)
             os.symlink('/sys/bus/pci/devices/' + address,
                        os.path.join(net, 'device'))
+
+    def _write_pci_ids(self, address, ids):
+        """vendor, device, physfn, sriov_totalvfs/numvfs as Linux has them.
+
+        ``vendor`` / ``device``: ``0x8086\\n``; a VF's ``physfn``: a
+        relative link to its PF's directory (``../0000:81:00.0``); a PF:
+        ``sriov_totalvfs`` and ``sriov_numvfs``.
+        """
+        base = os.path.join('sys/bus/pci/devices', address)
+        os.makedirs(os.path.join(self.dir, base), mode=0o755, exist_ok=True)
+        for name, key in (('vendor', 'vendor'), ('device', 'product')):
+            value = ids.get(key)
+            if value:
+                self._write(os.path.join(base, name),
+                            '0x%s\n' % value.lower().removeprefix('0x'))
+        if ids.get('physfn'):
+            os.symlink('../' + ids['physfn'],
+                       os.path.join(self.dir, base, 'physfn'))
+        if ids.get('total_vfs'):
+            for name in ('sriov_totalvfs', 'sriov_numvfs'):
+                self._write(os.path.join(base, name),
+                            '%d\n' % ids['total_vfs'])
 
     def _prepare(self, authorized_key):
         os.makedirs(self.dir, mode=0o755)

@@ -725,6 +725,35 @@ class TestSSHHostsFromBed(client.BedTestCase):
                          on2['free_dedicated'])
         self.assertEqual(before['compute2']['freepages'], on2['freepages'])
 
+    def test_pci_devices_of_the_bed(self):
+        """The product's PCI_DEVICES over SSH = the bed's devices."""
+        from migrationclient.host import commands
+        from migrationclient.host import parsers
+        for name in ('compute1', 'compute2'):
+            facts = self.hosts.hosts[name].fetch_view()['facts']
+            seen = self.run_parsed(name, commands.PCI_DEVICES,
+                                   parsers.parse_pci_devices)
+            expected = {}
+            for device in facts['pci']:
+                vfs = [d for d in facts['pci']
+                       if d['parent'] == device['address']]
+                expected[device['address']] = {
+                    'vendor': device['vendor_id'],
+                    'product': device['product_id'],
+                    'node': device['numa_node'],
+                    'physfn': device['parent'],
+                    'total_vfs': len(vfs)}
+            self.assertEqual(expected, seen, name)
+            # each: a PF with 4 VFs and 2 PCI devices (fakelibvirt's ids)
+            self.assertEqual({'PCI', 'PF', 'VF'},
+                             {d['type'] for d in facts['pci']}, name)
+            pfs = [a for a, d in seen.items() if d['total_vfs']]
+            self.assertEqual(1, len(pfs), name)
+            self.assertEqual(4, sum(1 for d in seen.values()
+                                    if d['physfn'] == pfs[0]), name)
+            self.assertTrue(all(d['vendor'] == '8086'
+                                for d in seen.values()), name)
+
     def states(self, host):
         """``virsh list --all``: {domain: state}."""
         result = self.hosts.ssh(host, 'env LC_ALL=C virsh list --all')
