@@ -754,6 +754,34 @@ class TestSSHHostsFromBed(client.BedTestCase):
             self.assertTrue(all(d['vendor'] == '8086'
                                 for d in seen.values()), name)
 
+    def test_libvirt_of_the_other_computes_answers(self):
+        """The product's transport check from compute1 to compute2.
+
+        With the bed's nova.conf (default scheme tcp, no inbound address)
+        the source connects to the destination's host name, port 16509:
+        the name resolves to the compute's host_ip and something answers,
+        as on a cloud where Nova's live migrations succeed.
+        """
+        from migrationclient.host import commands
+        from migrationclient.host import novaconf
+        from migrationclient.host import transport
+        confs = {h: self.run_parsed(h, commands.NOVA_CONF,
+                                    novaconf.from_output)
+                 for h in ('compute1', 'compute2')}
+        facts = transport.endpoint(confs['compute1'], confs['compute2'],
+                                   'compute2')
+        self.assertEqual(('tcp', 'compute2', 16509),
+                         (facts.scheme, facts.address, facts.port))
+        checked = self.run_parsed(
+            'compute1', transport.check_command(facts),
+            lambda out: transport.parse_output(out, facts))
+        self.assertEqual((True, None), (checked.answered, checked.problem),
+                         checked.detail)
+        result = self.hosts.ssh('compute1', 'getent hosts compute2')
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertEqual(self.hosts.hosts['compute2'].address,
+                         result.stdout.split()[0])
+
     def states(self, host):
         """``virsh list --all``: {domain: state}."""
         result = self.hosts.ssh(host, 'env LC_ALL=C virsh list --all')
