@@ -132,9 +132,11 @@ class PrecheckMixin:
     strict_maybe = False
 
     def variants(self):
-        """``[(title, precheck args, strict_maybe)]``: the prechecks of
-        each server before its one migration (the precheck changes
-        nothing: several variants judge the same trial)."""
+        """``[(title, precheck args, strict_maybe)]``: each trial's prechecks.
+
+        All run on the server before its one migration (the precheck
+        changes nothing: several variants judge the same trial).
+        """
         return [('', self.precheck_args, self.strict_maybe)]
 
     def run_cases(self, cases, kinds=('live', 'cold')):
@@ -736,8 +738,9 @@ class LibvirtMatrix(PrecheckMixin):
 
 
 class TestPrecheckFidelityLibvirt(LibvirtMatrix, base.FunctionalTestCase):
-    """Libvirt driver on fakelibvirt: each trial prechecked without and
-    with --ssh, then migrated once.
+    """Libvirt driver on fakelibvirt, each trial without and with --ssh.
+
+    Each server is prechecked without and with --ssh, then migrated once.
 
     Without --ssh the precheck cannot see free huge pages, per-cell
     capacity or free devices: those verdicts are "maybe" (shown as
