@@ -143,6 +143,8 @@ class PrecheckMixin:
         """One table per variant (``{title: rows}``)."""
         variants = self.variants()
         tables = {title: [] for title, _a, _s in variants}
+        #: seconds the prechecks of each variant took (printed)
+        self._precheck_seconds = {}
         problems = []
         try:
             for case in cases:
@@ -150,7 +152,8 @@ class PrecheckMixin:
         finally:
             text = '\n\n'.join(
                 (title + ':\n' if title else '') + self._table(table) +
-                '\n' + self._totals(table)
+                '\n' + self._totals(table) + '; prechecks %.1f s' % (
+                    self._precheck_seconds.get(title, 0))
                 for title, table in tables.items())
             print('\n' + text + '\n')
             self.addDetail('agreement', content.text_content(text))
@@ -188,8 +191,12 @@ class PrecheckMixin:
             for kind in kinds:
                 server, dest = kept or case.make()
                 kept = None
-                rows = [self.precheck_row(server.id, dest, *args)
-                        for _t, args, _s in variants]
+                rows = []
+                for title, args, _s in variants:
+                    started = time.monotonic()
+                    rows.append(self.precheck_row(server.id, dest, *args))
+                    self._precheck_seconds[title] = self._precheck_seconds.get(
+                        title, 0) + time.monotonic() - started
                 try_ = self.try_live if kind == 'live' else self.try_cold
                 source = server.compute_host
                 allowed, what = try_(server, dest)
