@@ -24,7 +24,9 @@ it (and every session it spawns) gets its own view of the machine:
   test driver cannot describe host cells in a custom file);
 * ``/usr/bin/lscpu``, ``/usr/bin/numactl``: the host's recorded outputs;
 * ``/sys/class/net`` and ``/sys/bus/pci/devices``: the host's NICs and
-  PCI devices with their ``numa_node``;
+  PCI devices with their ``numa_node`` (and, where the state has them --
+  always on a bed-backed host -- ``vendor``, ``device``, a VF's
+  ``physfn`` link and a PF's ``sriov_totalvfs`` / ``sriov_numvfs``);
 * ``/etc/passwd`` and ``/etc/shadow`` with a test user (``migtest``,
   shell /bin/sh, password field ``*``), so the machine's user database
   is never modified;
@@ -45,6 +47,11 @@ that fetches the compute's view from the bed's control endpoint
 (``GET /hosts/<name>``) at every call, and the real virsh answers for
 the domains Nova defined there (``bedview``); nova.conf and /sys come
 from the bed too (doc/source/contributor/testbed.rst, "SSH test hosts").
+As on a real cloud, where Nova's live migrations between them succeed,
+each bed-backed host resolves the other computes' names (its
+``/etc/hosts``) and something answers on libvirtd's TCP port (16509,
+``listen_tcp``) of its address: the source's libvirt reaches the
+destination's (the transport check of ``precheck --ssh``).
 
 A host built with ``missing=('numactl',)`` also gets ``SetEnv PATH=`` a
 directory of links to what it does have: the program really is absent
@@ -95,6 +102,9 @@ NOVA_CONF_LAYOUTS = {'package': NOVA_CONF_PATHS[0],
 #: Machine directories overlaid (upper dir in the host's temp dir) inside
 #: each host's mount namespace, so files can appear under them there.
 OVERLAID = ('/etc', '/var/lib')
+#: libvirtd's migration port of a bed-backed host (``listen_tcp``, the
+#: default ``live_migration_scheme`` tcp of the bed's Nova).
+LIBVIRTD_PORTS = (16509,)
 
 
 def missing_prerequisites():
@@ -400,11 +410,46 @@ class FakeHost:
         for address, node in pci.items():
             self._write(os.path.join('sys/bus/pci/devices', address,
                                      'numa_node'), '%d\n' % node)
+        for address, ids in state.pci_ids.items():
+            self._write_pci_ids(address, ids)
         for nic, (node, address) in state.nics.items():
             net = os.path.join(self.dir, 'sys/class/net', nic)
             os.makedirs(net, mode=0o755)
             os.symlink('/sys/bus/pci/devices/' + address,
                        os.path.join(net, 'device'))
+
+    def _write_pci_ids(self, address, ids):
+        """vendor, device, physfn, sriov_totalvfs/numvfs as Linux has them.
+
+        ``vendor`` / ``device``: ``0x8086\\n``; a VF's ``physfn``: a
+        relative link to its PF's directory (``../0000:81:00.0``); a PF:
+        ``sriov_totalvfs`` and ``sriov_numvfs``.
+        """
+        base = os.path.join('sys/bus/pci/devices', address)
+        os.makedirs(os.path.join(self.dir, base), mode=0o755, exist_ok=True)
+        for name, key in (('vendor', 'vendor'), ('device', 'product')):
+            value = ids.get(key)
+            if value:
+                self._write(os.path.join(base, name),
+                            '0x%s\n' % value.lower().removeprefix('0x'))
+        if ids.get('physfn'):
+            os.symlink('../' + ids['physfn'],
+                       os.path.join(self.dir, base, 'physfn'))
+        if ids.get('total_vfs'):
+            for name in ('sriov_totalvfs', 'sriov_numvfs'):
+                self._write(os.path.join(base, name),
+                            '%d\n' % ids['total_vfs'])
+
+    def write_etc_hosts(self, names):
+        """``/etc/hosts``: the machine's, and ``{name: address}``."""
+        try:
+            with open('/etc/hosts') as handle:
+                text = handle.read().rstrip('\n') + '\n'
+        except OSError:
+            text = '127.0.0.1 localhost\n'
+        text += ''.join('%s %s\n' % (address, name)
+                        for name, address in sorted(names.items()))
+        self._write(os.path.join('etc', 'hosts'), text)
 
     def _prepare(self, authorized_key):
         os.makedirs(self.dir, mode=0o755)
@@ -491,6 +536,8 @@ class FakeHost:
                  (tools or 'bin/numactl', '/usr/bin/numactl'),
                  ('sys/class/net', '/sys/class/net'),
                  ('sys/bus/pci/devices', '/sys/bus/pci/devices')]
+        if os.path.exists(os.path.join(d, 'etc', 'hosts')):
+            binds.append(('etc/hosts', '/etc/hosts'))
         lines = ['set -e', 'hostname %s' % self.name,
                  'mkdir -p /run/sshd', 'chmod 755 /run/sshd']
         # Overlays first: the bind mounts below go on top of them.
@@ -572,6 +619,59 @@ class FakeHost:
     def known_hosts_line(self, key=None):
         return '[%s]:%d %s\n' % (self.address, self.port,
                                  key or self.host_key_pub)
+
+
+class PortAnswerer(fixtures.Fixture):
+    """Accept (and close) TCP connections on ``address:port``.
+
+    libvirtd's migration port of a bed-backed host: the bed's Nova
+    migrates through fakelibvirt, which listens nowhere.  A thread of
+    this process; ``SO_REUSEPORT``, so that tests of other runs on the
+    same machine can answer on the same address at the same time (any
+    of them answering is the same answer).  When the port is taken
+    without ``SO_REUSEPORT`` but answers, that is enough.
+    """
+
+    def __init__(self, address, port):
+        super().__init__()
+        self.address = address
+        self.port = port
+
+    def _setUp(self):
+        import threading
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        try:
+            sock.bind((self.address, self.port))
+        except OSError:
+            sock.close()
+            # taken: fine if something answers there
+            with socket.create_connection((self.address, self.port),
+                                          timeout=5):
+                return
+        sock.listen(64)
+        sock.settimeout(0.2)
+        stop = threading.Event()
+
+        def serve():
+            while not stop.is_set():
+                try:
+                    conn, _peer = sock.accept()
+                except OSError:
+                    continue
+                conn.close()
+
+        thread = threading.Thread(target=serve, daemon=True,
+                                  name='answer-%s:%d' % (self.address,
+                                                         self.port))
+        thread.start()
+
+        def close():
+            stop.set()
+            thread.join(5)
+            sock.close()
+        self.addCleanup(close)
 
 
 class SSHHosts(fixtures.Fixture):
@@ -662,9 +762,16 @@ class SSHHosts(fixtures.Fixture):
             if host.bed_url:
                 host.refresh()
             self.hosts[name] = host
+        bed_hosts = {name: host.address for name, host in self.hosts.items()
+                     if host.bed_url}
+        for name in bed_hosts:
+            self.hosts[name].write_etc_hosts(bed_hosts)
         for host in self.hosts.values():
             self.addCleanup(host.stop)
             host.start()
+        for address in sorted(set(bed_hosts.values())):
+            for port in LIBVIRTD_PORTS:
+                self.useFixture(PortAnswerer(address, port))
         self.known_hosts = self.write_known_hosts('known_hosts')
 
     def write_known_hosts(self, name, keys=None, skip=()):

@@ -240,7 +240,33 @@ def host_state(facts, used=None):
             topology=topology, pages=info['pages'],
             free_pages=info['free_pages']))
     pci = {d['address']: d['numa_node'] for d in facts['pci']}
-    return render.HostState(cells=tuple(cells), pci=pci)
+    return render.HostState(cells=tuple(cells), pci=pci,
+                            pci_ids=pci_ids(facts))
+
+
+def pci_ids(facts):
+    """``{address: ids}`` of :attr:`render.HostState.pci_ids`.
+
+    What Linux sysfs shows of the compute's devices: vendor and device
+    id, a VF's parent PF (``physfn``) and, on a PF, how many VFs it has
+    (fakelibvirt creates all of them: ``sriov_numvfs`` ==
+    ``sriov_totalvfs``).
+    """
+    vfs = {}
+    for device in facts['pci']:
+        if device.get('parent'):
+            vfs[device['parent']] = vfs.get(device['parent'], 0) + 1
+    ids = {}
+    for device in facts['pci']:
+        if not device.get('vendor_id') or not device.get('product_id'):
+            continue
+        ids[device['address']] = {
+            'vendor': device['vendor_id'], 'product': device['product_id'],
+            'physfn': device.get('parent') if device.get('type') == 'VF'
+            else None,
+            'total_vfs': vfs.get(device['address'], 0)
+            if device.get('type') == 'PF' else 0}
+    return ids
 
 
 _DOMAIN_TAG = re.compile(r'<domain\b[^>]*>')

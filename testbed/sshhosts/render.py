@@ -76,6 +76,10 @@ class HostState:
     cells: tuple = (Cell(cpus=(0, 1, 2, 3)), Cell(cpus=(4, 5, 6, 7)))
     nics: dict = dataclasses.field(default_factory=dict)  # name: (node, pci)
     pci: dict = dataclasses.field(default_factory=dict)   # pci: node
+    # pci: {'vendor': '8086', 'product': '1515', 'physfn': PF address or
+    # None, 'total_vfs': n} -- sysfs vendor/device/physfn/sriov_*vfs;
+    # a device without an entry shows only numa_node
+    pci_ids: dict = dataclasses.field(default_factory=dict)
     guests: tuple = ()
 
 

@@ -725,6 +725,63 @@ class TestSSHHostsFromBed(client.BedTestCase):
                          on2['free_dedicated'])
         self.assertEqual(before['compute2']['freepages'], on2['freepages'])
 
+    def test_pci_devices_of_the_bed(self):
+        """The product's PCI_DEVICES over SSH = the bed's devices."""
+        from migrationclient.host import commands
+        from migrationclient.host import parsers
+        for name in ('compute1', 'compute2'):
+            facts = self.hosts.hosts[name].fetch_view()['facts']
+            seen = self.run_parsed(name, commands.PCI_DEVICES,
+                                   parsers.parse_pci_devices)
+            expected = {}
+            for device in facts['pci']:
+                vfs = [d for d in facts['pci']
+                       if d['parent'] == device['address']]
+                expected[device['address']] = {
+                    'vendor': device['vendor_id'],
+                    'product': device['product_id'],
+                    'node': device['numa_node'],
+                    'physfn': device['parent'],
+                    'total_vfs': len(vfs)}
+            self.assertEqual(expected, seen, name)
+            # each: a PF with 4 VFs and 2 PCI devices (fakelibvirt's ids)
+            self.assertEqual({'PCI', 'PF', 'VF'},
+                             {d['type'] for d in facts['pci']}, name)
+            pfs = [a for a, d in seen.items() if d['total_vfs']]
+            self.assertEqual(1, len(pfs), name)
+            self.assertEqual(4, sum(1 for d in seen.values()
+                                    if d['physfn'] == pfs[0]), name)
+            self.assertTrue(all(d['vendor'] == '8086'
+                                for d in seen.values()), name)
+
+    def test_libvirt_of_the_other_computes_answers(self):
+        """The product's transport check from compute1 to compute2.
+
+        With the bed's nova.conf (default scheme tcp, no inbound address)
+        the source connects to the destination's host name, port 16509:
+        the name resolves to the compute's host_ip and something answers,
+        as on a cloud where Nova's live migrations succeed.
+        """
+        from migrationclient.host import commands
+        from migrationclient.host import novaconf
+        from migrationclient.host import transport
+        confs = {h: self.run_parsed(h, commands.NOVA_CONF,
+                                    novaconf.from_output)
+                 for h in ('compute1', 'compute2')}
+        facts = transport.endpoint(confs['compute1'], confs['compute2'],
+                                   'compute2')
+        self.assertEqual(('tcp', 'compute2', 16509),
+                         (facts.scheme, facts.address, facts.port))
+        checked = self.run_parsed(
+            'compute1', transport.check_command(facts),
+            lambda out: transport.parse_output(out, facts))
+        self.assertEqual((True, None), (checked.answered, checked.problem),
+                         checked.detail)
+        result = self.hosts.ssh('compute1', 'getent hosts compute2')
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertEqual(self.hosts.hosts['compute2'].address,
+                         result.stdout.split()[0])
+
     def states(self, host):
         """``virsh list --all``: {domain: state}."""
         result = self.hosts.ssh(host, 'env LC_ALL=C virsh list --all')

@@ -113,6 +113,48 @@ class TestSSHHostsNovaConf(testtools.TestCase):
             self.assertEqual(existed, os.path.lexists(path), path)
 
 
+class TestSSHHostsSysfs(testtools.TestCase):
+    """/sys/bus/pci/devices as Linux has it, read by the product's command."""
+
+    def setUp(self):
+        super().setUp()
+        reason = sshhosts.missing_prerequisites()
+        if reason:
+            self.skipTest(reason)
+        self.hosts = self.useFixture(sshhosts.SSHHosts({'compute1': {}}))
+
+    def devices(self):
+        result = self.hosts.ssh('compute1', commands.PCI_DEVICES.render())
+        self.assertEqual(0, result.returncode, result.stderr)
+        return parsers.parse_pci_devices(result.stdout)
+
+    def test_ids_physfn_and_vfs(self):
+        pf, vf = '0000:81:02.0', '0000:81:02.1'
+        self.hosts.hosts['compute1'].write_state(sshhosts.render.HostState(
+            pci={pf: 0, vf: 0, '0000:03:00.0': 1},
+            pci_ids={pf: {'vendor': '8086', 'product': '1528',
+                          'physfn': None, 'total_vfs': 1},
+                     vf: {'vendor': '8086', 'product': '1515',
+                          'physfn': pf, 'total_vfs': 0}}))
+        self.assertEqual({
+            pf: {'vendor': '8086', 'product': '1528', 'node': 0,
+                 'physfn': None, 'total_vfs': 1},
+            vf: {'vendor': '8086', 'product': '1515', 'node': 0,
+                 'physfn': pf, 'total_vfs': 0},
+            # a hand-written device without ids: numa_node only
+            '0000:03:00.0': {'vendor': None, 'product': None, 'node': 1,
+                             'physfn': None, 'total_vfs': 0}},
+            self.devices())
+        # the files themselves, byte for byte as Linux writes them
+        result = self.hosts.ssh('compute1', (
+            'cd /sys/bus/pci/devices; cat %s/vendor %s/device '
+            '%s/sriov_totalvfs %s/sriov_numvfs; readlink %s/physfn'
+            % (vf, vf, pf, pf, vf)))
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertEqual('0x8086\n0x1515\n1\n1\n../%s\n' % pf,
+                         result.stdout)
+
+
 SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), 'migrationclient', 'tests', 'unit',
     'samples', 'host')
@@ -218,6 +260,19 @@ class TestBedViewFormats(testtools.TestCase):
             self.assertEqual(
                 {tuple(sorted(e.attrib)) for e in recorded.findall(path)},
                 {tuple(sorted(e.attrib)) for e in ours.findall(path)}, path)
+
+    def test_pci_ids_of_the_facts(self):
+        ids = bedview.pci_ids(self.facts)
+        self.assertEqual({'vendor': '8086', 'product': '1528',
+                          'physfn': None, 'total_vfs': 4},
+                         ids['0000:81:02.0'])
+        self.assertEqual({'vendor': '8086', 'product': '1515',
+                          'physfn': '0000:81:02.0', 'total_vfs': 0},
+                         ids['0000:81:02.4'])
+        self.assertEqual({'vendor': '8086', 'product': '1533',
+                          'physfn': None, 'total_vfs': 0},
+                         ids['0000:81:00.0'])
+        self.assertEqual(ids, bedview.host_state(self.facts).pci_ids)
 
     def virsh_on(self, files):
         """A runner of the real virsh on the test driver file of ``files``."""
