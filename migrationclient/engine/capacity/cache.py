@@ -89,12 +89,19 @@ def _server_matches(server, items):
 
 
 class _Volatile:
-    """Findings of one rule input that read debited facts, by versions."""
+    """Findings of one rule input that read debited facts, at versions.
 
-    __slots__ = ('results',)
+    Only the last run is kept: versions are drawn from one clock and a
+    host's facts change with its version, so the findings of an older
+    version are asked again only after a trial placement was undone (then
+    they are run again: a miss, never a wrong answer).
+    """
 
-    def __init__(self):
-        self.results = {}
+    __slots__ = ('versions', 'result')
+
+    def __init__(self, versions, result):
+        self.versions = versions
+        self.result = result
 
 
 def _matches(host, items):
@@ -146,21 +153,40 @@ class Rules:
                         getattr(rule, 'depends', rules.EVERYTHING))
                        for rule_id, rule in rules.RULES]
         self.cache = {}
+        self.parts = [()] * len(self.layout)
         self.memo = {}
         self.items = {}
         self.notes = tuple(f.Finding('cloud', f.WARNING, note, '', f.BOTH)
                            for note in planner.view.cloud.notes)
-        self.clear = {}
+        #: (rule id, server key) -> its number in the cache's keys
+        self.key_ids = {}
+        #: (key number, group versions) whose runs read debited facts
+        self.debited = set()
 
     def _items(self, server):
-        """Per rule: (rule id, rule, reads source, reads dest, key)."""
+        """``(host-free rules, host rules)`` of the server, with keys.
+
+        Each: (position, rule id, rule, reads source, reads dest, key);
+        the keys are computed once per server and stand for (rule id, key)
+        as a number (cheap to hash in the cache's keys).
+        """
         items = self.items.get(server.id)
         if items is None:
             view = self.planner.view
-            items = self.items[server.id] = [
-                (rule_id, rule, bool(dep.source), bool(dep.dest),
-                 dep.server(server, view) if dep.server else None)
-                for rule_id, rule, dep in self.layout]
+            ids = self.key_ids
+            free, hosted = [], []
+            for pos, (rule_id, rule, dep) in enumerate(self.layout):
+                if dep.server is None:
+                    key = None
+                elif dep.server is rules.server_id:
+                    key = server.id
+                else:
+                    key = dep.server(server, view)
+                key = ids.setdefault((rule_id, key), len(ids))
+                item = (pos, rule_id, rule, bool(dep.source),
+                        bool(dep.dest), key)
+                (hosted if item[3] or item[4] else free).append(item)
+            items = self.items[server.id] = (free, hosted)
         return items
 
     def findings(self, server, dest_name, host_free=None):
@@ -171,40 +197,61 @@ class Rules:
         """
         p = self.planner
         gv = p.group_version(server.id)
-        version = p.version
         cache = self.cache
-        found = []
+        free, hosted = self._items(server)
+        if host_free is not False:
+            free_found = []
+            for pos, rule_id, rule, _s, _d, key in free:
+                base = (key, None, None, gv)
+                entry = cache.get(base)
+                if entry is None:
+                    entry = self._run_host_free(server, rule_id, rule, base,
+                                                gv)
+                free_found.append((pos, entry))
+            if host_free:
+                return [x for _pos, part in free_found for x in part]
+        version = p.version
         src_name = server.host
-        for rule_id, rule, reads_src, reads_dest, key in self._items(server):
-            if host_free is not None and \
-                    (reads_src or reads_dest) == host_free:
-                continue
-            base = (rule_id, key, src_name if reads_src else None,
+        found = []
+        for pos, rule_id, rule, reads_src, reads_dest, key in hosted:
+            base = (key, src_name if reads_src else None,
                     dest_name if reads_dest else None, gv)
             entry = cache.get(base)
-            if entry.__class__ is tuple:
-                found.extend(entry)
-                continue
-            versions = (version.get(src_name, 0) if reads_src else None,
-                        version.get(dest_name, 0) if reads_dest else None)
-            if entry is not None:
-                result = entry.results.get(versions)
-                if result is not None:
-                    found.extend(result)
-                    continue
-            found.extend(self._run(server, rule_id, rule, reads_src,
-                                   reads_dest, key, base, entry, versions,
-                                   dest_name, gv))
-        return found
+            if entry.__class__ is not tuple:
+                versions = (
+                    version.get(src_name, 0) if reads_src else None,
+                    version.get(dest_name, 0) if reads_dest else None)
+                if entry is not None and entry.versions == versions:
+                    entry = entry.result
+                else:
+                    entry = self._run(server, rule_id, rule, reads_src,
+                                      reads_dest, key, base, entry,
+                                      versions, dest_name, gv)
+            found.append((pos, entry))
+        if host_free is None:
+            parts = self.parts[:]
+            for pos, part in found:
+                parts[pos] = part
+            for pos, part in free_found:
+                parts[pos] = part
+            return [x for part in parts for x in part]
+        return [x for _pos, part in found for x in part]
 
     def _run(self, server, rule_id, rule, reads_src, reads_dest, key, base,
              entry, versions, dest_name, gv):
         p = self.planner
-        if not (reads_src or reads_dest):
-            return self._run_host_free(server, rule_id, rule, base, gv)
         source = p.hosts.get(server.host) if reads_src else None
         dest = p.hosts[dest_name] if reads_dest else None
-        memo = self.memo.setdefault((rule_id, key, gv), [])
+        if entry is not None or (key, gv) in self.debited:
+            # This input read debited facts before (on this or another
+            # host): run it plainly, kept for the hosts' versions only.
+            result = tuple(rule(server, source, dest, p.view))
+            if entry is None:
+                self.cache[base] = _Volatile(versions, result)
+            else:
+                entry.versions, entry.result = versions, result
+            return result
+        memo = self.memo.setdefault((key, gv), [])
         if entry is None:
             for src_items, dest_items, result in memo:
                 if _matches(source, src_items) and \
@@ -223,9 +270,8 @@ class Rules:
             if len(memo) < MEMO and 'name' not in read:
                 memo.append((src_items, dest_items, result))
         else:
-            if entry is None:
-                entry = self.cache[base] = _Volatile()
-            entry.results[versions] = result
+            self.debited.add((key, gv))
+            self.cache[base] = _Volatile(versions, result)
         return result
 
     def _run_host_free(self, server, rule_id, rule, base, gv):
