@@ -74,7 +74,8 @@ def add_arguments(parser):
                'destination, live / cold and why, or what binds on each '
                'candidate when it fits nowhere; per destination vCPU / '
                'PCPU, RAM and disk used before -> after; the N+1 '
-               'headroom'))
+               'headroom.  -f json / yaml: one document with all of it '
+               '(servers, destinations, headroom, summary)'))
     parser.add_argument(
         '--disable-reason', metavar='<text>',
         help=_('Reason recorded on the disabled service, after the '
@@ -366,15 +367,26 @@ class DrainCompute(command.Lister):
             # The end event carries the result; a table (even an empty
             # one, a blank line) would break a JSON-lines reader.
             return 0
-        status = super().produce_output(parsed_args, column_names, data)
         shown = getattr(self, 'shown_plan', None)
+        fmt = getattr(parsed_args, 'formatter', 'table')
+        if shown is not None and fmt in drain_plan.DOCUMENT_FORMATS:
+            # one document: the rows, the destinations, the headroom
+            cplan, picks = shown
+            doc = drain_plan.document(cplan, column_names, data, picks,
+                                      getattr(parsed_args, 'columns', None))
+            self.formatter.emit_one(list(doc), list(doc.values()),
+                                    self.app.stdout, parsed_args)
+            for line in doc['summary']:
+                sys.stderr.write(line + '\n')
+            return 0
+        status = super().produce_output(parsed_args, column_names, data)
         if shown is not None:
             cplan, picks = shown
-            if getattr(parsed_args, 'formatter', 'table') == 'table':
+            if fmt == 'table':
                 drain_plan.emit(self.formatter, self.app.stdout,
                                 parsed_args, cplan, picks)
             else:
-                # stdout stays one document: json, yaml, csv, value
+                # csv, value: stdout holds the rows only
                 for line in drain_plan.summary_lines(cplan, picks):
                     sys.stderr.write(line + '\n')
         return status
