@@ -420,6 +420,39 @@ class TestCapacityPlanOutput(testtools.TestCase):
         self.assertEqual({'dst1', 'dst2'},
                          {d['host'] for d in doc['destinations']})
 
+    def test_ssh_reads_the_live_limits(self):
+        from migrationclient.engine.drain import livelimits
+        calls = []
+
+        def read_for_job(job, options):
+            calls.append((job, options))
+            return (['src2: nova.conf not read (no route)'],
+                    ['src1: live migrations 2 at a time ([DEFAULT] '
+                     'max_concurrent_live_migrations in its nova.conf)'])
+        self.useFixture(fixtures.MonkeyPatch(
+            'migrationclient.engine.drain.livelimits.read_for_job',
+            read_for_job))
+        self.assertIs(livelimits.read_for_job, read_for_job)
+        job = PlanJob(self.items, self.cplan)
+        logged = self.useFixture(fixtures.FakeLogger())
+        self.show(job, '--dry-run', '--ssh', '--ssh-no-agent',
+                  '--ssh-config', '', '--ssh-user', 'migtest')
+        [(seen, options)] = calls
+        self.assertIs(job, seen)
+        self.assertEqual('migtest', options.user)
+        self.assertIn('src1: live migrations 2 at a time',
+                      self.stderr.getvalue())
+        self.assertIn('src2: nova.conf not read', logged.output)
+
+    def test_ssh_not_with_restore(self):
+        cmd = self.command(PlanJob(self.items, self.cplan))
+        parser = cmd.get_parser('openstack compute drain')
+        args = parser.parse_args(['--restore', 'r.json', '--ssh'])
+        cmd.formatter = self.formatters['table']
+        exc = self.assertRaises(exceptions.CommandError, cmd.take_action,
+                                args)
+        self.assertIn('--ssh reads the drained hosts', str(exc))
+
     def test_scheduler_picks_is_said(self):
         for item in self.items:
             item.candidates = None
