@@ -174,7 +174,8 @@ class LibvirtMode:
         ):
             bed.useFixture(fixtures.MockPatch(target, **kwargs))
         # Cold migration / resize on fakelibvirt returns '{}', as nova's own
-        # NUMA and PCI functional tests stub it, after fakecloud:cold_hold.
+        # NUMA and PCI functional tests stub it, after fakecloud:cold_hold
+        # and powering the source guest off.
         bed.useFixture(fixtures.MonkeyPatch(
             'nova.virt.libvirt.driver.LibvirtDriver'
             '.migrate_disk_and_power_off', _migrate_disk_and_power_off))
@@ -191,6 +192,12 @@ class LibvirtMode:
             self._migrate))
         bed.useFixture(fixtures.MonkeyPatch(
             'nova.tests.fixtures.libvirt.Domain.jobStats', _job_stats))
+        bed.useFixture(fixtures.MonkeyPatch(
+            'nova.tests.fixtures.libvirt.Domain.__init__',
+            _record_domain_xml(fakelibvirt.Domain.__init__)))
+        bed.useFixture(fixtures.MonkeyPatch(
+            'nova.tests.fixtures.libvirt.Domain.XMLDesc',
+            _migratable_xml(fakelibvirt.Domain.XMLDesc)))
         bed.useFixture(fixtures.MonkeyPatch(
             'nova.tests.fixtures.libvirt.Domain.abortJob', _abort_job))
         from nova.virt.libvirt import migration as libvirt_migration
@@ -251,6 +258,10 @@ class LibvirtMode:
             if index % 3 != 2:
                 aggregates.add_host_to_aggregate(ctx, agg.id, host)
 
+    def host_view(self, host):
+        """``GET /hosts/<host>`` facts of a libvirt compute (host_facts)."""
+        return host_facts(self.connections[host])
+
     def describe(self):
         return {
             'hosts': dict(self.shapes),
@@ -306,6 +317,174 @@ class LibvirtMode:
         domain.complete_job()
 
 
+# -- the hosts as the kernel and libvirt show them (control endpoint) --------
+
+#: The options of a compute's nova.conf that the control endpoint shows
+#: (``GET /hosts/<host>``): what migrations and their checks depend on.
+NOVA_CONF_OPTIONS = (
+    ('DEFAULT', ('host', 'my_ip', 'compute_driver', 'instances_path',
+                 'max_concurrent_live_migrations', 'vcpu_pin_set',
+                 'reserved_host_memory_mb', 'reserved_host_cpus',
+                 'cpu_allocation_ratio', 'ram_allocation_ratio',
+                 'update_resources_interval', 'report_interval',
+                 'service_down_time')),
+    ('compute', ('cpu_dedicated_set', 'cpu_shared_set',
+                 'live_migration_wait_for_vif_plug')),
+    ('libvirt', ('virt_type', 'cpu_mode', 'cpu_models',
+                 'cpu_model_extra_flags', 'live_migration_scheme',
+                 'live_migration_inbound_addr', 'live_migration_uri',
+                 'live_migration_with_native_tls',
+                 'live_migration_tunnelled',
+                 'live_migration_permit_post_copy',
+                 'live_migration_permit_auto_converge',
+                 'live_migration_completion_timeout',
+                 'live_migration_timeout_action',
+                 'live_migration_downtime', 'live_migration_downtime_steps',
+                 'live_migration_downtime_delay',
+                 'live_migration_bandwidth',
+                 'live_migration_parallel_connections',
+                 'live_migration_monitor_interval')),
+    ('pci', ('device_spec', 'alias', 'report_in_placement')),
+    ('workarounds', ('enable_numa_live_migration',
+                     'skip_cpu_compare_on_dest',
+                     'skip_hypervisor_version_check_on_lm',
+                     'disable_fallback_pcpu_query',
+                     'enable_qemu_monitor_announce_self')),
+)
+
+
+def _ini_value(value):
+    if isinstance(value, bool):
+        return 'True' if value else 'False'
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return ','.join(str(v) for v in value)
+    return str(value)
+
+
+def nova_conf(host, driver_name):
+    """The nova.conf of compute ``host`` as its Nova runs (INI text).
+
+    Values come from the bed's live configuration (``nova.conf.CONF``,
+    shared by the bed's computes, which are one process); ``host`` and
+    ``my_ip`` are the compute's own (``fakecloud.host_ip``: what the
+    bed reports as the hypervisor's ``host_ip``).  Unset options are
+    left out (Nova's default applies), multi-valued ones (``[pci]
+    device_spec`` / ``alias``) are one line per value.
+    """
+    import nova.conf
+    conf = nova.conf.CONF
+    lines = ['# nova.conf of %s on the test bed (%s driver), from the bed\'s '
+             'running configuration' % (host, driver_name)]
+    for group, names in NOVA_CONF_OPTIONS:
+        section = conf if group == 'DEFAULT' else getattr(conf, group)
+        body = []
+        for name in names:
+            if group == 'DEFAULT' and name == 'host':
+                value = host
+            elif group == 'DEFAULT' and name == 'my_ip':
+                value = fakecloud.host_ip(host)
+            else:
+                try:
+                    value = getattr(section, name)
+                except Exception:   # an option this Nova does not have
+                    continue
+            if value is None or value == '':
+                continue
+            if isinstance(value, list) and (group, name) in (
+                    ('pci', 'device_spec'), ('pci', 'alias')):
+                body += ['%s = %s' % (name, item) for item in value]
+                continue
+            if isinstance(value, (list, tuple)) and not value:
+                continue
+            body.append('%s = %s' % (name, _ini_value(value)))
+        if body:
+            lines += ['', '[%s]' % group] + body
+    return '\n'.join(lines) + '\n'
+
+
+def _state_name(domain):
+    return {fakelibvirt.VIR_DOMAIN_RUNNING: 'running',
+            fakelibvirt.VIR_DOMAIN_PAUSED: 'paused',
+            fakelibvirt.VIR_DOMAIN_SHUTOFF: 'shut off'}.get(
+        domain._state, 'running')
+
+
+def host_facts(connection):
+    """What the kernel and libvirt of one fakelibvirt host show (JSON).
+
+    ``cells`` (CPUs with socket / core / siblings, memory, page totals:
+    the host's NUMA topology that Nova reads), ``domains`` (every defined
+    domain with the XML Nova gave libvirt, its state and id) and ``pci``
+    (every PCI device, PF and VF with its NUMA node).  Pure reads of the
+    connection: usage (free pages, assigned devices) is derived from the
+    domains by ``testbed.sshhosts.bedview``.
+    """
+    cells = []
+    for cell in connection.host_info.numa_topology.cells:
+        cells.append({
+            'id': cell.id, 'memory_kib': cell.memory,
+            'cpus': [{'id': cpu.id, 'socket': cpu.socket_id,
+                      'core': cpu.core_id,
+                      'siblings': sorted(cpu.siblings or [cpu.id])}
+                     for cpu in cell.cpus],
+            'pages': {str(p.size): p.total for p in cell.mempages}})
+    domains = []
+    for domain in list(connection._vms.values()):
+        domains.append({
+            'name': domain.name(), 'uuid': domain.UUIDString(),
+            'id': domain._id if domain._state != (
+                fakelibvirt.VIR_DOMAIN_SHUTOFF) else None,
+            'state': _state_name(domain),
+            'xml': getattr(domain, '_fc_xml', None) or domain.XMLDesc(0)})
+    pci = []
+    for name, device in sorted(connection.pci_info.devices.items()):
+        parent = None
+        if device.parent:
+            parent = '0000:%02x:%02x.%x' % tuple(device.parent)
+        pci.append({'address': device.address, 'name': name,
+                    'type': device.dev_type,
+                    'numa_node': device.numa_node, 'parent': parent,
+                    'vendor_id': device.vend_id or fakelibvirt.PCI_VEND_ID,
+                    'product_id': device.prod_id or {
+                        'PCI': fakelibvirt.PCI_PROD_ID,
+                        'PF': fakelibvirt.PF_PROD_ID,
+                        'VF': fakelibvirt.VF_PROD_ID}.get(device.dev_type)})
+    return {'cpus': connection.host_info.cpus, 'cells': cells,
+            'domains': domains, 'pci': pci}
+
+
+def _record_domain_xml(real_init):
+    """``Domain.__init__`` that keeps the XML Nova gave libvirt.
+
+    fakelibvirt keeps a parsed subset (``_def``) and writes its own XML
+    from it, without ``<numatune>``, ``<memoryBacking>`` or the guest
+    NUMA cells: the SSH test hosts show Nova's own.
+    """
+    def __init__(self, connection, xml, *args, **kwargs):
+        real_init(self, connection, xml, *args, **kwargs)
+        self._fc_xml = xml
+    return __init__
+
+
+def _migratable_xml(real_xmldesc):
+    """``Domain.XMLDesc``: the migratable XML is the domain's own.
+
+    Nova builds a live migration's destination XML from the source's
+    ``XMLDesc(VIR_DOMAIN_XML_MIGRATABLE)`` (``migration.
+    get_updated_guest_xml``), rewriting its pins, ``<numatune>`` and huge
+    page nodesets for the destination.  fakelibvirt's own XML drops the
+    guest NUMA cells and ``<memoryBacking>``; libvirt gives the full
+    definition, so the destination's domain is what Nova would define
+    there.  Every other caller keeps fakelibvirt's XML.
+    """
+    def XMLDesc(self, flags):
+        xml = getattr(self, '_fc_xml', None)
+        if xml and flags & fakelibvirt.VIR_DOMAIN_XML_MIGRATABLE:
+            return xml
+        return real_xmldesc(self, flags)
+    return XMLDesc
+
+
 def _hold(instance, key, default=0.0):
     try:
         md = dict(instance.metadata or {})
@@ -321,6 +500,10 @@ def _migrate_disk_and_power_off(self, context, instance, dest, flavor,
                                 timeout=0, retry_interval=0):
     from testbed.fakecloud import driver
     _hold(instance, fakecloud.META_COLD_HOLD, driver.DEFAULTS['cold_hold'])
+    # As the real method: the source guest is powered off (its domain
+    # stays defined, shut off, until the resize is confirmed or reverted);
+    # only the disk copy is left out.
+    self.power_off(instance, timeout, retry_interval)
     return '{}'
 
 

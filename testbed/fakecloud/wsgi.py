@@ -409,6 +409,18 @@ class ControlResponder:
     ``GET /api``: the nova-api front process of ``--api-process`` (PID,
     URL, restarts); ``POST /api/restart?down=S``: stop it (SIGTERM by its
     recorded PID), wait S seconds, start it again on the same port.
+
+    ``GET /hosts``: ``{host: driver}``; ``GET /hosts/<host>``: that
+    compute as its kernel and libvirt would show it, read from the bed at
+    request time: ``nova_conf`` (the INI text of its Nova configuration),
+    and on a ``--driver libvirt`` bed ``facts`` (cells, domains with the
+    XML Nova gave libvirt, PCI devices: ``libvirt.host_facts``),
+    ``usage`` (free pages, pinned CPUs, assigned PCI devices) and
+    ``files`` (``virsh capabilities``, ``virsh freepages --all``,
+    ``numactl --hardware``, ``lscpu -J``, the libvirt test driver host
+    file: ``testbed.sshhosts.bedview``); ``GET /hosts/<host>/nova.conf``:
+    the INI text alone.  The SSH test hosts' ``from_bed`` mode serves
+    these.
     """
 
     def __init__(self, bed):
@@ -451,6 +463,8 @@ class ControlResponder:
             return _json(start_response, '200 OK', self.bed.control_states())
         if path.startswith('/api'):
             return self._api(environ, start_response, path, method)
+        if path.startswith('/hosts') and method == 'GET':
+            return self._hosts(start_response, path)
         if path == '/periodic' and method == 'POST':
             self.bed.run_periodics()
             return _json(start_response, '200 OK', {'ran': True})
@@ -461,6 +475,41 @@ class ControlResponder:
         if path == '' and method == 'GET':
             return _json(start_response, '200 OK', self.bed.state())
         return _not_found(start_response)
+
+    def host_view(self, host):
+        """``GET /hosts/<host>`` (see the class docstring)."""
+        from testbed.fakecloud import libvirt
+        if host not in self.bed.compute_hosts:
+            raise KeyError(host)
+        driver = self.bed.options.driver
+        view = {'host': host, 'driver': driver,
+                'nova_conf': libvirt.nova_conf(host, driver),
+                'facts': None, 'usage': None, 'files': None}
+        mode = self.bed.libvirt_mode
+        if mode is not None and host in mode.connections:
+            from testbed.sshhosts import bedview
+            view['facts'] = mode.host_view(host)
+            view['usage'] = bedview.usage(view['facts'])
+            view['files'] = bedview.files(view['facts'])
+        return view
+
+    def _hosts(self, start_response, path):
+        parts = path.split('/')[2:]
+        if not parts:
+            return _json(start_response, '200 OK', {
+                h: self.bed.options.driver for h in self.bed.compute_hosts})
+        try:
+            view = self.host_view(parts[0])
+        except KeyError:
+            return _not_found(start_response, 'no compute %s' % parts[0])
+        if parts[1:] == ['nova.conf']:
+            data = view['nova_conf'].encode()
+            start_response('200 OK', [('Content-Type', 'text/plain'),
+                                      ('Content-Length', str(len(data)))])
+            return [data]
+        if len(parts) > 1:
+            return _not_found(start_response)
+        return _json(start_response, '200 OK', view)
 
     def _api(self, environ, start_response, path, method):
         """``GET /api``, ``POST /api/restart?down=S`` (--api-process)."""

@@ -33,6 +33,28 @@ class Cell:
     free_mb: int = 6000
     hugepages_2m: int = 1024          # total 2 MiB pages
     free_2m: int = 512
+    # Optional, for hosts taken from the bed (bedview): cpu -> (socket,
+    # core, siblings tuple); page size KiB -> total / free pages.  Unset:
+    # one core per CPU, socket = cell, pages from the fields above.
+    topology: dict = None
+    pages: dict = None
+    free_pages: dict = None
+
+    def cpu_topology(self, cell_id, cpu, index):
+        if self.topology and cpu in self.topology:
+            return self.topology[cpu]
+        return (cell_id, index, (cpu,))
+
+    def total_pages(self, size):
+        if self.pages is not None:
+            return self.pages.get(size, 0)
+        return {4: self.memory_kib // 4,
+                2048: self.hugepages_2m}.get(size, 0)
+
+    def free(self, size):
+        if self.free_pages is not None:
+            return self.free_pages.get(size, 0)
+        return {4: self.free_mb * 256, 2048: self.free_2m}.get(size, 0)
 
 
 @dataclasses.dataclass
@@ -57,6 +79,20 @@ class HostState:
     guests: tuple = ()
 
 
+def cpuset(cpus):
+    """CPU ids as libvirt and virsh print them (``0-1,4-5``)."""
+    cpus = sorted(set(cpus))
+    parts, start = [], None
+    for index, cpu in enumerate(cpus):
+        if start is None:
+            start = cpu
+        if index + 1 < len(cpus) and cpus[index + 1] == cpu + 1:
+            continue
+        parts.append(str(start) if start == cpu else '%d-%d' % (start, cpu))
+        start = None
+    return ','.join(parts)
+
+
 def capabilities(state):
     lines = ["<capabilities>", "", "  <host>", "    <cpu>",
              "      <arch>x86_64</arch>"]
@@ -67,17 +103,15 @@ def capabilities(state):
     for cid, cell in enumerate(state.cells):
         lines += ["        <cell id='%d'>" % cid,
                   "          <memory unit='KiB'>%d</memory>"
-                  % cell.memory_kib,
-                  "          <pages unit='KiB' size='4'>%d</pages>"
-                  % (cell.memory_kib // 4),
-                  "          <pages unit='KiB' size='2048'>%d</pages>"
-                  % cell.hugepages_2m,
-                  "          <pages unit='KiB' size='1048576'>0</pages>",
-                  "          <cpus num='%d'>" % len(cell.cpus)]
-        for core, cpu in enumerate(cell.cpus):
+                  % cell.memory_kib]
+        lines += ["          <pages unit='KiB' size='%d'>%d</pages>"
+                  % (size, cell.total_pages(size)) for size in PAGE_SIZES]
+        lines.append("          <cpus num='%d'>" % len(cell.cpus))
+        for index, cpu in enumerate(cell.cpus):
+            socket, core, siblings = cell.cpu_topology(cid, cpu, index)
             lines.append("            <cpu id='%d' socket_id='%d' "
-                         "die_id='0' core_id='%d' siblings='%d'/>"
-                         % (cpu, cid, core, cpu))
+                         "die_id='0' core_id='%d' siblings='%s'/>"
+                         % (cpu, socket, core, cpuset(siblings)))
         lines += ["          </cpus>", "        </cell>"]
     lines += ["      </cells>", "    </topology>", "  </host>", "",
               "</capabilities>", ""]
@@ -87,20 +121,29 @@ def capabilities(state):
 def freepages(state):
     out = []
     for cid, cell in enumerate(state.cells):
-        out += ['Node %d:' % cid, '4KiB: %d' % (cell.free_mb * 256),
-                '2048KiB: %d' % cell.free_2m, '1048576KiB: 0', '']
+        out.append('Node %d:' % cid)
+        out += ['%dKiB: %d' % (size, cell.free(size)) for size in PAGE_SIZES]
+        out.append('')
     return '\n'.join(out) + '\n'
 
 
 def lscpu(state):
-    rows = []
+    """``lscpu -J -e=CPU,NODE,SOCKET,CORE,ONLINE``.
+
+    lscpu numbers cores across the machine (logical core ids), where
+    libvirt's ``core_id`` counts within a socket / die.
+    """
+    rows, cores = [], {}
     for cid, cell in enumerate(state.cells):
-        for core, cpu in enumerate(cell.cpus):
-            rows.append((cpu, cid, core))
+        for index, cpu in enumerate(cell.cpus):
+            socket, core, _siblings = cell.cpu_topology(cid, cpu, index)
+            if cell.topology:
+                core = cores.setdefault((socket, cid, core), len(cores))
+            rows.append((cpu, cid, socket, core))
     body = ',{\n'.join(
         '         "cpu": %d,\n         "node": %d,\n         "socket": %d,\n'
         '         "core": %d,\n         "online": true\n      }'
-        % (cpu, node, node, core) for cpu, node, core in sorted(rows))
+        % row for row in sorted(rows))
     return '{\n   "cpus": [\n      {\n' + body + '\n   ]\n}\n'
 
 

@@ -601,3 +601,204 @@ class TestLibvirtBed(client.BedTestCase):
         self.assertEqual('cancelled', mig.status)
         self.assertEqual('compute1',
                          self.wait_for_server(server, 'ACTIVE').compute_host)
+
+
+class TestSSHHostsFromBed(client.BedTestCase):
+    """``SSHHosts.from_bed``: the SSH hosts show what Nova did on the bed.
+
+    Through the real ssh client and sshd as the test user, with the
+    product's own command templates and parsers: a pinned guest on 2 MiB
+    huge pages booted on compute1, live-migrated to compute2, deleted.
+    """
+
+    BED_DRIVER = 'libvirt'
+    FLAVOR = ('fc.pinned.huge', 2, 1024, 1, {
+        'hw:cpu_policy': 'dedicated', 'hw:mem_page_size': '2048'})
+
+    def setUp(self):
+        super().setUp()
+        from testbed import sshhosts
+        reason = sshhosts.missing_prerequisites()
+        if reason:
+            self.skipTest(reason)
+        self.hosts = self.useFixture(sshhosts.SSHHosts.from_bed(
+            self.bed.endpoints['control'], ['compute1', 'compute2']))
+
+    def run_parsed(self, host, command, parse):
+        result = self.hosts.ssh(host, command.render())
+        self.assertEqual(0, result.returncode, '%s on %s: %s' % (
+            command.label, host, result.stderr))
+        return parse(result.stdout)
+
+    def seen(self, host):
+        """What ``--ssh`` reads on ``host``: domains, pins, free pages."""
+        from migrationclient.host import commands
+        from migrationclient.host import novaconf
+        from migrationclient.host import parsers
+        conf = self.run_parsed(host, commands.NOVA_CONF,
+                               novaconf.from_output)
+        domains = self.run_parsed(host, commands.LIST_RUNNING,
+                                  parsers.parse_domain_names)
+        pins = {d: self.run_parsed(host, commands.guest_command('vcpupin', d),
+                                   parsers.parse_vcpupin) for d in domains}
+        pinned = {cpu for vcpus in pins.values() for cpus in vcpus.values()
+                  if len(cpus) == 1 for cpu in cpus}
+        return {'domains': domains, 'pins': pins, 'conf': conf,
+                'free_dedicated': conf.cpu_dedicated_set - pinned,
+                'freepages': self.run_parsed(host, commands.FREEPAGES,
+                                             parsers.parse_freepages)}
+
+    def topology(self, server):
+        resp = self.connection().compute.get(
+            '/servers/%s/topology' % server.id, microversion='2.78')
+        self.assertEqual(200, resp.status_code)
+        nodes = resp.json()['nodes']
+        self.assertEqual(1, len(nodes))
+        return nodes[0]['host_node'], set(nodes[0]['cpu_pinning'].values())
+
+    def wait_gone(self, host, domain, timeout=30):
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = self.seen(host)
+            if domain not in seen['domains']:
+                return seen
+            self.assertLess(time.monotonic(), deadline,
+                            '%s still on %s' % (domain, host))
+            time.sleep(0.5)
+
+    def test_pins_and_pages_follow_nova(self):
+        from migrationclient.host import parsers
+        before = {h: self.seen(h) for h in ('compute1', 'compute2')}
+        described = self.bed.state['libvirt']
+        for host, seen in before.items():
+            # nova.conf as the bed's Nova runs it
+            self.assertEqual(parsers.parse_cpuset(
+                described['cpu_dedicated_set']),
+                seen['conf'].cpu_dedicated_set)
+            self.assertEqual(frozenset({0, 1, 4, 5}),
+                             seen['conf'].cpu_dedicated_set)
+            self.assertEqual(frozenset({2, 3, 6, 7}),
+                             seen['conf'].cpu_shared_set)
+            self.assertEqual(self.bed.state['max_concurrent_live_migrations'],
+                             seen['conf'].max_concurrent_live_migrations)
+            self.assertEqual('/etc/nova/nova.conf', seen['conf'].path)
+
+        flavor = self.bed.flavor(*self.FLAVOR)
+        server = self.create_server('pinned', host='compute1',
+                                    flavor=flavor)
+        domain = self.connection().compute.get_server(
+            server.id).instance_name
+        node, cpus = self.topology(server)
+        self.assertEqual(2, len(cpus))
+        on1 = self.seen('compute1')
+        self.assertIn(domain, on1['domains'])
+        self.assertEqual(cpus, set().union(*on1['pins'][domain].values()))
+        self.assertEqual(before['compute1']['free_dedicated'] - cpus,
+                         on1['free_dedicated'])
+        self.assertEqual(before['compute1']['freepages'][node][2048] - 512,
+                         on1['freepages'][node][2048])
+
+        self.openstack('server', 'migrate', '--live-migration', '--host',
+                       'compute2', server.id)
+        mig = self.wait_for_migration(server, ('completed', 'error',
+                                               'failed'))
+        self.assertEqual('completed', mig.status)
+        server = self.wait_for_server(server, 'ACTIVE')
+        self.assertEqual('compute2', server.compute_host)
+        node2, cpus2 = self.topology(server)
+        on1 = self.wait_gone('compute1', domain)
+        self.assertEqual(before['compute1']['free_dedicated'],
+                         on1['free_dedicated'])
+        self.assertEqual(before['compute1']['freepages'],
+                         on1['freepages'])
+        on2 = self.seen('compute2')
+        self.assertIn(domain, on2['domains'])
+        self.assertEqual(cpus2, set().union(*on2['pins'][domain].values()))
+        self.assertEqual(before['compute2']['free_dedicated'] - cpus2,
+                         on2['free_dedicated'])
+        self.assertEqual(before['compute2']['freepages'][node2][2048] - 512,
+                         on2['freepages'][node2][2048])
+
+        self.bed.delete_server(server)
+        on2 = self.wait_gone('compute2', domain)
+        self.assertEqual(before['compute2']['free_dedicated'],
+                         on2['free_dedicated'])
+        self.assertEqual(before['compute2']['freepages'], on2['freepages'])
+
+    def states(self, host):
+        """``virsh list --all``: {domain: state}."""
+        result = self.hosts.ssh(host, 'env LC_ALL=C virsh list --all')
+        self.assertEqual(0, result.returncode, result.stderr)
+        rows = [line.split(None, 2) for line in
+                result.stdout.splitlines()[2:] if line.strip()]
+        return {row[1]: row[2].strip() for row in rows}
+
+    def test_cold_migration_shuts_the_source_off(self):
+        before = {h: self.seen(h) for h in ('compute1', 'compute2')}
+        flavor = self.bed.flavor(*self.FLAVOR)
+        server = self.create_server('pinned', host='compute1',
+                                    flavor=flavor)
+        domain = self.connection().compute.get_server(
+            server.id).instance_name
+        self.assertEqual('running', self.states('compute1')[domain])
+        self.osc('--os-compute-api-version', '2.56', 'server', 'migrate',
+                 '--host', 'compute2', server.id)
+        server = self.wait_for_server(server, 'VERIFY_RESIZE')
+        self.assertEqual('compute2', server.compute_host)
+        # the source domain is defined, shut off, and uses nothing
+        self.assertEqual('shut off', self.states('compute1')[domain])
+        on1 = self.seen('compute1')
+        self.assertNotIn(domain, on1['domains'])
+        self.assertEqual(before['compute1']['free_dedicated'],
+                         on1['free_dedicated'])
+        self.assertEqual(before['compute1']['freepages'], on1['freepages'])
+        node2, cpus2 = self.topology(server)
+        on2 = self.seen('compute2')
+        self.assertEqual(cpus2, set().union(*on2['pins'][domain].values()))
+        self.assertEqual(before['compute2']['freepages'][node2][2048] - 512,
+                         on2['freepages'][node2][2048])
+        self.osc('server', 'migration', 'confirm', server.id)
+        self.wait_for_server(server, 'ACTIVE')
+        deadline = time.monotonic() + 30
+        while domain in self.states('compute1'):
+            self.assertLess(time.monotonic(), deadline,
+                            '%s still defined on compute1' % domain)
+            time.sleep(0.5)
+
+
+class TestSSHHostsFromFakeBed(client.BedTestCase):
+    """``SSHHosts.from_bed`` on the fake-driver bed: nova.conf only."""
+
+    def test_nova_conf_of_the_bed(self):
+        from migrationclient.host import commands
+        from migrationclient.host import novaconf
+        from migrationclient.host import parsers
+        from testbed import sshhosts
+        reason = sshhosts.missing_prerequisites()
+        if reason:
+            self.skipTest(reason)
+        hosts = self.useFixture(sshhosts.SSHHosts.from_bed(
+            self.bed.endpoints['control'], ['compute1', 'compute3'],
+            specs={'compute3': {'nova_conf_path': 'osp13'}}))
+        for name, host in hosts.hosts.items():
+            self.assertEqual(fakecloud.host_ip(name), host.address)
+            result = hosts.ssh(name, commands.NOVA_CONF.render())
+            self.assertEqual(0, result.returncode, result.stderr)
+            conf = novaconf.from_output(result.stdout)
+            self.assertEqual(
+                self.bed.state['max_concurrent_live_migrations'],
+                conf.max_concurrent_live_migrations)
+            self.assertEqual((), conf.notes)
+        self.assertEqual(sshhosts.NOVA_CONF_PATHS[1], conf.path)
+        # virsh: the hand-written state (the fake driver has no libvirt)
+        result = hosts.ssh('compute1', commands.CAPABILITIES.render())
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertEqual(2, len(parsers.parse_capabilities(
+            result.stdout)['cells']))
+        # a test's own nova.conf stays, whatever the host runs next
+        hosts.hosts['compute1'].write_nova_conf(
+            '[DEFAULT]\nmax_concurrent_live_migrations = 7\n')
+        self.assertEqual(0, hosts.ssh('compute1', 'virsh list').returncode)
+        result = hosts.ssh('compute1', commands.NOVA_CONF.render())
+        self.assertEqual(7, novaconf.from_output(
+            result.stdout).max_concurrent_live_migrations)
