@@ -43,7 +43,8 @@ def _spans(records):
         for m in sorted(records, key=lambda m: m.created_at))
 
 
-class TestDrainLimitsFromTheCloud(test_drain.DrainTestCase):
+class DrainProcesses(test_drain.DrainTestCase):
+    """Drains as separate ``openstack compute drain`` processes."""
 
     def start_drain(self, hosts, *args, debug=False):
         env = dict(self.bed.env(), XDG_STATE_HOME=self.state_home)
@@ -68,6 +69,9 @@ class TestDrainLimitsFromTheCloud(test_drain.DrainTestCase):
                                    name='%s-lim-%d' % (host, n),
                                    metadata={fakecloud.META_HOLD: str(hold)})
                 for n in range(count)]
+
+
+class TestDrainLimitsFromTheCloud(DrainProcesses):
 
     def test_two_drains_at_once_share_one_target(self):
         servers = {h: self.boot(h, 2, 3) for h in SOURCES}
@@ -183,7 +187,7 @@ class TestDrainLimitsFromTheCloud(test_drain.DrainTestCase):
                         report.get('notes'))
 
 
-class TestLiveLimitFromNovaConf(TestDrainLimitsFromTheCloud):
+class TestLiveLimitFromNovaConf(DrainProcesses):
     """``compute drain --ssh``: the source's nova.conf sets the live limit.
 
     The bed's Nova runs two outbound live migrations per host
