@@ -17,6 +17,7 @@ import dataclasses
 import itertools
 
 from migrationclient.constraints import debit as dbt
+from migrationclient.constraints.model import BLOCKER
 from migrationclient.constraints import rules
 from migrationclient.engine.capacity import cache
 from migrationclient.engine.capacity import explain
@@ -195,6 +196,11 @@ class Planner(explain.Explainer):
                         break
             seen.update(unit)
             servers = [self.snapshot.servers[m] for m in unit]
+            if gid is None:     # one server: its own order key and needs
+                key = self._order_key(servers[0])
+                units.append(((key[0],) + key, unit, None,
+                              dict(self.pool_needs(servers[0]))))
+                continue
             total = {}
             for s in servers:
                 for rc, n in self.pool_needs(s).items():
@@ -225,8 +231,9 @@ class Planner(explain.Explainer):
         """The server's kinds that no host-independent rule blocks."""
         kinds = self.moving[server.id]
         found = self.rules.findings(server, None, host_free=True)
+        blocking = [x for x in found if x.severity == BLOCKER]
         return tuple(k for k in kinds
-                     if not any(x.blocks(k) for x in found)), found
+                     if not any(x.blocks(k) for x in blocking)), found
 
     def place(self, server):
         kinds, free_findings = self._kinds(server)
