@@ -40,6 +40,21 @@ from migrationclient.constraints.rules import numa_placement
 CPU_CLASSES = ('VCPU', 'PCPU')
 
 
+def _replace(facts, **changes):
+    """``dataclasses.replace`` of frozen facts, without its cost.
+
+    For the facts dataclasses a debit changes (no ``__post_init__``, no
+    ``init=False`` field, no cached property): a shallow copy with
+    ``changes`` set.  ``dataclasses.replace`` re-runs ``__init__`` field by
+    field, most of a plan's debit time.
+    """
+    new = object.__new__(facts.__class__)
+    state = new.__dict__
+    state.update(facts.__dict__)
+    state.update(changes)
+    return new
+
+
 def cpu_class(server, host):
     """``PCPU`` for a pinned guest on a host with PCPU inventory."""
     inv = host.inventory
@@ -97,7 +112,7 @@ def cells_after(cells, server):
             changes['free_cpus'] = cell.free_cpus - per_cpu
         if small_mem and cell.free_memory_mb is not None:
             changes['free_memory_mb'] = cell.free_memory_mb - small_mem
-        return dataclasses.replace(cell, **changes) if changes else cell
+        return _replace(cell, **changes) if changes else cell
 
     if server.numa_nodes:
         cells = _take(cells, nodes,
@@ -114,7 +129,7 @@ def cells_after(cells, server):
                 def page_change(cell, size=size, pages=pages):
                     free = dict(cell.free_hugepages)
                     free[size] = free.get(size, 0) - pages
-                    return dataclasses.replace(cell, free_hugepages=free)
+                    return _replace(cell, free_hugepages=free)
 
                 cells = _take(cells, nodes,
                               lambda c, size=size: _cell_fits(
@@ -130,8 +145,10 @@ def host_after(host, server):
     if host.inventory is not None:
         inv = dict(host.inventory)
         for rc, amount in needs(server, host).items():
-            if rc in inv:
-                inv[rc] = inv[rc].consume(amount)
+            cap = inv.get(rc)
+            if cap is not None:
+                # Capacity.consume
+                inv[rc] = _replace(cap, used=cap.used + amount)
         changes['inventory'] = inv
     if host.free_ram_mb is not None:
         changes['free_ram_mb'] = host.free_ram_mb - server.flavor.ram
@@ -143,9 +160,8 @@ def host_after(host, server):
     if side is not None and side.numa_cells:
         cells = cells_after(side.numa_cells, server)
         if cells is not side.numa_cells:
-            changes['host_side'] = dataclasses.replace(side,
-                                                       numa_cells=cells)
-    return dataclasses.replace(host, **changes)
+            changes['host_side'] = _replace(side, numa_cells=cells)
+    return _replace(host, **changes)
 
 
 def regroup(groups, server_id, destination):

@@ -20,6 +20,7 @@ from osc_lib.command import command
 from migrationclient._i18n import _
 from migrationclient.cloud import services
 from migrationclient.engine import drain
+from migrationclient.engine.drain import livelimits
 from migrationclient.engine import events
 from migrationclient.engine import metrics
 from migrationclient.engine import report as report_mod
@@ -28,6 +29,7 @@ from migrationclient import exitcodes
 from migrationclient.v1 import arguments
 from migrationclient.v1 import drain_plan
 from migrationclient.v1 import errors as v1_errors
+from migrationclient.v1 import ssh_options
 
 LOG = logging.getLogger(__name__)
 
@@ -74,7 +76,8 @@ def add_arguments(parser):
                'destination, live / cold and why, or what binds on each '
                'candidate when it fits nowhere; per destination vCPU / '
                'PCPU, RAM and disk used before -> after; the N+1 '
-               'headroom'))
+               'headroom.  -f json / yaml: one document with all of it '
+               '(servers, destinations, headroom, summary)'))
     parser.add_argument(
         '--disable-reason', metavar='<text>',
         help=_('Reason recorded on the disabled service, after the '
@@ -110,11 +113,23 @@ def add_arguments(parser):
         '--max-live-per-source', metavar='<n>', default=None,
         help=_('Live migrations in flight per source host: Nova\'s '
                '[DEFAULT] max_concurrent_live_migrations of that host '
-               '(0: no limit).  Default: 1, Nova\'s default.  A live '
-               'migration is not sent while that many leave the host: '
-               'Nova would queue it, and a queued migration shows no '
-               'progress, so --stuck-after could not tell it from a '
+               '(0: no limit).  Default: with --ssh, the value in each '
+               'source host\'s nova.conf (0 there, or not readable: 1), '
+               'else 1, Nova\'s default; given, it wins over nova.conf.  '
+               'A live migration is not sent while that many leave the '
+               'host: Nova would queue it, and a queued migration shows '
+               'no progress, so --stuck-after could not tell it from a '
                'stuck one'))
+    parser.add_argument(
+        '--ssh', action='store_true', default=False,
+        help=_('Read each source host\'s nova.conf over SSH (see the '
+               '--ssh-* options) for its [DEFAULT] '
+               'max_concurrent_live_migrations: the live migrations the '
+               'drain lets leave that host at once (stderr and the '
+               'report\'s live_limits say which limit applies per host; '
+               'a host whose nova.conf cannot be read gets '
+               '--max-live-per-source, with a warning)'))
+    ssh_options.add_ssh_options(parser)
     parser.add_argument(
         '--no-confirm', action='store_true',
         help=_('Leave cold-migrated servers in VERIFY_RESIZE for the '
@@ -342,6 +357,29 @@ class DrainCompute(command.Lister):
                     stdout=self.app.stdout, on_error=LOG.warning)
         return sink, mfile
 
+    def _live_limits(self, args, job):
+        """--ssh: each source host's max_concurrent_live_migrations."""
+        with v1_errors.translated():
+            warnings, lines = livelimits.read_for_job(job, args.ssh_options)
+        for note in warnings:
+            LOG.warning(note)
+        for line in lines:
+            sys.stderr.write(line + '\n')
+
+    @v1_errors.one_line_errors
+    def _check_ssh(self, args):
+        """--ssh: every option and file checked before any call."""
+        args.ssh_options = None
+        if not args.ssh:
+            return
+        if args.restore:
+            raise errors.Error(_('--ssh reads the drained hosts\' '
+                                 'nova.conf: not with --restore'))
+        try:
+            args.ssh_options = ssh_options.checked_options(args)
+        except ValueError as exc:
+            raise errors.Error(str(exc))
+
     def _plan_rows(self, job, items, options):
         """The --dry-run table: one row per server, its placement."""
         cplan = getattr(job, 'capacity', None)
@@ -366,15 +404,26 @@ class DrainCompute(command.Lister):
             # The end event carries the result; a table (even an empty
             # one, a blank line) would break a JSON-lines reader.
             return 0
-        status = super().produce_output(parsed_args, column_names, data)
         shown = getattr(self, 'shown_plan', None)
+        fmt = getattr(parsed_args, 'formatter', 'table')
+        if shown is not None and fmt in drain_plan.DOCUMENT_FORMATS:
+            # one document: the rows, the destinations, the headroom
+            cplan, picks = shown
+            doc = drain_plan.document(cplan, column_names, data, picks,
+                                      getattr(parsed_args, 'columns', None))
+            self.formatter.emit_one(list(doc), list(doc.values()),
+                                    self.app.stdout, parsed_args)
+            for line in doc['summary']:
+                sys.stderr.write(line + '\n')
+            return 0
+        status = super().produce_output(parsed_args, column_names, data)
         if shown is not None:
             cplan, picks = shown
-            if getattr(parsed_args, 'formatter', 'table') == 'table':
+            if fmt == 'table':
                 drain_plan.emit(self.formatter, self.app.stdout,
                                 parsed_args, cplan, picks)
             else:
-                # stdout stays one document: json, yaml, csv, value
+                # csv, value: stdout holds the rows only
                 for line in drain_plan.summary_lines(cplan, picks):
                     sys.stderr.write(line + '\n')
         return status
@@ -383,6 +432,7 @@ class DrainCompute(command.Lister):
     def take_action(self, parsed_args):
         self._check_output(parsed_args)
         options = self._options(parsed_args)
+        self._check_ssh(parsed_args)
         log = drain.ProgressLog(sys.stderr)
         job = self._job(parsed_args, options, log)
         self.exit_status = exitcodes.OK
@@ -400,6 +450,8 @@ class DrainCompute(command.Lister):
             sys.stderr.write('%s%s\n' % (
                 _('--dry-run: a drain would refuse: ')
                 if parsed_args.dry_run else '', refused))
+        if parsed_args.ssh and refused is None:
+            self._live_limits(parsed_args, job)
         if parsed_args.dry_run or refused is not None:
             return self._plan_rows(job, items, options)
         job.events, job.metrics_file = self._outputs(parsed_args, job)

@@ -16,13 +16,18 @@ The per-server table is the command's result (one row per server: where
 it goes, live / cold, why; for a server that fits nowhere the constraint
 that binds on each candidate, column ``Plan``).  With the table formatter
 the per-destination table (usage before -> after) follows, then the N+1
-headroom line.
+headroom line.  With ``-f json`` / ``-f yaml`` the answer is one document
+(:func:`document`): the rows under ``servers``, the destinations' usage,
+the N+1 headroom and the summary lines; csv / value print the rows (the
+summary goes to stderr).
 """
 
 from cliff import columns
 
 from migrationclient._i18n import _
 
+#: formats that print the plan as one document (:func:`document`)
+DOCUMENT_FORMATS = ('json', 'yaml')
 #: the destination table
 DEST_COLUMNS = ('Destination', 'Servers', 'vCPU', 'PCPU', 'RAM (MB)',
                 'Disk (GB)')
@@ -123,3 +128,34 @@ def emit(formatter, stdout, parsed_args, cplan, scheduler_picks=None):
         formatter.emit_list(cols, rows, stdout, parsed_args)
     for line in summary_lines(cplan, scheduler_picks):
         stdout.write(line + '\n')
+
+
+def document(cplan, column_names, rows, scheduler_picks=None,
+             selected=None):
+    """The dry run as one json / yaml document (a dict).
+
+    ``servers``: the rows (the ``selected`` columns, ``-c``, or every
+    column; ``Plan`` is the placement: destination, kind, reason, and for
+    a server that fits nowhere the binding constraint per candidate);
+    ``destinations``: per receiving host its planned servers and, per
+    resource (VCPU or PCPU, MEMORY_MB, DISK_GB), capacity, used before and
+    after, and both as % of the capacity; ``headroom``: N+1 after the
+    drain (``first_short``: the resource that runs out first;
+    ``margins``: per resource the busiest host's use against the others'
+    free total); ``summary``: the lines the table prints below it.
+    """
+    wanted = [c for c in column_names if not selected or c in selected]
+    servers = []
+    for row in rows:
+        one = {}
+        for name, value in zip(column_names, row):
+            if name in wanted:
+                one[name] = (value.machine_readable()
+                             if isinstance(value, columns.FormattableColumn)
+                             else value)
+        servers.append(one)
+    doc = cplan.to_dict()
+    del doc['placements']           # each server row's Plan
+    doc.update(servers=servers, scheduler_picks=scheduler_picks,
+               summary=summary_lines(cplan, scheduler_picks))
+    return doc

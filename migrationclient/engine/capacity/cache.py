@@ -12,6 +12,8 @@
 
 """The constraint rules on the planner's debited facts, cached."""
 
+import dataclasses
+
 from migrationclient.constraints import evaluate as cengine
 from migrationclient.constraints import model as f
 from migrationclient.constraints import rules
@@ -25,6 +27,10 @@ DEBITED = frozenset(('inventory', 'free_ram_mb', 'running_vms',
                      'vcpus_used', 'host_side.numa_cells'))
 #: fields read through a nested proxy
 NESTED = frozenset(('host_side',))
+#: HostFacts fields that name one host: findings that read one are not
+#: shared by a host class (:meth:`Rules.host_class`)
+IDENTITY = frozenset(('name', 'nodename', 'service_id', 'host_ip',
+                      'provider_id'))
 _PRESENT = object()
 
 
@@ -53,6 +59,34 @@ class _Reads:
 
     def items(self):
         return tuple(self.read.items())
+
+
+def _freeze(value):
+    """A hashable value equal for equal values (type included)."""
+    if isinstance(value, dict):
+        return (dict, tuple(sorted((k, _freeze(v))
+                                   for k, v in value.items())))
+    if isinstance(value, list):
+        return (list, tuple(_freeze(v) for v in value))
+    if isinstance(value, tuple):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, set):
+        return (set, frozenset(value))
+    return value
+
+
+def _fingerprint(host, prefix=''):
+    """The host's facts but :data:`IDENTITY` and :data:`DEBITED`."""
+    values = []
+    for field in dataclasses.fields(host):
+        name = prefix + field.name
+        if name in IDENTITY or name in DEBITED:
+            continue
+        value = getattr(host, field.name)
+        if name in NESTED and value is not None:
+            value = (value.__class__, _fingerprint(value, name + '.'))
+        values.append((field.name, _freeze(value)))
+    return (host.__class__, tuple(values))
 
 
 class _ServerReads:
@@ -89,12 +123,19 @@ def _server_matches(server, items):
 
 
 class _Volatile:
-    """Findings of one rule input that read debited facts, by versions."""
+    """Findings of one rule input that read debited facts, at versions.
 
-    __slots__ = ('results',)
+    Only the last run is kept: versions are drawn from one clock and a
+    host's facts change with its version, so the findings of an older
+    version are asked again only after a trial placement was undone (then
+    they are run again: a miss, never a wrong answer).
+    """
 
-    def __init__(self):
-        self.results = {}
+    __slots__ = ('versions', 'result')
+
+    def __init__(self, versions, result):
+        self.versions = versions
+        self.result = result
 
 
 def _matches(host, items):
@@ -146,21 +187,58 @@ class Rules:
                         getattr(rule, 'depends', rules.EVERYTHING))
                        for rule_id, rule in rules.RULES]
         self.cache = {}
+        self.parts = [()] * len(self.layout)
+        #: (server id, group versions, findings per rule) of the last
+        #: host-free findings
+        self.last_free = (None, None, None)
         self.memo = {}
+        # host name -> class number; fingerprint -> class number; findings
+        # by (key, source class, destination class, group versions)
+        self.classes, self.class_ids, self.by_class = {}, {}, {}
+        #: the verdicts without a blocker or an unknown, shared
+        self.plain = {}
         self.items = {}
         self.notes = tuple(f.Finding('cloud', f.WARNING, note, '', f.BOTH)
                            for note in planner.view.cloud.notes)
-        self.clear = {}
+        #: (rule position, server key) -> its number in the cache's keys
+        self.key_ids = {}
+        #: per rule: position, id, rule, reads source, reads dest, key
+        #: function, key when it reads no server fact, host rule (0 / 1)
+        self.compiled = []
+        for pos, (rule_id, rule, dep) in enumerate(self.layout):
+            fn = dep.server
+            const = None if fn else self.key_ids.setdefault(
+                (pos, None), len(self.key_ids))
+            self.compiled.append((pos, rule_id, rule, bool(dep.source),
+                                  bool(dep.dest), fn, const,
+                                  int(bool(dep.source or dep.dest))))
+        #: (key number, group versions) whose runs read debited facts
+        self.debited = set()
 
     def _items(self, server):
-        """Per rule: (rule id, rule, reads source, reads dest, key)."""
-        items = self.items.get(server.id)
+        """``(host-free rules, host rules)`` of the server, with keys.
+
+        Each: (position, rule id, rule, reads source, reads dest, key);
+        the keys are computed once per server and stand for (rule
+        position, key) as a number (cheap to hash in the cache's keys), or
+        (position, server id) for the rules keyed by the server's id.
+        """
+        sid = server.id
+        items = self.items.get(sid)
         if items is None:
             view = self.planner.view
-            items = self.items[server.id] = [
-                (rule_id, rule, bool(dep.source), bool(dep.dest),
-                 dep.server(server, view) if dep.server else None)
-                for rule_id, rule, dep in self.layout]
+            ids = self.key_ids
+            items = self.items[sid] = ([], [])
+            by_id = rules.server_id
+            for pos, rule_id, rule, src, dst, fn, key, hosted in \
+                    self.compiled:
+                if key is not None:
+                    pass
+                elif fn is by_id:
+                    key = (pos, sid)
+                else:
+                    key = ids.setdefault((pos, fn(server, view)), len(ids))
+                items[hosted].append((pos, rule_id, rule, src, dst, key))
         return items
 
     def findings(self, server, dest_name, host_free=None):
@@ -171,62 +249,111 @@ class Rules:
         """
         p = self.planner
         gv = p.group_version(server.id)
-        version = p.version
         cache = self.cache
-        found = []
+        free, hosted = self._items(server)
+        last = self.last_free
+        if host_free is False:
+            parts = self.parts[:]
+        elif last[0] == server.id and last[1] == gv:
+            # the host-free findings just computed for this server
+            parts = last[2][:]
+        else:
+            parts = self.parts[:]
+            for pos, rule_id, rule, _s, _d, key in free:
+                base = (key, None, None, gv)
+                entry = cache.get(base)
+                if entry is None:
+                    entry = self._run_host_free(server, rule_id, rule, base,
+                                                gv)
+                parts[pos] = entry
+            self.last_free = (server.id, gv, parts[:])
+        if host_free:
+            return [x for part in parts for x in part]
+        version = p.version
         src_name = server.host
-        for rule_id, rule, reads_src, reads_dest, key in self._items(server):
-            if host_free is not None and \
-                    (reads_src or reads_dest) == host_free:
-                continue
-            base = (rule_id, key, src_name if reads_src else None,
+        for pos, rule_id, rule, reads_src, reads_dest, key in hosted:
+            base = (key, src_name if reads_src else None,
                     dest_name if reads_dest else None, gv)
             entry = cache.get(base)
-            if entry.__class__ is tuple:
-                found.extend(entry)
-                continue
-            versions = (version.get(src_name, 0) if reads_src else None,
-                        version.get(dest_name, 0) if reads_dest else None)
-            if entry is not None:
-                result = entry.results.get(versions)
-                if result is not None:
-                    found.extend(result)
-                    continue
-            found.extend(self._run(server, rule_id, rule, reads_src,
-                                   reads_dest, key, base, entry, versions,
-                                   dest_name, gv))
-        return found
+            if entry.__class__ is not tuple:
+                versions = (
+                    version.get(src_name, 0) if reads_src else None,
+                    version.get(dest_name, 0) if reads_dest else None)
+                if entry is not None and entry.versions == versions:
+                    entry = entry.result
+                else:
+                    entry = self._run(server, rule_id, rule, reads_src,
+                                      reads_dest, key, base, entry,
+                                      versions, dest_name, gv)
+            parts[pos] = entry
+        return [x for part in parts for x in part]
 
     def _run(self, server, rule_id, rule, reads_src, reads_dest, key, base,
              entry, versions, dest_name, gv):
         p = self.planner
-        if not (reads_src or reads_dest):
-            return self._run_host_free(server, rule_id, rule, base, gv)
         source = p.hosts.get(server.host) if reads_src else None
         dest = p.hosts[dest_name] if reads_dest else None
-        memo = self.memo.setdefault((rule_id, key, gv), [])
-        if entry is None:
-            for src_items, dest_items, result in memo:
-                if _matches(source, src_items) and \
-                        _matches(dest, dest_items):
-                    self.cache[base] = result
-                    return result
+        if entry is not None or (key, gv) in self.debited:
+            # This input read debited facts before (on this or another
+            # host): run it plainly, kept for the hosts' versions only.
+            result = tuple(rule(server, source, dest, p.view))
+            if entry is None:
+                self.cache[base] = _Volatile(versions, result)
+            else:
+                entry.versions, entry.result = versions, result
+            return result
+        # hosts of one class (equal facts but their identity and debits)
+        # share the findings that read neither
+        by_class = (key, self.host_class(source), self.host_class(dest), gv)
+        result = self.by_class.get(by_class)
+        if result is not None:
+            self.cache[base] = result
+            return result
+        memo = self.memo.setdefault((key, gv), [])
+        for src_items, dest_items, result in memo:
+            if _matches(source, src_items) and _matches(dest, dest_items):
+                self.cache[base] = result
+                if not any(name in IDENTITY
+                           for name, _v in src_items + dest_items):
+                    self.by_class[by_class] = result
+                return result
         src_proxy = _Reads(source) if source is not None else None
         dest_proxy = _Reads(dest) if dest is not None else None
         result = tuple(rule(server, src_proxy, dest_proxy, p.view))
         src_items = src_proxy.items() if src_proxy is not None else ()
         dest_items = dest_proxy.items() if dest_proxy is not None else ()
         read = [name for name, _v in src_items + dest_items]
-        if entry is None and not any(name in DEBITED for name in read):
+        if not any(name in DEBITED for name in read):
             self.cache[base] = result
             # a result that read a host's name is that host's only
             if len(memo) < MEMO and 'name' not in read:
                 memo.append((src_items, dest_items, result))
+            if not any(name in IDENTITY for name in read):
+                self.by_class[by_class] = result
         else:
-            if entry is None:
-                entry = self.cache[base] = _Volatile()
-            entry.results[versions] = result
+            self.debited.add((key, gv))
+            self.cache[base] = _Volatile(versions, result)
         return result
+
+    def host_class(self, host):
+        """A number shared by hosts with equal facts (``None``: no host).
+
+        Equal in every fact but :data:`IDENTITY` and :data:`DEBITED` (a
+        debit changes no other fact); a host whose facts do not freeze
+        into a hashable value is a class of its own.
+        """
+        if host is None:
+            return None
+        found = self.classes.get(host.name)
+        if found is None:
+            try:
+                fingerprint = _fingerprint(host)
+                hash(fingerprint)
+            except TypeError:
+                fingerprint = ('host', host.name)
+            found = self.classes[host.name] = self.class_ids.setdefault(
+                fingerprint, len(self.class_ids))
+        return found
 
     def _run_host_free(self, server, rule_id, rule, base, gv):
         """A rule that reads no host: shared by servers of equal reads."""
@@ -245,10 +372,16 @@ class Rules:
     def evaluate(self, server, dest_name, kinds):
         findings = tuple(self.findings(server, dest_name)) + self.notes
         bad = [x for x in findings if x.severity in _BAD]
+        plain = self.plain
 
         def verdict(kind):
             if not bad:
-                return cengine.Verdict(kind, kind in kinds)
+                # immutable: one per kind and checked
+                found = plain.get((kind, kind in kinds))
+                if found is None:
+                    found = plain[kind, kind in kinds] = cengine.Verdict(
+                        kind, kind in kinds)
+                return found
             return cengine.Verdict(
                 kind, kind in kinds,
                 tuple(x for x in bad if x.blocks(kind)),

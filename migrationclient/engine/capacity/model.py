@@ -13,6 +13,7 @@
 """The capacity plan's results: dataclasses, JSON-serialisable."""
 
 import dataclasses
+import functools
 
 from migrationclient.constraints import evaluate as cengine
 from migrationclient.constraints import model as f
@@ -189,11 +190,13 @@ class CapacityPlan:
     def unplaced(self):
         return [p for p in self.placements if not p.placed]
 
+    @functools.cached_property
+    def _by_server(self):
+        return {p.server_id: p for p in self.placements}
+
     def placement(self, server_id):
-        for p in self.placements:
-            if p.server_id == server_id:
-                return p
-        raise KeyError(server_id)
+        """The server's :class:`Placement` (``KeyError``: not planned)."""
+        return self._by_server[server_id]
 
     def to_dict(self):
         return {'drained': list(self.drained), 'feasible': self.feasible,

@@ -14,8 +14,10 @@
 
 import bisect
 import dataclasses
+import itertools
 
 from migrationclient.constraints import debit as dbt
+from migrationclient.constraints.model import BLOCKER
 from migrationclient.constraints import rules
 from migrationclient.engine.capacity import cache
 from migrationclient.engine.capacity import explain
@@ -36,8 +38,10 @@ class Planner(explain.Explainer):
         self.hosts = dict(snapshot.hosts)
         self.view = dataclasses.replace(snapshot, hosts=self.hosts,
                                         groups=dict(snapshot.groups))
-        self.version = {}
-        self.group_versions = {}
+        # versions of hosts and groups, from one clock: an undone trial
+        # (_try_unit) never leaves a version that names other facts
+        self.version, self.group_versions = {}, {}
+        self.clock = itertools.count(1)
         self.remaining = sorted(
             name for name, h in snapshot.hosts.items()
             if name not in drained and h.is_enabled)
@@ -50,8 +54,8 @@ class Planner(explain.Explainer):
         self.pcpu = rules.capacity.pcpu_cloud(snapshot)
         self.index = {rc: [] for rc in RESOURCES}
         self.unknown = []
-        self.free = {rc: {} for rc in RESOURCES}
-        self.max_unit = {rc: {} for rc in RESOURCES}
+        # free amounts and max units of the indexed candidates, by host
+        self.host_free, self.limits = {}, {}
         self.needs = {}
         self.order_keys = {}
         self.pool_cap = dict.fromkeys(RESOURCES, 0)
@@ -61,13 +65,14 @@ class Planner(explain.Explainer):
             if inv is None:
                 self.unknown.append(name)
                 continue
+            free = self.host_free[name] = {}
             for rc in RESOURCES:
                 cap = inv.get(rc)
                 if cap is not None:
                     self.index[rc].append((cap.free, name))
-                    self.free[rc][name] = cap.free
+                    free[rc] = cap.free
                     if cap.max_unit is not None:
-                        self.max_unit[rc][name] = cap.max_unit
+                        self.limits.setdefault(name, {})[rc] = cap.max_unit
                     self.pool_cap[rc] += cap.capacity
                     self.pool_free[rc] += max(cap.free, 0)
         for entries in self.index.values():
@@ -85,31 +90,26 @@ class Planner(explain.Explainer):
         return tuple(self.group_versions.get(g.id, 0) for g in groups)
 
     def _set_host(self, name, host):
-        old = self.hosts[name]
-        if old.inventory is not None and name in self._indexed():
-            for rc in RESOURCES:
-                cap = old.inventory.get(rc)
-                if cap is None:
+        free = self.host_free.get(name)
+        if free is not None:
+            inv, free = host.inventory, dict(free)
+            for rc, old_free in free.items():
+                new_free = inv[rc].free
+                if new_free == old_free:
                     continue
                 entries = self.index[rc]
-                old_free = self.free[rc][name]
                 del entries[bisect.bisect_left(entries, (old_free, name))]
-                new_free = self.free[rc][name] = host.inventory[rc].free
                 bisect.insort(entries, (new_free, name))
+                free[rc] = new_free
                 self.pool_free[rc] += max(new_free, 0) - max(old_free, 0)
+            self.host_free[name] = free
         self.hosts[name] = host
-        self.version[name] = self.version.get(name, 0) + 1
-
-    def _indexed(self):
-        cands = getattr(self, '_cand_set', None)
-        if cands is None:
-            cands = self._cand_set = set(self.candidates)
-        return cands
+        self.version[name] = next(self.clock)
 
     def _set_groups(self, groups, server_id):
         self.view = dataclasses.replace(self.view, groups=groups)
         for g in groups.get(server_id, ()):
-            self.group_versions[g.id] = self.group_versions.get(g.id, 0) + 1
+            self.group_versions[g.id] = next(self.clock)
 
     def _move(self, server, name):
         """Debit ``name`` and the server's groups for one placement."""
@@ -152,16 +152,9 @@ class Planner(explain.Explainer):
         inv = host.inventory
         if inv is None:
             return None
-        if needs is not None and host.name in self._indexed():
-            # Capacity.fits on the free amounts the index keeps
-            for rc, amount in needs.items():
-                free = self.free[rc].get(host.name)
-                if free is None:
-                    return rc, amount, None
-                limit = self.max_unit[rc].get(host.name)
-                if amount > free or (limit is not None and amount > limit):
-                    return rc, amount, free
-            return None
+        free = self.host_free.get(host.name) if needs is not None else None
+        if free is not None:
+            return short_indexed(free, self.limits.get(host.name), needs)
         for rc, amount in (needs or dbt.needs(server, host)).items():
             cap = inv.get(rc)
             if cap is None:
@@ -203,6 +196,11 @@ class Planner(explain.Explainer):
                         break
             seen.update(unit)
             servers = [self.snapshot.servers[m] for m in unit]
+            if gid is None:     # one server: its own order key and needs
+                key = self._order_key(servers[0])
+                units.append(((key[0],) + key, unit, None,
+                              dict(self.pool_needs(servers[0]))))
+                continue
             total = {}
             for s in servers:
                 for rc, n in self.pool_needs(s).items():
@@ -233,8 +231,9 @@ class Planner(explain.Explainer):
         """The server's kinds that no host-independent rule blocks."""
         kinds = self.moving[server.id]
         found = self.rules.findings(server, None, host_free=True)
+        blocking = [x for x in found if x.severity == BLOCKER]
         return tuple(k for k in kinds
-                     if not any(x.blocks(k) for x in found)), found
+                     if not any(x.blocks(k) for x in blocking)), found
 
     def place(self, server):
         kinds, free_findings = self._kinds(server)
@@ -243,8 +242,10 @@ class Planner(explain.Explainer):
             return self._nowhere(server, free_findings)
         chosen, cold, refused, seen_after_cold = None, None, [], 0
         for name in self.walk(needs):
-            host = self.hosts[name]
-            if self.short(server, host, needs) is not None:
+            free = self.host_free.get(name)
+            if (short_indexed(free, self.limits.get(name), needs)
+                    if free is not None else self.short(
+                        server, self.hosts[name], needs)) is not None:
                 continue
             ev = self.rules.evaluate(server, name, kinds)
             if LIVE in kinds and ev.live.allowed:
@@ -290,7 +291,7 @@ class Planner(explain.Explainer):
         saved = (dict(self.hosts), dict(self.version), self.view,
                  dict(self.group_versions), dict(
                      (rc, list(e)) for rc, e in self.index.items()),
-                 dict(self.pool_free))
+                 dict(self.pool_free), dict(self.host_free))
         groups = self.view.groups
         for s in servers:
             groups = dbt.regroup(groups, s.id, name)
@@ -312,7 +313,7 @@ class Planner(explain.Explainer):
             self.placements.extend(done)
             return True
         (hosts, self.version, self.view, self.group_versions, index,
-         self.pool_free) = saved
+         self.pool_free, self.host_free) = saved
         self.hosts.clear()
         self.hosts.update(hosts)
         self.index = index
@@ -324,6 +325,21 @@ class Planner(explain.Explainer):
     def headroom(self):
         return headroom(self.snapshot, self.hosts, self.remaining,
                         self.placements)
+
+
+def short_indexed(free, limits, needs):
+    """:meth:`Planner.short` on an indexed host: its free amounts.
+
+    ``Capacity.fits`` of each need on ``free`` (resource class -> free
+    amount) and ``limits`` (resource class -> max unit, or None).
+    """
+    for rc, amount in needs.items():
+        have = free.get(rc)
+        if have is None:
+            return rc, amount, None
+        if amount > have or (limits and amount > limits.get(rc, amount)):
+            return rc, amount, have
+    return None
 
 
 def headroom(snapshot, hosts, remaining, placements=()):

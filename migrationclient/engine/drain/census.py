@@ -46,11 +46,13 @@ import datetime
 import errno
 import os
 import re
+import types
 
 from migrationclient._i18n import _
 from migrationclient.cloud import actions as cloud_actions
 from migrationclient.cloud import errors
 from migrationclient.cloud import migrations
+from migrationclient.engine.drain import livelimits
 from migrationclient.engine.drain import model
 from migrationclient.engine.drain.slots import Slots
 from migrationclient.engine import report as report_mod
@@ -62,7 +64,7 @@ except ImportError:  # pragma: no cover
     fcntl = None
 
 #: Nova's default ``[DEFAULT] max_concurrent_live_migrations``
-NOVA_DEFAULT_LIVE = 1
+NOVA_DEFAULT_LIVE = livelimits.NOVA_DEFAULT_LIVE
 
 #: A record "in progress" that has not changed for this long is a leftover
 #: (Nova leaves records in ``migrating`` / ``pre-migrating`` / ``accepted``
@@ -381,15 +383,17 @@ def live_limit_of(options, read_limits=None):
 
     ``options.max_live_per_source`` when given (0: no limit), else the
     host's ``[DEFAULT] max_concurrent_live_migrations`` when it was read
-    (``read_limits``: host -> value), else Nova's default, 1.
+    (``read_limits``: host -> value) and is not 0, else Nova's default, 1
+    (:func:`.livelimits.live_limit`).
     """
-    given = getattr(options, 'max_live_per_source', None)
-    read_limits = dict(read_limits or {})
+    merged = dict(getattr(options, 'live_limits', None) or {})
+    merged.update(read_limits or {})
+    view = types.SimpleNamespace(
+        max_live_per_source=getattr(options, 'max_live_per_source', None),
+        live_limits=merged)
 
     def limit(host):
-        if given is not None:
-            return given
-        return read_limits.get(host, NOVA_DEFAULT_LIVE)
+        return livelimits.live_limit(view, host)[0]
     return limit
 
 
@@ -408,16 +412,17 @@ def for_drain(drain):
     slots = Slots(options.max_parallel, options.max_per_target,
                   census=census, live_limit=live_limit_of(options, read),
                   is_live=is_live)
-    sources = sorted({i.original_host for i in drain.items
-                      if i.action == model.LIVE})
-    if getattr(options, 'max_live_per_source', None) is None and \
-            [h for h in sources if h not in read]:
+    sources = livelimits.sources(drain.items)
+    if sources:
+        # which limit applies per source host, and where it comes from
+        drain.report['live_limits'] = livelimits.table(options, sources)
+    unread = [h for h in sources if h not in read]
+    if getattr(options, 'max_live_per_source', None) is None and unread:
         drain.report.setdefault('notes', []).append('%s %s' % (
             report_mod.isotime(), _(
                 'live migrations per source host: %(n)d at a time (Nova\'s '
                 'default [DEFAULT] max_concurrent_live_migrations; not read '
-                'from %(hosts)s): give --max-live-per-source to match '
-                'nova.conf') % {'n': NOVA_DEFAULT_LIVE,
-                                'hosts': ', '.join(
-                                    h for h in sources if h not in read)}))
+                'from %(hosts)s): give --ssh to read it, or '
+                '--max-live-per-source to match nova.conf')
+            % {'n': NOVA_DEFAULT_LIVE, 'hosts': ', '.join(unread)}))
     return census, slots

@@ -687,7 +687,8 @@ class KeystonePluginTest(testtools.TestCase):
                                  '-f', 'json'])
         self.assertEqual(0, result.returncode, result.stderr)
         self.assertNotIn('Traceback', result.stderr)
-        plan = {row['Server']: row for row in json.loads(result.stdout)}
+        plan = {row['Server']: row
+                for row in json.loads(result.stdout)['servers']}
         self.assertIn(self.web.id, plan)
         self.assertEqual(host, plan[self.web.id]['Host'])
         self.assertEqual('live', plan[self.web.id]['Action'])

@@ -123,7 +123,7 @@ class TestDrain(DrainTestCase):
                   for s in moving}
 
         # --dry-run: the plan, and nothing changes.
-        rows = self.drain(SOURCE, '--dry-run').json()
+        rows = self.drain(SOURCE, '--dry-run').json()['servers']
         plan = {r['Server']: r for r in rows}
         self.assertEqual('live', plan[plain.id]['Action'])
         self.assertEqual('live', plan[volume.id]['Action'])
@@ -374,7 +374,7 @@ class TestDrainOldCloud(DrainTestCase):
         live = self.server('image', fakecloud_hold=1)
         stopped = self.server('shutoff')
         res = self.drain(SOURCE, '--poll-interval', '1', '--dry-run')
-        plan = {r['Server']: r for r in res.json()}
+        plan = {r['Server']: r for r in res.json()['servers']}
         self.assertEqual('scheduler', plan[stopped.id]['Destination'])
         self.drain(SOURCE, '--poll-interval', '1')
         svc = self.service()
@@ -406,7 +406,7 @@ class TestDrainLibvirt(DrainTestCase):
         before = {s.id: self.compute.get_server(s.id).status
                   for s in (pinned, pci, sriov)}
         plan = {r['Server']: r for r in self.drain(
-            SOURCE, '--dry-run').json()}
+            SOURCE, '--dry-run').json()['servers']}
         self.assertEqual('live', plan[pinned.id]['Action'])
         # PCI pass-through cannot go live: cold.  Only compute2 has PCI
         # devices; the rules cannot see that (no API shows free devices
@@ -494,7 +494,7 @@ class TestDrainGaps(DrainTestCase):
         self.assertEqual('enabled', self.service().status)
 
         plan = self.drain(SOURCE, '--target-aggregate', 'drain-gaps-agg',
-                          '--dry-run').json()
+                          '--dry-run').json()['servers']
         self.assertEqual({'compute3'}, {r['Destination'] for r in plan})
         rows = {r['Server']: r for r in self.drain(
             SOURCE, '--target-aggregate', 'drain-gaps-agg',

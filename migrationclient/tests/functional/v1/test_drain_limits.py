@@ -43,7 +43,8 @@ def _spans(records):
         for m in sorted(records, key=lambda m: m.created_at))
 
 
-class TestDrainLimitsFromTheCloud(test_drain.DrainTestCase):
+class DrainProcesses(test_drain.DrainTestCase):
+    """Drains as separate ``openstack compute drain`` processes."""
 
     def start_drain(self, hosts, *args, debug=False):
         env = dict(self.bed.env(), XDG_STATE_HOME=self.state_home)
@@ -68,6 +69,9 @@ class TestDrainLimitsFromTheCloud(test_drain.DrainTestCase):
                                    name='%s-lim-%d' % (host, n),
                                    metadata={fakecloud.META_HOLD: str(hold)})
                 for n in range(count)]
+
+
+class TestDrainLimitsFromTheCloud(DrainProcesses):
 
     def test_two_drains_at_once_share_one_target(self):
         servers = {h: self.boot(h, 2, 3) for h in SOURCES}
@@ -181,3 +185,64 @@ class TestDrainLimitsFromTheCloud(test_drain.DrainTestCase):
         self.assertTrue([n for n in report.get('notes', [])
                          if '--max-live-per-source' in n],
                         report.get('notes'))
+
+
+class TestLiveLimitFromNovaConf(DrainProcesses):
+    """``compute drain --ssh``: the source's nova.conf sets the live limit.
+
+    The bed's Nova runs two outbound live migrations per host
+    (``max_concurrent_live_migrations = 2``); the SSH test hosts show the
+    bed's running nova.conf (:meth:`testbed.sshhosts.SSHHosts.from_bed`).
+    """
+
+    BED_ARGS = ('--max-concurrent-live-migrations', '2')
+
+    def test_ssh_reads_the_limit_of_each_source(self):
+        from testbed import sshhosts
+        hosts = self.useFixture(sshhosts.SSHHosts.from_bed(
+            self.bed.endpoints['control'], ['compute1']))
+        ssh_args = ['--ssh'] + hosts.ssh_args()
+        servers = self.boot('compute1', 4, 3)
+
+        # Unreadable nova.conf: a warning, the option's value (default 1).
+        conf = hosts.ssh('compute1', 'cat /etc/nova/nova.conf').stdout
+        self.assertIn('max_concurrent_live_migrations = 2', conf)
+        hosts.hosts['compute1'].write_nova_conf(None)
+        res = self.drain('compute1', '--dry-run', *ssh_args)
+        self.assertIn('compute1: nova.conf not read', res.stderr)
+        self.assertIn('compute1: live migrations 1 at a time (nova.conf '
+                      'not read', res.stderr)
+        # An explicit --max-live-per-source wins (and says what it saw).
+        hosts.hosts['compute1'].write_nova_conf(conf)
+        res = self.drain('compute1', '--dry-run', '--max-live-per-source',
+                         '3', *ssh_args)
+        self.assertIn('compute1: live migrations 3 at a time '
+                      '(--max-live-per-source; nova.conf says 2)',
+                      res.stderr)
+        self.assertEqual('enabled', self.service('compute1').status)
+
+        # The drain: four live migrations, --max-parallel 4, no target
+        # limit; nova.conf says 2, so two leave compute1 at a time.
+        proc = self.start_drain('compute1', '--max-parallel', '4',
+                                '--max-per-target', '0',
+                                '--poll-interval', '1', *ssh_args)
+        rows, err = self.finish(proc)
+        self.assertEqual({'done'}, {r['State'] for r in rows.values()})
+        self.assertIn('compute1: live migrations 2 at a time ([DEFAULT] '
+                      'max_concurrent_live_migrations in its nova.conf)',
+                      err)
+        records = self.migrations_of(servers)
+        self.addDetail('records', test_drain._text(_spans(records)))
+        self.assertEqual(4, len(records))
+        self.assertEqual({'live-migration'},
+                         {m.migration_type for m in records})
+        # never more than 2 from compute1 (none queued by Nova), and 2
+        # side by side (not the default's 1)
+        self.assertEqual(2, test_drain.max_overlap(records,
+                                                   'source_compute'),
+                         _spans(records))
+        report = self.load_report()
+        self.assertEqual({'compute1': {'limit': 2, 'source': 'nova.conf',
+                                       'nova_conf': 2}},
+                         report['live_limits'])
+        self.assertEqual(2, report['options']['live_limits']['compute1'])

@@ -274,7 +274,7 @@ class TestDrainEventsAndMetrics(test_drain.DrainTestCase):
         time.sleep(1.1)
         res = self.drain(SOURCE, '--dry-run', '--events', ev,
                          '--metrics-file', prom)
-        self.assertEqual(1, len(res.json()))
+        self.assertEqual(1, len(res.json()['servers']))
         self.assertEqual(before, tree(self.state_home))
         self.assertEqual([], os.listdir(self.out))
         self.assertNotIn('previous complete report', res.stderr)

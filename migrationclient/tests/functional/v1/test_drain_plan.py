@@ -68,7 +68,8 @@ class PlanTestCase(test_drain.DrainTestCase):
 
     def dry_run(self, *args, expect=exitcodes.OK):
         res = self.run_drain('--dry-run', *args, expect=expect)
-        return {r['Server']: r for r in res.json()}, res
+        self.doc = res.json()       # one document (-f json)
+        return {r['Server']: r for r in self.doc['servers']}, res
 
     def entries(self):
         with open(self.report) as stream:
@@ -103,6 +104,30 @@ class TestDrainFollowsThePlan(PlanTestCase):
         # just enough room: three on each
         self.assertEqual(sorted([PER_DEST, PER_DEST]), sorted(
             list(planned.values()).count(d) for d in DESTS))
+        # the JSON document carries what the table shows below the rows:
+        # usage before / after per destination, N+1, the summary
+        doc = self.doc
+        self.assertEqual((True, 6, 0, list(DRAINED)),
+                         (doc['feasible'], doc['placed'], doc['unplaced'],
+                          doc['drained']))
+        self.assertEqual(list(DESTS),
+                         [d['host'] for d in doc['destinations']])
+        for dest in doc['destinations']:
+            usage = {u['resource']: u for u in dest['usage']}
+            mem = usage['MEMORY_MB']
+            self.assertEqual((3584, mem['before'] + PER_DEST * 1024),
+                             (mem['capacity'], mem['after']))
+            self.assertAlmostEqual(100.0 * mem['after'] / 3584,
+                                   mem['after_pct'], places=1)
+            self.assertIn('VCPU', usage)
+            self.assertIn('DISK_GB', usage)
+            self.assertEqual(sorted(s.id for s in servers
+                                    if planned[s.id] == dest['host']),
+                             sorted(dest['servers']))
+        self.assertIn(doc['headroom']['first_short'],
+                      ('VCPU', 'MEMORY_MB', 'DISK_GB'))
+        self.assertTrue(doc['headroom']['message'].startswith('N+1:'))
+        self.assertIn('Capacity plan: feasible', doc['summary'][0])
         self.assertEqual({'enabled'}, set(self.services().values()))
         self.assertFalse(os.path.exists(self.report))
 
@@ -221,6 +246,8 @@ class TestInfeasiblePlan(PlanTestCase):
                                    'compute2': PER_DEST})
         rows, res = self.dry_run(expect=exitcodes.DRAIN_PLAN_INFEASIBLE)
         self.assertIn('Capacity plan: NOT feasible, 1 of 7', res.stderr)
+        self.assertEqual((False, 1), (self.doc['feasible'],
+                                      self.doc['unplaced']))
         self.assertIn('--dry-run: a drain would refuse: The plan cannot '
                       'place 1 server(s)', res.stderr)
         left = [s for s in servers if not rows[s.id]['Plan']['destination']]
@@ -323,7 +350,7 @@ class TestPlanLibvirt(test_drain.DrainTestCase):
     def test_pinned_guest_goes_to_its_planned_host(self):
         pinned = self.server('pinned', name='a-pinned')
         rows = {r['Server']: r for r in self.drain(
-            'compute1', '--dry-run').json()}
+            'compute1', '--dry-run').json()['servers']}
         row = rows[pinned.id]
         planned = row['Plan']['destination']
         self.assertIsNotNone(planned, row)

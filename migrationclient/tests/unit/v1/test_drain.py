@@ -352,7 +352,7 @@ class TestCapacityPlanOutput(testtools.TestCase):
         self.assertIn('The plan cannot place 1 server(s)',
                       self.stderr.getvalue())
         data = json.loads(self.stdout.getvalue())
-        by_id = {r['Server']: r for r in data}
+        by_id = {r['Server']: r for r in data['servers']}
         self.assertIsNone(by_id['srv-04']['Plan']['destination'])
         self.assertEqual(['dst1', 'dst2'], sorted(
             b['host'] for b in by_id['srv-04']['Plan']['bindings']))
@@ -367,6 +367,91 @@ class TestCapacityPlanOutput(testtools.TestCase):
         self.assertIn('--dry-run: a drain would refuse: The plan cannot',
                       self.stderr.getvalue())
         self.assertEqual(exitcodes.DRAIN_PLAN_INFEASIBLE, cmd.exit_status)
+
+    def test_dry_run_json_is_one_document(self):
+        job = PlanJob(self.items, self.cplan)
+        self.show(job, '--dry-run', '-f', 'json')
+        doc = json.loads(self.stdout.getvalue())
+        self.assertEqual(
+            ['destinations', 'drained', 'feasible', 'headroom', 'placed',
+             'scheduler_picks', 'servers', 'summary', 'unplaced'],
+            sorted(doc))
+        self.assertEqual((False, 4, 1), (doc['feasible'], doc['placed'],
+                                         doc['unplaced']))
+        by_id = {r['Server']: r for r in doc['servers']}
+        self.assertEqual(list(drain.PLAN_COLUMNS), list(by_id['srv-00']))
+        # per server: destination, kind, reason; nowhere: what binds
+        self.assertEqual('live', by_id['srv-00']['Plan']['kind'])
+        self.assertIn('best fit on', by_id['srv-00']['Plan']['reason'])
+        binds = {b['host']: b for b in by_id['srv-04']['Plan']['bindings']}
+        self.assertEqual(('MEMORY_MB', 3000, 1457),
+                         (binds['dst1']['resource'], binds['dst1']['need'],
+                          binds['dst1']['free']))
+        # per destination: usage before and after, numbers and %
+        dst1 = {d['host']: d for d in doc['destinations']}['dst1']
+        mem = {u['resource']: u for u in dst1['usage']}['MEMORY_MB']
+        self.assertEqual((7969, 512, 6512, 6.4, 81.7),
+                         (mem['capacity'], mem['before'], mem['after'],
+                          round(mem['before_pct'], 1),
+                          round(mem['after_pct'], 1)))
+        self.assertEqual(2, len(dst1['servers']))
+        # N+1 and the resource that runs out first
+        self.assertIn(doc['headroom']['first_short'],
+                      ('VCPU', 'MEMORY_MB', 'DISK_GB'))
+        self.assertTrue(doc['headroom']['message'].startswith('N+1: '))
+        self.assertIn('Capacity plan: NOT feasible', doc['summary'][0])
+        # the table's extras are not on stdout, the summary is on stderr
+        self.assertNotIn('| Destination', self.stdout.getvalue())
+        self.assertIn('Capacity plan: NOT feasible', self.stderr.getvalue())
+
+    def test_dry_run_yaml_and_columns(self):
+        from cliff.formatters import yaml_format
+        import yaml
+        job = PlanJob(self.items, self.cplan)
+        cmd = self.command(job)
+        parser = cmd.get_parser('openstack compute drain')
+        args = parser.parse_args(['src1', 'src2', '--dry-run', '-f', 'yaml',
+                                  '-c', 'Server', '-c', 'Plan'])
+        cmd.formatter = yaml_format.YAMLFormatter()
+        cols, rows = cmd.take_action(args)
+        cmd.produce_output(args, cols, rows)
+        doc = yaml.safe_load(self.stdout.getvalue())
+        self.assertEqual({'Server', 'Plan'}, set(doc['servers'][0]))
+        self.assertEqual({'dst1', 'dst2'},
+                         {d['host'] for d in doc['destinations']})
+
+    def test_ssh_reads_the_live_limits(self):
+        from migrationclient.engine.drain import livelimits
+        calls = []
+
+        def read_for_job(job, options):
+            calls.append((job, options))
+            return (['src2: nova.conf not read (no route)'],
+                    ['src1: live migrations 2 at a time ([DEFAULT] '
+                     'max_concurrent_live_migrations in its nova.conf)'])
+        self.useFixture(fixtures.MonkeyPatch(
+            'migrationclient.engine.drain.livelimits.read_for_job',
+            read_for_job))
+        self.assertIs(livelimits.read_for_job, read_for_job)
+        job = PlanJob(self.items, self.cplan)
+        logged = self.useFixture(fixtures.FakeLogger())
+        self.show(job, '--dry-run', '--ssh', '--ssh-no-agent',
+                  '--ssh-config', '', '--ssh-user', 'migtest')
+        [(seen, options)] = calls
+        self.assertIs(job, seen)
+        self.assertEqual('migtest', options.user)
+        self.assertIn('src1: live migrations 2 at a time',
+                      self.stderr.getvalue())
+        self.assertIn('src2: nova.conf not read', logged.output)
+
+    def test_ssh_not_with_restore(self):
+        cmd = self.command(PlanJob(self.items, self.cplan))
+        parser = cmd.get_parser('openstack compute drain')
+        args = parser.parse_args(['--restore', 'r.json', '--ssh'])
+        cmd.formatter = self.formatters['table']
+        exc = self.assertRaises(exceptions.CommandError, cmd.take_action,
+                                args)
+        self.assertIn('--ssh reads the drained hosts', str(exc))
 
     def test_scheduler_picks_is_said(self):
         for item in self.items:
