@@ -122,8 +122,11 @@ def add_arguments(parser):
                'stuck one'))
     parser.add_argument(
         '--ssh', action='store_true', default=False,
-        help=_('Read each source host\'s nova.conf over SSH (see the '
-               '--ssh-* options) for its [DEFAULT] '
+        help=_('Read the hosts over SSH (see the --ssh-* options), as '
+               '"migration precheck --ssh" does: the moves and the '
+               'capacity plan rest on their free pinnable CPUs, memory '
+               'and huge pages per NUMA cell, free PCI devices and VFs; '
+               'and each source host\'s nova.conf for its [DEFAULT] '
                'max_concurrent_live_migrations: the live migrations the '
                'drain lets leave that host at once (stderr and the '
                'report\'s live_limits say which limit applies per host; '
@@ -435,6 +438,7 @@ class DrainCompute(command.Lister):
         self._check_ssh(parsed_args)
         log = drain.ProgressLog(sys.stderr)
         job = self._job(parsed_args, options, log)
+        job.ssh_options = parsed_args.ssh_options
         self.exit_status = exitcodes.OK
         self.shown_plan = None
         refused = None

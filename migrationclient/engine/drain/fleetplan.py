@@ -47,6 +47,7 @@ from migrationclient.engine.drain.model import COLD
 from migrationclient.engine.drain.model import DrainError
 from migrationclient.engine.drain.model import LIVE
 from migrationclient.engine.drain import policy
+from migrationclient.engine import precheck
 from migrationclient import exitcodes
 
 #: candidates named in a server's reason when it fits nowhere (the plan
@@ -112,11 +113,11 @@ def gather(job, servers):
         why = _('no enabled and up nova-compute host to move to')
         return {s.id: cengine.Move(s.id, None, None, None, (), why)
                 for s in movable}, None
-    moves, snapshots = {}, []
+    moves, snapshots = {}, {}
     by_host = {}
     for s in movable:
         by_host.setdefault(s.host, []).append(s)
-    for host, group in sorted(by_host.items()):
+    for host in sorted(by_host):
         try:
             gathered = job.actions.gather(
                 source_host=host, destinations=list(job.dest_hosts))
@@ -124,8 +125,10 @@ def gather(job, servers):
             raise DrainError(str(exc))
         job.notes.extend(n for n in gathered.snapshot.cloud.notes
                          if n not in job.notes)
-        snapshot = gathered.snapshot
-        snapshots.append(snapshot)
+        snapshots[host] = gathered.snapshot
+    snapshots = with_host_facts(snapshots, job)
+    for host, group in sorted(by_host.items()):
+        snapshot = snapshots[host]
         for kinds in (('live', 'cold'), ('cold',)):
             ids = [s.id for s in group
                    if policy.kinds_for(s, job.options) == kinds and
@@ -136,7 +139,29 @@ def gather(job, servers):
                                      destinations=list(job.dest_hosts),
                                      kinds=kinds):
                 moves[move.server_id] = move
-    return moves, merge(snapshots)
+    return moves, merge(snapshots.values())
+
+
+def with_host_facts(snapshots, job):
+    """``snapshots`` (source host -> Snapshot) with the hosts' own facts.
+
+    ``compute drain --ssh`` (``job.ssh_options``): the drained hosts and
+    every destination are read once over SSH, as ``migration precheck
+    --ssh`` reads them (:func:`migrationclient.engine.precheck
+    .read_side_facts`: free pinnable CPUs, memory and huge pages per
+    cell, free PCI devices and VFs, nova.conf, the guests' domain XML),
+    so that the moves and the capacity plan rest on the same facts as
+    the precheck's verdicts.  Without --ssh: unchanged.
+    """
+    ssh_options = getattr(job, 'ssh_options', None)
+    if ssh_options is None or not snapshots:
+        return snapshots
+    merged = merge(snapshots.values())
+    hosts, guests, notes = precheck.read_side_facts(
+        merged, sorted(merged.servers), list(job.dest_hosts), ssh_options)
+    job.notes.extend(n for n in notes if n not in job.notes)
+    return {name: snap.with_side_facts(hosts, guests)
+            for name, snap in snapshots.items()}
 
 
 def to_plan(items, snapshot, options):

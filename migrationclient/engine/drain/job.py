@@ -110,6 +110,7 @@ class Job:
         self.drain = None
         self.snapshot = None        # the sources' constraint facts, merged
         self.capacity = None        # the CapacityPlan (fleetplan.py)
+        self.ssh_options = None     # --ssh: host facts for the plan
 
     # -- prepare -----------------------------------------------------------
 

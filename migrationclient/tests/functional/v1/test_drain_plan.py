@@ -364,3 +364,40 @@ class TestPlanLibvirt(test_drain.DrainTestCase):
         self.assertEqual((planned, 1, []), (entry['planned'],
                                             entry['attempts'],
                                             entry['replanned']))
+
+    def test_ssh_plan_rests_on_the_hosts_facts(self):
+        # issue 15 item 2 / issue 16 item 1: without --ssh free huge pages
+        # per cell are not known (the plan's choice is not certain); with
+        # --ssh the drain reads the hosts as "migration precheck --ssh"
+        # does: compute3 has no huge pages, compute2 has them free, the
+        # plan is certain and the guest goes there, first time.
+        from testbed import sshhosts
+        reason = sshhosts.missing_prerequisites()
+        if reason:
+            self.skipTest(reason)
+        hosts = self.useFixture(sshhosts.SSHHosts.from_bed(
+            self.bed.endpoints['control']))
+        ssh_args = ['--ssh'] + hosts.ssh_args()
+        guest = self.server('hugepages', name='a-hugepages')
+
+        def plan_of(*args):
+            rows = {r['Server']: r for r in self.drain(
+                'compute1', '--dry-run', *args).json()['servers']}
+            return rows[guest.id]['Plan']
+
+        blind = plan_of()
+        self.assertFalse(blind['certain'], blind)
+        self.assertTrue(blind['unknowns'], blind)
+        seen = plan_of(*ssh_args)
+        self.assertEqual(('compute2', 'live', True, []),
+                         (seen['destination'], seen['kind'],
+                          seen['certain'], seen['unknowns']), seen)
+        self.drain('compute1', '--poll-interval', '1', *ssh_args)
+        now = self.compute.get_server(guest.id)
+        self.assertEqual(('compute2', 'ACTIVE'),
+                         (now.compute_host, now.status))
+        entry = [e for e in self.load_report()['servers']
+                 if e['id'] == guest.id][0]
+        self.assertEqual(('compute2', 1, []), (entry['planned'],
+                                               entry['attempts'],
+                                               entry['replanned']))
