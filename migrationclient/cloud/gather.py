@@ -43,6 +43,7 @@ microversions).  The ``*_from_sdk`` functions are pure: they turn
 openstacksdk resources into :mod:`migrationclient.constraints.model`.
 """
 
+import dataclasses
 import json
 import logging
 import warnings
@@ -126,8 +127,12 @@ def inventory_from_sdk(inventories, usages):
 
 
 def host_from_sdk(service, hypervisor=None, aggregates=(), inventory=None,
-                  traits=None):
-    """HostFacts from a compute service, its hypervisor and placement."""
+                  traits=None, ovs_datapath=None):
+    """HostFacts from a compute service, its hypervisor and placement.
+
+    ``ovs_datapath``: the host's Open vSwitch agent datapath (see
+    :func:`ovs_datapaths_from_sdk`), ``''`` for no agent, None unread.
+    """
     cpu = None
     if hypervisor is not None:
         cpu = cpu_from_cpu_info(_get(hypervisor, 'cpu_info'))
@@ -158,7 +163,47 @@ def host_from_sdk(service, hypervisor=None, aggregates=(), inventory=None,
         free_ram_mb=_get(hv, 'memory_free') if hv is not None else None,
         running_vms=_get(hv, 'running_vms') if hv is not None else None,
         vcpus_used=_get(hv, 'vcpus_used') if hv is not None else None,
-        aggregates=aggs)
+        aggregates=aggs, ovs_datapath=ovs_datapath)
+
+
+#: OVS interface types of a DPDK vhost-user port (Neutron's OVS agent
+#: reports them in ``configurations.ovs_capabilities.iface_types``)
+VHOSTUSER_IFACE_TYPES = ('dpdkvhostuser', 'dpdkvhostuserclient')
+
+
+def ovs_datapaths_from_sdk(agents):
+    """{host: datapath} from Neutron's Open vSwitch agents.
+
+    ``configurations.datapath_type``: ``netdev`` is OVS-DPDK, ``system``
+    kernel OVS (the agent's default).  A ``netdev`` agent whose
+    ``ovs_capabilities.iface_types`` are known but hold no vhost-user type
+    cannot plug a vhost-user port: it is reported as ``netdev without
+    dpdkvhostuser``.
+    """
+    result = {}
+    for agent in agents:
+        if _get(agent, 'agent_type') != 'Open vSwitch agent':
+            continue
+        host = _get(agent, 'host')
+        if not host:
+            continue
+        conf = _get(agent, 'configuration', None) or _get(
+            agent, 'configurations', None) or {}
+        datapath = conf.get('datapath_type') or 'system'
+        ifaces = (conf.get('ovs_capabilities') or {}).get('iface_types')
+        if (datapath == 'netdev' and ifaces
+                and not set(ifaces) & set(VHOSTUSER_IFACE_TYPES)):
+            datapath = 'netdev without dpdkvhostuser'
+        # a host with a DPDK agent keeps it (never two agents per host)
+        if result.get(host) != 'netdev':
+            result[host] = datapath
+    return result
+
+
+def has_vhostuser(server_facts):
+    """Whether a server of ``server_facts`` has a vhost-user port."""
+    return any((p.vif_type or '').startswith('vhostuser')
+               for s in server_facts for p in (s.ports or ()))
 
 
 def _provider_id(hypervisor):
@@ -330,6 +375,12 @@ def gather(compute, conn, servers=(), source_host=None, destinations=None,
         hosts[name] = host_from_sdk(
             service, hv_by_host.get(name), aggregates,
             inventories.get(name), traits.get(name))
+
+    ovs = _ovs_datapaths(conn, server_facts.values(), notes)
+    if ovs is not None:
+        hosts = {name: dataclasses.replace(
+            host, ovs_datapath=ovs.get(name, ''))
+            for name, host in hosts.items()}
 
     groups = _groups(compute, server_facts, member_hosts, notes)
     cloud = f.CloudFacts(max_version=max_version,
@@ -616,3 +667,24 @@ def _ports(conn, hosts, notes):
                        'not checked')
                      % (str(exc).splitlines() or [type(exc).__name__])[0])
         return None
+
+
+def _ovs_datapaths(conn, server_facts, notes):
+    """{host: OVS datapath} from the Open vSwitch agents (one read).
+
+    Read only when a server has a vhost-user (DPDK) port; None when not
+    read (no such port, or the agents API is not readable: admin only).
+    """
+    if not has_vhostuser(server_facts):
+        return None
+    try:
+        if not conn.has_service('network'):
+            return None
+        agents = list(conn.network.agents(agent_type='Open vSwitch agent'))
+    except Exception as exc:   # noqa: B902  keystoneauth / SDK errors
+        LOG.debug('network agents failed', exc_info=True)
+        notes.append(_('network agents not read (%s): OVS-DPDK on the '
+                       'destinations not checked')
+                     % (str(exc).splitlines() or [type(exc).__name__])[0])
+        return None
+    return ovs_datapaths_from_sdk(agents)

@@ -305,6 +305,10 @@ class HostFacts(ServiceStatus):
     #: aggregates the host is in: tuple of (name, metadata dict)
     aggregates: tuple = ()
     host_side: HostSideFacts | None = None
+    #: datapath of the host's Neutron Open vSwitch agent: ``netdev``
+    #: (OVS-DPDK with dpdkvhostuser), ``system`` (kernel OVS), ...; ``''``
+    #: when the agents were read and this host has none; None: not read
+    ovs_datapath: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,12 +27,26 @@ SRIOV_VNIC_TYPES = ('direct', 'direct-physical', 'macvtap',
                     'virtio-forwarder', 'vdpa')
 
 
-@base.depends(base.server_id)
+def _vhostuser_key(server, snapshot):
+    if server.ports is None:
+        return None, None
+    return (any((p.vif_type or '').startswith('vhostuser')
+                for p in server.ports),
+            numa_placement.page_size_kb(server))
+
+
+@base.depends(_vhostuser_key, dest=True)
 def dpdk(server, source, dest, snapshot):
-    """dpdk: vhost-user (DPDK) ports need huge pages and a NUMA topology.
+    """dpdk: vhost-user (DPDK) ports need huge pages and OVS-DPDK.
 
     Seed 8.2 "DPDK": the guest uses huge pages and is pinned to a NUMA
-    node; the hugepages and numa rules then check the destination.
+    node; the hugepages and numa rules then check the destination (free
+    pages per cell with ``--ssh``).  The destination's OVS datapath comes
+    from its Neutron Open vSwitch agent (``datapath_type``): on a kernel
+    OVS (``system``) destination Nova still moves the guest (multiple port
+    bindings, Rocky+: Neutron binds the port as ``ovs`` there and libvirt
+    rewrites the interface), but the guest loses its DPDK data path:
+    a warning, never a blocker.
     """
     rule = 'dpdk'
     if server.ports is None:
@@ -42,12 +56,46 @@ def dpdk(server, source, dest, snapshot):
     if not vhu:
         return base.ok(rule, _('no vhost-user port'))
     if numa_placement.page_size_kb(server) is None:
-        return [base.finding(
+        findings = [base.finding(
             rule, f.WARNING,
             _('vhost-user port without hw:mem_page_size: the guest has no '
               'shared huge page memory'),
             _('give the flavor hw:mem_page_size'))]
-    return base.ok(rule, _('vhost-user port with huge pages'))
+    else:
+        findings = base.ok(rule, _('vhost-user port with huge pages'))
+    findings.extend(_ovs_dpdk(rule, dest))
+    return findings
+
+
+def _ovs_dpdk(rule, dest):
+    """Whether the destination runs OVS-DPDK (its Open vSwitch agent)."""
+    pages = _('huge pages on the guest\'s cell are checked by the '
+              'hugepages and numa rules (free pages per cell with --ssh)')
+    datapath = dest.ovs_datapath
+    if datapath == 'netdev':
+        return base.ok(rule, _('%(host)s runs OVS-DPDK (Open vSwitch agent '
+                               'datapath netdev); %(pages)s')
+                       % {'host': dest.name, 'pages': pages})
+    if not datapath:
+        why = (_('the Open vSwitch agents are not readable (admin only)')
+               if datapath is None else
+               _('%s has no Open vSwitch agent') % dest.name)
+        return base.not_checked(
+            rule, _('whether %(host)s runs OVS-DPDK is not known: %(why)s; '
+                    '%(pages)s') % {'host': dest.name, 'why': why,
+                                    'pages': pages},
+            remedy=_('as admin: openstack network agent list --host %s '
+                     '--agent-type open-vswitch, then openstack network '
+                     'agent show <id> (configuration datapath_type)')
+            % dest.name)
+    return [base.finding(
+        rule, f.WARNING,
+        _('%(host)s does not run OVS-DPDK (Open vSwitch agent datapath '
+          '%(dp)s): Nova moves the guest, its vhost-user port is bound as '
+          'a kernel OVS port there and the guest loses its DPDK data path')
+        % {'host': dest.name, 'dp': datapath},
+        _('choose a destination whose Open vSwitch agent has datapath_type '
+          'netdev'))]
 
 
 @base.depends(lambda server, snapshot: server.ports, dest=True)

@@ -17,6 +17,8 @@ import copy
 from openstack.compute.v2 import flavor as sdk_flavor
 from openstack.compute.v2 import hypervisor as sdk_hypervisor
 from openstack.compute.v2 import server_group as sdk_group
+from openstack import exceptions as sdk_exc
+from openstack.network.v2 import agent as sdk_agent
 import testtools
 
 from migrationclient.cloud import gather as cloud_gather
@@ -256,3 +258,104 @@ class TestAnswersFrom(testtools.TestCase):
                          srv.image_properties['trait:CUSTOM_GOLD'])
         self.assertEqual('required', srv.image_properties['os_secure_boot'])
         self.assertNotIn('os_distro', srv.image_properties)
+
+
+class _Network:
+    """The network proxy part that _ovs_datapaths reads; counts calls."""
+
+    def __init__(self, agents, error=None):
+        self._agents = agents
+        self._error = error
+        self.calls = []
+
+    def agents(self, **query):
+        self.calls.append(query)
+        if self._error is not None:
+            raise self._error
+        return iter(self._agents)
+
+
+class _Conn:
+
+    def __init__(self, network, has_network=True):
+        self.network = network
+        self._has = has_network
+
+    def has_service(self, name):
+        return self._has and name == 'network'
+
+
+class TestOvsAgents(testtools.TestCase):
+    """Neutron's Open vSwitch agents (issue 15 item 2, seed 8.2 DPDK)."""
+
+    @staticmethod
+    def _agents(**ovs_conf):
+        body = copy.deepcopy(base.sample(
+            'neutron/agents/agents-list-response.json'))['agents']
+        body[0]['configurations'].update(ovs_conf)
+        return [sdk_agent.Agent(_synchronized=True, **a) for a in body]
+
+    @staticmethod
+    def _dpdk_conf():
+        return {'datapath_type': 'netdev', 'ovs_capabilities': {
+            'datapath_types': ['netdev', 'system'],
+            'iface_types': ['dpdk', 'dpdkvhostuser', 'dpdkvhostuserclient',
+                            'internal', 'system', 'vxlan']}}
+
+    def test_sample_kernel_ovs(self):
+        # the upstream sample: one OVS agent (system) and three others
+        self.assertEqual({'agenthost1': 'system'},
+                         cloud_gather.ovs_datapaths_from_sdk(self._agents()))
+
+    def test_netdev_with_vhostuser(self):
+        self.assertEqual({'agenthost1': 'netdev'},
+                         cloud_gather.ovs_datapaths_from_sdk(
+                             self._agents(**self._dpdk_conf())))
+
+    def test_netdev_without_vhostuser_iface(self):
+        # the sample's iface_types hold no dpdkvhostuser type
+        self.assertEqual({'agenthost1': 'netdev without dpdkvhostuser'},
+                         cloud_gather.ovs_datapaths_from_sdk(
+                             self._agents(datapath_type='netdev')))
+
+    def test_read_once_only_with_vhostuser(self):
+        vhu = base.server(ports=(base.port('normal', 'vhostuser'),))
+        plain = base.server(ports=(base.port('normal', 'ovs'),))
+        unknown = base.server(ports=None)
+        network = _Network(self._agents(**self._dpdk_conf()))
+        notes = []
+        self.assertIsNone(cloud_gather._ovs_datapaths(
+            _Conn(network), [plain, unknown], notes))
+        self.assertEqual([], network.calls)
+        found = cloud_gather._ovs_datapaths(
+            _Conn(network), [plain, vhu, vhu], notes)
+        self.assertEqual({'agenthost1': 'netdev'}, found)
+        self.assertEqual([{'agent_type': 'Open vSwitch agent'}],
+                         network.calls)
+        self.assertEqual([], notes)
+
+    def test_forbidden_is_a_note(self):
+        vhu = base.server(ports=(base.port('normal', 'vhostuser'),))
+        network = _Network([], sdk_exc.ForbiddenException(
+            'Policy does not allow get_agent to be performed.'))
+        notes = []
+        self.assertIsNone(cloud_gather._ovs_datapaths(
+            _Conn(network), [vhu], notes))
+        self.assertEqual(1, len(network.calls))
+        self.assertEqual(1, len(notes))
+        self.assertIn('network agents not read', notes[0])
+        self.assertIn('Policy does not allow', notes[0])
+
+    def test_no_network_service(self):
+        vhu = base.server(ports=(base.port('normal', 'vhostuser'),))
+        network = _Network([])
+        self.assertIsNone(cloud_gather._ovs_datapaths(
+            _Conn(network, has_network=False), [vhu], []))
+        self.assertEqual([], network.calls)
+
+    def test_host_facts_carry_datapath(self):
+        host = base.host('host2')
+        self.assertIsNone(host.ovs_datapath)
+        service = base.service('host2')
+        self.assertEqual('netdev', cloud_gather.host_from_sdk(
+            service, ovs_datapath='netdev').ovs_datapath)

@@ -10,6 +10,7 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
+import dataclasses
 
 import testtools
 
@@ -369,22 +370,79 @@ class TestHugepages(RuleTestCase):
 class TestDpdk(RuleTestCase):
     rule = staticmethod(rules.dpdk)
 
+    @staticmethod
+    def _hosts(datapath):
+        """host1 -> host2, host2's Open vSwitch agent datapath given."""
+        src, dest = base.two_hosts()
+        return [src, dataclasses.replace(dest, ovs_datapath=datapath)]
+
+    @staticmethod
+    def _vhu(**specs):
+        return base.server(ports=(base.port('normal', 'vhostuser'),),
+                           flavor={'extra_specs': specs})
+
     def test_vhostuser_without_hugepages(self):
-        srv = base.server(ports=(base.port('normal', 'vhostuser'),))
-        found = self.check(srv, base.two_hosts())
-        self.assertEqual({f.WARNING}, self.severities(found))
+        found = self.check(self._vhu(), self._hosts('netdev'))
+        # the huge page warning, and the OVS-DPDK destination is ok
+        self.assertEqual({f.WARNING, f.OK}, self.severities(found))
+        self.assertIn('hw:mem_page_size', found[0].message)
 
     def test_vhostuser_with_hugepages(self):
-        srv = base.server(ports=(base.port('normal', 'vhostuser'),),
-                          flavor={'extra_specs': {
-                              'hw:mem_page_size': 'large'}})
+        srv = self._vhu(**{'hw:mem_page_size': 'large'})
         self.assertEqual({f.OK}, self.severities(
-            self.check(srv, base.two_hosts())))
+            self.check(srv, self._hosts('netdev'))))
 
     def test_ports_unknown(self):
         srv = base.server(ports=None)
         self.assertEqual({f.NOT_CHECKED}, self.severities(
             self.check(srv, base.two_hosts())))
+
+    def test_no_vhostuser_ignores_datapath(self):
+        srv = base.server(ports=(base.port('normal', 'ovs'),))
+        for datapath in (None, '', 'system', 'netdev'):
+            self.assertEqual({f.OK}, self.severities(
+                self.check(srv, self._hosts(datapath))))
+
+    def test_dest_netdev_ok(self):
+        found = self.check(self._vhu(**{'hw:mem_page_size': '1GB'}),
+                           self._hosts('netdev'))
+        self.assertEqual({f.OK}, self.severities(found))
+        self.assertIn('host2 runs OVS-DPDK', found[-1].message)
+        self.assertIn('hugepages and numa rules', found[-1].message)
+
+    def test_dest_kernel_ovs_warns_but_allows(self):
+        # issue 15: Nova moves it (port rebound as ovs), unwise: a warning
+        found = self.check(self._vhu(**{'hw:mem_page_size': 'large'}),
+                           self._hosts('system'))
+        self.assertEqual({f.OK, f.WARNING}, self.severities(found))
+        self.assertAllows(found, LIVE)
+        self.assertAllows(found, COLD)
+        warning = [x for x in found if x.severity == f.WARNING][0]
+        self.assertIn('host2', warning.message)
+        self.assertIn('datapath system', warning.message)
+        self.assertIn('DPDK data path', warning.message)
+
+    def test_dest_netdev_without_vhostuser_warns(self):
+        found = self.check(self._vhu(**{'hw:mem_page_size': 'large'}),
+                           self._hosts('netdev without dpdkvhostuser'))
+        self.assertEqual({f.OK, f.WARNING}, self.severities(found))
+        self.assertIn('netdev without dpdkvhostuser', found[-1].message)
+
+    def test_dest_without_agent_not_checked(self):
+        found = self.check(self._vhu(**{'hw:mem_page_size': 'large'}),
+                           self._hosts(''))
+        self.assertEqual({f.OK, f.NOT_CHECKED}, self.severities(found))
+        self.assertAllows(found, LIVE)
+        self.assertAllows(found, COLD)
+        self.assertIn('host2 has no Open vSwitch agent', found[-1].message)
+        self.assertIn('hugepages and numa rules', found[-1].message)
+
+    def test_agents_unread_not_checked(self):
+        found = self.check(self._vhu(**{'hw:mem_page_size': 'large'}),
+                           self._hosts(None))
+        self.assertEqual({f.OK, f.NOT_CHECKED}, self.severities(found))
+        self.assertIn('not readable', found[-1].message)
+        self.assertIn('network agent', found[-1].remedy)
 
 
 class TestSriov(RuleTestCase):
