@@ -346,7 +346,8 @@ class FakeCloud(test.TestCase):
             'placement': placement_app,
             'identity': wsgi.IdentityResponder(),
             'image': wsgi.ImageResponder(self.glance),
-            'network': wsgi.NetworkResponder(self.neutron),
+            'network': wsgi.NetworkResponder(self.neutron,
+                                             self.compute_hosts),
             'control': wsgi.ControlResponder(self),
         }
         if self.keystone:

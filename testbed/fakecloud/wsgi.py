@@ -270,10 +270,39 @@ class NetworkResponder:
     ``POST /v2.0/ports`` creates a port in the fixture so that e.g. SR-IOV
     ports (``binding:vnic_type`` direct / direct-physical / macvtap) can be
     made from outside and then used to boot a server.
+    ``GET /v2.0/agents``: one Open vSwitch agent per compute host of
+    ``hosts``, kernel OVS (``datapath_type`` ``system``), in the shape of
+    neutron-lib's api-ref sample ``agents/agents-list-response.json``.
     """
 
-    def __init__(self, neutron_fixture):
+    def __init__(self, neutron_fixture, hosts=()):
         self.neutron = neutron_fixture
+        self.hosts = hosts
+
+    def _agents(self):
+        return [self._ovs_agent(host) for host in self.hosts]
+
+    @staticmethod
+    def _ovs_agent(host):
+        return {
+            'binary': 'neutron-openvswitch-agent', 'description': None,
+            'availability_zone': None,
+            'heartbeat_timestamp': '2017-09-12 19:40:08',
+            'admin_state_up': True, 'alive': True,
+            'id': str(uuid.uuid5(uuid.NAMESPACE_DNS, 'ovs-agent.' + host)),
+            'topic': 'N/A', 'host': host,
+            'agent_type': 'Open vSwitch agent',
+            'started_at': '2017-09-12 19:35:38',
+            'created_at': '2017-09-12 19:35:38', 'resources_synced': True,
+            'configurations': {
+                'datapath_type': 'system',
+                'vhostuser_socket_dir': '/var/run/openvswitch',
+                'ovs_capabilities': {
+                    'datapath_types': ['netdev', 'system'],
+                    'iface_types': ['geneve', 'gre', 'internal', 'patch',
+                                    'system', 'tap', 'vxlan']},
+                'bridge_mappings': {'public': 'br-ex'},
+                'tunnel_types': ['vxlan'], 'devices': 0}}
 
     def _port(self, port_id):
         port = copy.deepcopy(self.neutron._ports[port_id])
@@ -296,7 +325,7 @@ class NetworkResponder:
         if path == '/v2.0' and method == 'GET':
             return _json(start_response, '200 OK', {'resources': [
                 {'name': n, 'collection': n + 's', 'links': []}
-                for n in ('port', 'network', 'subnet')]})
+                for n in ('port', 'network', 'subnet', 'agent')]})
         if path == '/v2.0/extensions':
             return _json(start_response, '200 OK', {'extensions': []})
         if path == '/v2.0/ports' and method == 'GET':
@@ -335,6 +364,9 @@ class NetworkResponder:
                 return _not_found(start_response, 'network not found')
             return _json(start_response, '200 OK',
                          {'network': copy.deepcopy(net)})
+        if path == '/v2.0/agents' and method == 'GET':
+            return _json(start_response, '200 OK',
+                         {'agents': _filter(self._agents(), query)})
         if path == '/v2.0/subnets' and method == 'GET':
             subnets = [copy.deepcopy(s)
                        for s in self.neutron._subnets.values()]
