@@ -33,7 +33,8 @@ requests that does not grow with N on clouds >= 2.47:
   per host only when the hypervisors carry no ``cpu_info`` (compute >=
   2.88 asked); the provider list once when hypervisor ids are not
   provider UUIDs;
-* network: ports per source host (one for a whole-host check);
+* network: ports per source host (one for a whole-host check); the Open
+  vSwitch agents once (admin), only when a server has a vhost-user port;
 * below 2.47 (no embedded flavor): flavors detail, and below 2.61 one
   ``os-extra_specs`` request per distinct flavor.
 
