@@ -62,3 +62,25 @@ class FunctionalTestCase(client.BedTestCase):
                     return e
             time.sleep(interval)
         self.fail('%s never reached %s in %s' % (server.id, states, path))
+
+
+class SSHHostsMixin:
+    """SSH test hosts named after the bed's computes (``SSH_HOSTS``).
+
+    Real sshd hosts (:mod:`testbed.sshhosts`) with hand-written state;
+    skipped where they cannot run (not root, programs missing).
+    """
+
+    SSH_HOSTS = ('compute1', 'compute2', 'compute3')
+
+    def setUp(self):
+        super().setUp()
+        from testbed import sshhosts
+        from testbed.sshhosts import render
+        reason = sshhosts.missing_prerequisites()
+        if reason:
+            self.skipTest(reason)
+        self.sshhosts = sshhosts
+        self.render = render
+        self.hosts = self.useFixture(sshhosts.SSHHosts(
+            {name: {} for name in self.SSH_HOSTS}))

@@ -589,24 +589,15 @@ class TestPrecheckOldCloud(PrecheckMixin, base.FunctionalTestCase):
         self.assertTrue(allowed, what)
 
 
-class TestPrecheckSSH(PrecheckMixin, base.FunctionalTestCase):
+class TestPrecheckSSH(base.SSHHostsMixin, PrecheckMixin,
+                      base.FunctionalTestCase):
     """--ssh: host-side facts from real sshd + virsh hosts.
 
     The SSH hosts are named after the bed's computes (the bed's fake driver
     has no libvirt of its own).
     """
 
-    def setUp(self):
-        super().setUp()
-        from testbed import sshhosts
-        from testbed.sshhosts import render
-        reason = sshhosts.missing_prerequisites()
-        if reason:
-            self.skipTest(reason)
-        self.sshhosts = sshhosts
-        self.render = render
-        self.hosts = sshhosts.SSHHosts({'compute1': {}, 'compute2': {}})
-        self.useFixture(self.hosts)
+    SSH_HOSTS = ('compute1', 'compute2')
 
     #: Nova's iso9660 config drive as libvirt shows it (a read-only CD-ROM)
     CONFIG_DRIVE = (

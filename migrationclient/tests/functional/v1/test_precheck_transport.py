@@ -32,20 +32,8 @@ def _findings(row, rule):
     return [x for x in row['Findings'] if x.startswith(rule + ' ')]
 
 
-class SSHHostsMixin:
+class SSHHostsMixin(base.SSHHostsMixin):
     """Three SSH hosts named after the bed's computes (127.0.0.2-4)."""
-
-    def setUp(self):
-        super().setUp()
-        from testbed import sshhosts
-        from testbed.sshhosts import render
-        reason = sshhosts.missing_prerequisites()
-        if reason:
-            self.skipTest(reason)
-        self.sshhosts = sshhosts
-        self.render = render
-        self.hosts = self.useFixture(sshhosts.SSHHosts(
-            {'compute1': {}, 'compute2': {}, 'compute3': {}}))
 
     def args(self):
         return ['--ssh'] + self.hosts.ssh_args()
