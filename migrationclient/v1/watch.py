@@ -56,6 +56,21 @@ def event_stream(stdout, stderr, json_lines):
     return stderr
 
 
+#: Summary columns a table on a terminal leaves out when no migration has
+#: a value in them (the table then fits a 100-column terminal); scripts
+#: (-f json / yaml / csv / value, or a pipe) always get every column.
+OPTIONAL_COLUMNS = ('Memory', 'Actions', 'Reason')
+
+
+def terminal_columns(columns, rows):
+    """``(columns, rows)`` without the OPTIONAL_COLUMNS that are empty."""
+    keep = [i for i, name in enumerate(columns)
+            if name not in OPTIONAL_COLUMNS
+            or any(row[i] not in ('-', '', None) for row in rows)]
+    return (tuple(columns[i] for i in keep),
+            [tuple(row[i] for i in keep) for row in rows])
+
+
 def summary_row(state):
     m = state.migration
     mem = state.memory
@@ -263,7 +278,12 @@ class WatchMigration(command.Lister):
                   'interrupted)\n')
                 % len(watcher.active))
         LOG.debug('migration watch: %d API requests', watcher.requests)
-        return COLUMNS, [summary_row(s) for s in states]
+        rows = [summary_row(s) for s in states]
+        if getattr(parsed_args, 'formatter', None) == 'table' and \
+                _isatty(self.app.stdout) and \
+                not getattr(parsed_args, 'columns', None):
+            return terminal_columns(COLUMNS, rows)
+        return COLUMNS, rows
 
     def _metrics_file(self, parsed_args):
         """The checked --metrics-file (before any cloud read), or None."""

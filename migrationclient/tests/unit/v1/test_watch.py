@@ -181,6 +181,53 @@ class TestFinished(CommandTestCase):
         self.assertEqual(exitcodes.OK, self.cmd.exit_status)
 
 
+class TtyStream(io.StringIO):
+    def isatty(self):
+        return True
+
+
+class TestTerminalColumns(CommandTestCase):
+    """A table on a terminal leaves out optional columns nobody filled."""
+
+    def test_empty_optional_columns_dropped(self):
+        rows = [(1, 's1', 'live-migration', 'a', 'b', 'completed',
+                 'completed', '12s', '-', '-', ''),
+                (2, 's2', 'live-migration', 'a', 'b', 'running',
+                 'in-progress', '3s', '40.0%', '-', None)]
+        columns, shown = v1watch.terminal_columns(v1watch.COLUMNS, rows)
+        self.assertEqual(('ID', 'Server', 'Type', 'Source', 'Destination',
+                          'Status', 'Outcome', 'Elapsed', 'Memory'), columns)
+        self.assertEqual([r[:9] for r in rows], shown)
+
+    def test_filled_and_required_columns_kept(self):
+        rows = [(1, '-', '-', '-', '-', '-', '-', '-', '-', 'abort',
+                 'aborted by the watch')]
+        columns, shown = v1watch.terminal_columns(v1watch.COLUMNS, rows)
+        self.assertEqual(('ID', 'Server', 'Type', 'Source', 'Destination',
+                          'Status', 'Outcome', 'Elapsed', 'Actions',
+                          'Reason'), columns)
+        self.assertEqual([rows[0][:8] + rows[0][9:]], shown)
+
+    def _run(self, *argv):
+        self.app.stdout = TtyStream()
+        self.compute.records = [fakes.os_migration(status='completed')]
+        args = self.parse('vm1', '12341d4b-346a-40d0-83c6-5f4f6892b650',
+                          *argv)
+        columns, rows = self.cmd.take_action(args)
+        return columns, list(rows)
+
+    def test_table_on_a_terminal(self):
+        columns, rows = self._run()
+        self.assertNotIn('Actions', columns)
+        self.assertNotIn('Reason', columns)
+        self.assertEqual(len(columns), len(rows[0]))
+        self.assertEqual('completed', dict(zip(columns, rows[0]))['Outcome'])
+
+    def test_every_column_for_scripts_and_for_c(self):
+        self.assertEqual(v1watch.COLUMNS, self._run('-f', 'yaml')[0])
+        self.assertEqual(v1watch.COLUMNS, self._run('-c', 'Reason')[0])
+
+
 class TestInterrupt(CommandTestCase):
 
     def test_ctrl_c_stops_watching_changes_nothing(self):
