@@ -177,7 +177,7 @@ def read_side_facts(snapshot, server_ids, destinations, options):
         # the transport from each source, pre-Train pinned CPUs per dest
         confs = {n: r.conf for n, r in readings.items() if r.conf is not None}
         pairs.add_pair_facts(pool, snapshot, server_ids, destinations,
-                             hosts, guests, notes, confs=confs)
+                             hosts, guests, notes, confs)
     return hosts, guests, notes
 
 

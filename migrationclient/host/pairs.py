@@ -25,37 +25,15 @@ Two facts depend on both ends of a move, not on one host:
 guests it has already read.
 """
 
-import concurrent.futures
 import dataclasses
 
-from migrationclient import errors
-from migrationclient.host import novaconf
 from migrationclient.host import pretrain
-from migrationclient.host import ssh
 from migrationclient.host import transport
 from migrationclient import microversions as mv
 
 
-def read_confs(pool, names):
-    """``{host: NovaConf}`` of the hosts whose nova.conf could be read."""
-    names = sorted(set(names))
-    if not names:
-        return {}
-
-    def one(name):
-        try:
-            return novaconf.read(pool, name)
-        except errors.Error:
-            return None
-
-    workers = min(ssh.MAX_PARALLEL_HOSTS, len(names))
-    with concurrent.futures.ThreadPoolExecutor(workers) as executor:
-        confs = dict(zip(names, executor.map(one, names)))
-    return {name: conf for name, conf in confs.items() if conf is not None}
-
-
 def add_pair_facts(pool, snapshot, server_ids, destinations, hosts, guests,
-                   notes, confs=None):
+                   notes, confs):
     """Add the pair facts to ``hosts`` and ``guests`` (updated in place).
 
     ``destinations`` are the candidate hosts; ``hosts`` maps the compute
@@ -64,16 +42,14 @@ def add_pair_facts(pool, snapshot, server_ids, destinations, hosts, guests,
     server ids to :class:`~migrationclient.constraints.model
     .GuestSideFacts`; ``notes`` gets a line per host that could not be
     read.  Each destination read is checked from each source read.
-    ``confs`` (host -> NovaConf) are the nova.conf files already read;
-    without it they are read here.
+    ``confs`` (host -> NovaConf) are the nova.conf files the host reading
+    gave (:func:`migrationclient.host.probe.read_host`): not read again.
     """
     servers = [snapshot.servers[s] for s in server_ids]
     sources = sorted({s.host for s in servers if s.host in hosts})
     dests = sorted(d for d in set(destinations) if d in hosts)
     if not sources or not dests:
         return
-    if confs is None:
-        confs = read_confs(pool, set(sources) | set(dests))
     pairs = [(source, dest) for source in sources for dest in dests
              if dest != source]
     checked = transport.check_pairs(pool, pairs, confs)

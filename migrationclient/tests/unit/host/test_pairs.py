@@ -22,6 +22,7 @@ pages on cell 0: enough).
 import testtools
 
 from migrationclient.constraints import model as f
+from migrationclient.host import novaconf
 from migrationclient.host import pairs
 from migrationclient.host import ssh
 from migrationclient.tests.unit.constraints import base as cbase
@@ -82,6 +83,10 @@ class TestAddPairFacts(testtools.TestCase):
             [server], [cbase.host('host1'), cbase.host('host2'),
                        cbase.host('host3')], version=version), server.id
 
+    def confs(self, pool, snap):
+        """The nova.conf files the host reading gives (read_host)."""
+        return {name: novaconf.read(pool, name) for name in snap.hosts}
+
     def test_transport_and_pre_train_cpus(self):
         snap, sid = self.snapshot('2.38')
         hosts = {name: f.HostSideFacts() for name in snap.hosts}
@@ -89,7 +94,7 @@ class TestAddPairFacts(testtools.TestCase):
         notes = []
         pool = _Pool()
         pairs.add_pair_facts(pool, snap, [sid], {'host2', 'host3'}, hosts,
-                             guests, notes)
+                             guests, notes, self.confs(pool, snap))
         self.assertEqual([], notes)
         # checked from the source only, to each destination
         self.assertEqual({'host2', 'host3'}, set(hosts['host1'].transport))
@@ -119,7 +124,7 @@ class TestAddPairFacts(testtools.TestCase):
         guests = {sid: f.GuestSideFacts()}
         pool = _Pool()
         pairs.add_pair_facts(pool, snap, [sid], {'host2'}, hosts, guests,
-                             [])
+                             [], self.confs(pool, snap))
         self.assertEqual({}, guests[sid].same_cpus)
         self.assertNotIn(('host2', 'virsh list --name'), pool.labels)
         self.assertEqual({'host2'}, set(hosts['host1'].transport))
