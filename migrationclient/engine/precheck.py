@@ -145,13 +145,15 @@ def with_side_facts(snapshot, gathered, options, reach=None):
     return snapshot
 
 
-def read_side_facts(snapshot, server_ids, destinations, options):
+def read_side_facts(snapshot, server_ids, destinations, options,
+                    confs=None):
     """Host-side facts over SSH: (hosts, guests, notes).
 
     Each host once (:func:`migrationclient.host.probe.read_host`: a
     bounded number of commands, whatever runs there); a guest's facts
     come from its source host's reading (its domain XML).  A host that
-    cannot be read is a note (its rules stay unknown).
+    cannot be read is a note (its rules stay unknown).  ``confs`` (a
+    dict), when given, gets each host's nova.conf that was read.
     """
     hosts, guests, notes = {}, {}, []
     sources = {snapshot.servers[s].host for s in server_ids
@@ -175,9 +177,12 @@ def read_side_facts(snapshot, server_ids, destinations, options):
             if guest is not None:
                 guests[sid] = guest
         # the transport from each source, pre-Train pinned CPUs per dest
-        confs = {n: r.conf for n, r in readings.items() if r.conf is not None}
+        read_confs = {n: r.conf for n, r in readings.items()
+                      if r.conf is not None}
         pairs.add_pair_facts(pool, snapshot, server_ids, destinations,
-                             hosts, guests, notes, confs)
+                             hosts, guests, notes, read_confs)
+    if confs is not None:
+        confs.update(read_confs)
     return hosts, guests, notes
 
 

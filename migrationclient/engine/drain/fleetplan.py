@@ -151,14 +151,17 @@ def with_host_facts(snapshots, job):
     .read_side_facts`: free pinnable CPUs, memory and huge pages per
     cell, free PCI devices and VFs, nova.conf, the guests' domain XML),
     so that the moves and the capacity plan rest on the same facts as
-    the precheck's verdicts.  Without --ssh: unchanged.
+    the precheck's verdicts; the nova.conf files read go to
+    ``job.host_confs`` (the live limits take them from there).  Without
+    --ssh: unchanged.
     """
     ssh_options = getattr(job, 'ssh_options', None)
     if ssh_options is None or not snapshots:
         return snapshots
     merged = merge(snapshots.values())
     hosts, guests, notes = precheck.read_side_facts(
-        merged, sorted(merged.servers), list(job.dest_hosts), ssh_options)
+        merged, sorted(merged.servers), list(job.dest_hosts), ssh_options,
+        confs=job.host_confs)
     job.notes.extend(n for n in notes if n not in job.notes)
     return {name: snap.with_side_facts(hosts, guests)
             for name, snap in snapshots.items()}

@@ -111,6 +111,7 @@ class Job:
         self.snapshot = None        # the sources' constraint facts, merged
         self.capacity = None        # the CapacityPlan (fleetplan.py)
         self.ssh_options = None     # --ssh: host facts for the plan
+        self.host_confs = {}        # --ssh: nova.conf per host read
 
     # -- prepare -----------------------------------------------------------
 

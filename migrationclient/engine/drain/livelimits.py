@@ -106,6 +106,10 @@ def read(options, hosts, pool):
     default, then applies); ``lines`` say which limit applies per host.
     """
     found, notes = novaconf.live_limits(pool, hosts)
+    return _apply(options, hosts, found, notes)
+
+
+def _apply(options, hosts, found, notes):
     merged = dict(getattr(options, 'live_limits', None) or {})
     merged.update(found)
     options.live_limits = merged
@@ -119,17 +123,30 @@ def read_for_job(job, ssh_options, pool_factory=None):
     command reaches them (``--ssh-host``, else the hypervisor's
     ``host_ip``); ``pool_factory(ssh_options, addresses)`` makes the pool
     (default :class:`~migrationclient.host.ssh.HostPool`).  Returns
-    ``(warnings, lines)``; no live migration: nothing is read.
+    ``(warnings, lines)``; no live migration: nothing is read.  A host
+    whose nova.conf the plan's host reading gave (``job.host_confs``) is
+    not read again.
     """
     hosts = sources(job.items)
     if not hosts:
         return [], []
+    # the nova.conf files the plan's host reading gave: not read again
+    known = getattr(job, 'host_confs', None) or {}
+    found = {h: known[h].max_concurrent_live_migrations
+             for h in hosts if h in known}
+    notes = ['%s: %s' % (h, n) for h in hosts if h in known
+             for n in known[h].notes]
+    missing = [h for h in hosts if h not in known]
+    if not missing:
+        return _apply(job.options, hosts, found, notes)
     snapshot = getattr(job, 'snapshot', None)
     facts = snapshot.hosts if snapshot is not None else {}
-    addresses = {h: facts[h].host_ip for h in hosts
+    addresses = {h: facts[h].host_ip for h in missing
                  if h in facts and facts[h].host_ip}
     if pool_factory is None:
         from migrationclient.host import ssh
         pool_factory = ssh.HostPool
     with pool_factory(ssh_options, addresses) as pool:
-        return read(job.options, hosts, pool)
+        read_now, more = novaconf.live_limits(pool, missing)
+    found.update(read_now)
+    return _apply(job.options, hosts, found, notes + more)

@@ -138,6 +138,38 @@ class TestRead(testtools.TestCase):
                          livelimits.read_for_job(job, 'ssh-opts', factory))
         self.assertEqual([], made)
 
+    def test_read_for_job_takes_the_plans_reading(self):
+        # compute drain --ssh read every host for the plan
+        # (fleetplan.with_host_facts): its nova.conf is not read again
+        made = []
+
+        def factory(options, addresses):
+            pool = Pool({'compute2': 'max_concurrent_live_migrations = 4'},
+                        options, addresses)
+            made.append(pool)
+            return pool
+
+        conf = types.SimpleNamespace(max_concurrent_live_migrations=2,
+                                     notes=['cpu_mode unknown'])
+        job = types.SimpleNamespace(
+            items=[base.item('a'), base.item('b', host='compute2')],
+            snapshot=types.SimpleNamespace(hosts={}),
+            options=drain.Options(), host_confs={'compute1': conf})
+        warnings, lines = livelimits.read_for_job(job, 'ssh-opts', factory)
+        self.assertEqual(['compute1: cpu_mode unknown'], warnings)
+        self.assertEqual(['compute2'], made[0].ran)
+        self.assertEqual({'compute1': 2, 'compute2': 4},
+                         job.options.live_limits)
+        self.assertEqual(2, len(lines))
+        # every source read for the plan: no SSH session at all
+        job.host_confs['compute2'] = conf
+        made.clear()
+        job.options = drain.Options()
+        livelimits.read_for_job(job, 'ssh-opts', factory)
+        self.assertEqual([], made)
+        self.assertEqual({'compute1': 2, 'compute2': 2},
+                         job.options.live_limits)
+
 
 class TestDrainKeepsTheReadLimit(testtools.TestCase):
 
