@@ -378,7 +378,7 @@ class ServerFacts:
             value = self.image_properties.get('hw_' + name)
         return value
 
-    @property
+    @functools.cached_property
     def dedicated_cpus(self):
         """True when the guest's CPUs are pinned (``hw:cpu_policy``).
 
@@ -389,7 +389,7 @@ class ServerFacts:
         """
         return self.spec('cpu_policy') == 'dedicated'
 
-    @property
+    @functools.cached_property
     def numa_nodes(self):
         """Guest NUMA node count, 0 when the guest has no NUMA topology."""
         value = self.spec('numa_nodes')
@@ -403,7 +403,7 @@ class ServerFacts:
             return 1
         return 0
 
-    @property
+    @functools.cached_property
     def local_disk_gb(self):
         root = 0 if self.volume_backed else self.flavor.disk
         return root + self.flavor.ephemeral + (self.flavor.swap + 1023) // 1024

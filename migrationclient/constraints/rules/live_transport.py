@@ -119,7 +119,15 @@ def transport(server, source, dest, snapshot):
             RULE, _('live migration transport not checked (--ssh checks '
                     'from the source that the destination\'s migration '
                     'endpoint answers); %s') % COLD_NOTE, LIVE_ONLY)
-    facts = source.host_side.transport.get(dest.name)
+    checked = source.host_side.transport
+    if not checked:
+        # read before the destination's name: a verdict the same for
+        # every destination (the capacity planner shares it)
+        return base.not_checked(
+            RULE, _('live migration transport from %(src)s not checked '
+                    '(migration precheck --ssh checks it); %(cold)s') % {
+                        'src': source.name, 'cold': COLD_NOTE}, LIVE_ONLY)
+    facts = checked.get(dest.name)
     if facts is None:
         return base.not_checked(
             RULE, _('live migration transport from %(src)s to %(dst)s not '

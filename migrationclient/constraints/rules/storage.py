@@ -19,7 +19,17 @@ from migrationclient.constraints import model as f
 from migrationclient.constraints.rules import base
 
 
-@base.depends(base.server_id)
+def _drives_key(server, snapshot):
+    # every fact readonly_drives reads
+    guest = server.guest_side
+    if guest is None:
+        return (server.config_drive,)
+    return (server.config_drive, guest.cdroms, tuple(guest.cdrom_devices),
+            guest.config_drive_format, guest.config_drive_device,
+            guest.config_drive_shared)
+
+
+@base.depends(_drives_key)
 def readonly_drives(server, source, dest, snapshot):
     """readonly-drives: CD-ROM and config drive.
 

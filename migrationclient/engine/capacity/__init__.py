@@ -116,10 +116,13 @@ def plan_capacity(snapshot, drained, servers=None, kinds=(LIVE, COLD),
         planner = _planner.Planner(snapshot, drained, moving, targets,
                                    aggregate)
         planner.run()
-        return CapacityPlan(
+        plan = CapacityPlan(
             drained, tuple(planner.placements), planner.usage_table(),
             planner.headroom() if headroom else None,
             {name: planner.hosts[name] for name in planner.remaining})
+        planner.rules = None
+        del planner
+        return plan
     finally:
         if collecting:
             gc.enable()

@@ -37,10 +37,12 @@ def _facts(name, facts=SSH):
 
 class TestTransportRule(testtools.TestCase):
 
-    def check(self, facts, side=True):
+    def check(self, facts, side=True, others=None):
         hosts = base.two_hosts()
         if side:
-            transport = {'host2': facts} if facts is not None else {}
+            transport = dict(others or {})
+            if facts is not None:
+                transport['host2'] = facts
             hosts[0] = dataclasses.replace(hosts[0], host_side=(
                 f.HostSideFacts(transport=transport)))
         snap = base.snapshot([base.server()], hosts)
@@ -59,9 +61,21 @@ class TestTransportRule(testtools.TestCase):
         self.assertEqual('yes', ev.verdict(f.LIVE).label)
 
     def test_destination_not_read(self):
-        finding, _ev = self.check(None)
+        finding, _ev = self.check(None, others={'host3': _facts('ssh-ok')})
         self.assertEqual(f.NOT_CHECKED, finding.severity)
         self.assertIn('host2 not read over SSH', finding.message)
+
+    def test_nothing_checked_from_the_source(self):
+        # e.g. compute drain --ssh: host facts read, no transport check;
+        # the finding names no destination (the planner shares it)
+        finding, ev = self.check(None)
+        self.assertEqual(f.NOT_CHECKED, finding.severity)
+        self.assertEqual(
+            'live migration transport from host1 not checked (migration '
+            'precheck --ssh checks it); cold migration uses its own ssh / '
+            'rsync between the computes, not checked', finding.message)
+        self.assertNotIn('host2', finding.message)
+        self.assertEqual('yes', ev.verdict(f.LIVE).label)
 
     def test_answers(self):
         finding, ev = self.check(_facts('ssh-ok'))
