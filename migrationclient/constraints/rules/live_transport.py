@@ -124,8 +124,10 @@ def transport(server, source, dest, snapshot):
         # read before the destination's name: a verdict the same for
         # every destination (the capacity planner shares it)
         return base.not_checked(
-            RULE, _('live migration transport from %(src)s not checked '
-                    '(migration precheck --ssh checks it); %(cold)s') % {
+            RULE, _('live migration transport from %(src)s not checked: '
+                    'no destination was checked from it (migration '
+                    'precheck --ssh checks the destinations it reads); '
+                    '%(cold)s') % {
                         'src': source.name, 'cold': COLD_NOTE}, LIVE_ONLY)
     facts = checked.get(dest.name)
     if facts is None:

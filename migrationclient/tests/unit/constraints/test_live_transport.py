@@ -71,8 +71,10 @@ class TestTransportRule(testtools.TestCase):
         finding, ev = self.check(None)
         self.assertEqual(f.NOT_CHECKED, finding.severity)
         self.assertEqual(
-            'live migration transport from host1 not checked (migration '
-            'precheck --ssh checks it); cold migration uses its own ssh / '
+            'live migration transport from host1 not checked: no '
+            'destination was checked from it (migration precheck --ssh '
+            'checks the destinations it reads); cold migration uses its '
+            'own ssh / '
             'rsync between the computes, not checked', finding.message)
         self.assertNotIn('host2', finding.message)
         self.assertEqual('yes', ev.verdict(f.LIVE).label)
