@@ -27,6 +27,10 @@ import sys
 
 TOP = pathlib.Path(__file__).resolve().parent.parent
 
+#: the limits test_architecture enforces
+MAX_MODULE_LINES = 800
+MAX_CLASS_LINES = 300
+
 
 def product_modules(top=TOP):
     for path in sorted((top / 'migrationclient').rglob('*.py')):
@@ -52,12 +56,13 @@ def main(argv=None):
         modules.append((len(text.splitlines()), str(rel)))
         classes.extend((size, '%s:%s' % (rel, name))
                        for name, size in class_sizes(text))
-    print('longest modules (lines):')
-    for size, name in sorted(modules, reverse=True)[:args.top]:
-        print('  %5d  %s' % (size, name))
-    print('longest classes (lines):')
-    for size, name in sorted(classes, reverse=True)[:args.top]:
-        print('  %5d  %s' % (size, name))
+    for what, limit, sizes in (('modules', MAX_MODULE_LINES, modules),
+                               ('classes', MAX_CLASS_LINES, classes)):
+        print('longest %s (lines; limit %d, "!" within 10 %% of it):'
+              % (what, limit))
+        for size, name in sorted(sizes, reverse=True)[:args.top]:
+            print('  %5d %s %s' % (size, '!' if size >= 0.9 * limit
+                                   else ' ', name))
     return 0
 
 

@@ -609,9 +609,14 @@ def _placement(conn, hv_by_host, need_inventory, need_traits, notes):
         # keystoneauth raises its own errors for an unreachable service
         LOG.debug('placement failed', exc_info=True)
         notes.append(_('placement not read (%s): capacity not checked')
-                     % (str(exc).splitlines() or [type(exc).__name__])[0])
+                     % _first_line(exc))
         return {}, {}
     return inventories, traits
+
+
+def _first_line(exc):
+    """An exception's first line (its type name when it has no text)."""
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
 
 
 def _flavors(compute, servers):
@@ -666,7 +671,7 @@ def _ports(conn, hosts, notes):
         LOG.debug('network failed', exc_info=True)
         notes.append(_('network service not read (%s): SR-IOV / DPDK ports '
                        'not checked')
-                     % (str(exc).splitlines() or [type(exc).__name__])[0])
+                     % _first_line(exc))
         return None
 
 
@@ -686,6 +691,6 @@ def _ovs_datapaths(conn, server_facts, notes):
         LOG.debug('network agents failed', exc_info=True)
         notes.append(_('network agents not read (%s): OVS-DPDK on the '
                        'destinations not checked')
-                     % (str(exc).splitlines() or [type(exc).__name__])[0])
+                     % _first_line(exc))
         return None
     return ovs_datapaths_from_sdk(agents)

@@ -244,6 +244,20 @@ def parse_time(value):
     return dt
 
 
+def newest_stamp(mark, records):
+    """The latest ``changed_at`` of ``records``, or ``mark`` when later.
+
+    The mark of a ``changes-since`` list: Nova's own time, as Nova wrote
+    it (the string), so that the next list asks from exactly there.
+    """
+    for m in records:
+        stamp = m.changed_at
+        if stamp and (mark is None or
+                      parse_time(stamp) > parse_time(mark)):
+            mark = stamp
+    return mark
+
+
 def _sdk_error(exc, what):
     """The cloud error (one line) for an SDK exception."""
     status = getattr(exc, 'status_code', None)

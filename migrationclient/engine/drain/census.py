@@ -163,20 +163,12 @@ class Census:
                 self.newest = stamp
         self._moving = None
 
-    def _advance(self, records):
-        for m in records:
-            stamp = m.changed_at
-            if stamp and (self.mark is None or
-                          migrations.parse_time(stamp) >
-                          migrations.parse_time(self.mark)):
-                self.mark = stamp
-
     def refresh(self):
         """One cloud-wide list (changes since the mark) into the table."""
         self.requests += 1
         records = self.cloud.migration_records(changes_since=self.mark)
         self.merge(records)
-        self._advance(records)
+        self.mark = migrations.newest_stamp(self.mark, records)
         self.listed = True
         self._served = set()
         self._release_placed()

@@ -79,12 +79,7 @@ class Poller:
         return {}
 
     def _advance_mark(self, records):
-        for m in records:
-            stamp = m.changed_at
-            if stamp and (self._mark is None or
-                          migrations.parse_time(stamp) >
-                          migrations.parse_time(self._mark)):
-                self._mark = stamp
+        self._mark = migrations.newest_stamp(self._mark, records)
 
     def _single_server(self):
         """The server whose live migrations one request can follow."""

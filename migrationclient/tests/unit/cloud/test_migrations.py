@@ -237,6 +237,28 @@ class TestParseTime(testtools.TestCase):
         self.assertIsNone(cloud.parse_time('garbage'))
 
 
+class TestNewestStamp(testtools.TestCase):
+
+    def _m(self, id, created, updated=None):
+        return cloud.Migration(id=id, server_id='s', status='running',
+                               created_at=created, updated_at=updated)
+
+    def test_latest_change_as_nova_wrote_it(self):
+        records = [self._m(1, '2016-01-29T11:00:00.000000',
+                           '2016-01-29T11:05:00.000000'),
+                   self._m(2, '2016-01-29T11:06:00.000000'),
+                   self._m(3, '2016-01-29T10:00:00.000000')]
+        self.assertEqual('2016-01-29T11:06:00.000000',
+                         cloud.newest_stamp(None, records))
+
+    def test_keeps_a_later_mark(self):
+        mark = '2016-01-29T12:00:00.000000'
+        records = [self._m(1, '2016-01-29T11:06:00.000000')]
+        self.assertIs(mark, cloud.newest_stamp(mark, records))
+        self.assertIs(mark, cloud.newest_stamp(mark, []))
+        self.assertIsNone(cloud.newest_stamp(None, [self._m(1, None)]))
+
+
 class TestServerLiveMigrations(testtools.TestCase):
 
     def test_live_type_even_without_bytes(self):
