@@ -132,6 +132,12 @@ def add_arguments(parser):
                'report\'s live_limits say which limit applies per host; '
                'a host whose nova.conf cannot be read gets '
                '--max-live-per-source, with a warning)'))
+    parser.add_argument(
+        '--ssh-optional', action='store_true', default=False,
+        help=_('With --ssh: when no host at all can be read over SSH, '
+               'drain on the API facts alone (warnings).  Default: '
+               'refuse, changing nothing, exit status %d, as migration '
+               'precheck --ssh does') % exitcodes.DRAIN_NO_SSH_FACTS)
     ssh_options.add_ssh_options(parser)
     parser.add_argument(
         '--no-confirm', action='store_true',
@@ -248,8 +254,10 @@ class DrainCompute(command.Lister):
     host.  Exit status: 0 when the hosts hold no server that should have
     moved, 4 when some remain, 5 when interrupted (resumable), 9 when only
     --timeout left servers behind, 12 when the plan cannot place every
-    server (nothing changed; --allow-partial drains the rest).  --restore
-    REPORT moves the servers of a finished drain back.
+    server (nothing changed; --allow-partial drains the rest), 11 when
+    --ssh could read no host (nothing changed; --ssh-optional drains on
+    the API facts).  --restore REPORT moves the servers of a finished
+    drain back.
     """
 
     def get_parser(self, prog_name):
@@ -373,6 +381,8 @@ class DrainCompute(command.Lister):
     def _check_ssh(self, args):
         """--ssh: every option and file checked before any call."""
         args.ssh_options = None
+        if args.ssh_optional and not args.ssh:
+            raise errors.Error(_('--ssh-optional goes with --ssh'))
         if not args.ssh:
             return
         if args.restore:
@@ -450,6 +460,17 @@ class DrainCompute(command.Lister):
             self.exit_status = exc.exit_status
         for note in job.notes:
             LOG.warning(note)
+        tried, read = getattr(job, 'ssh_reach', ((), ()))
+        if (refused is None and parsed_args.ssh and tried and not read
+                and not parsed_args.ssh_optional):
+            # Asked for the hosts' facts and got none: the plan would
+            # rest on the API alone; nothing was changed (exit 11).
+            refused = _(
+                'SSH: none of the %(n)d compute host(s) could be read; '
+                'nothing changed (exit status %(status)d; --ssh-optional '
+                'drains on the API facts alone)') % {
+                    'n': len(tried), 'status': exitcodes.DRAIN_NO_SSH_FACTS}
+            self.exit_status = exitcodes.DRAIN_NO_SSH_FACTS
         if refused is not None:
             sys.stderr.write('%s%s\n' % (
                 _('--dry-run: a drain would refuse: ')
