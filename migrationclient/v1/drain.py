@@ -202,9 +202,10 @@ def add_arguments(parser):
         % exitcodes.DRAIN_PLAN_INFEASIBLE)
     parser.add_argument(
         '--report', metavar='<file>',
-        help=_('JSON report file (default: $XDG_STATE_HOME/'
-               'migrationclient/clouds/<cloud>/drain-<hosts>.json, '
-               '<cloud> from the identity URL and region); running '
+        help=_('JSON report file (default: drain-<hosts>.json in '
+               '$XDG_STATE_HOME/migrationclient/clouds/<cloud>/, '
+               '<cloud> from the identity URL and region; '
+               '$XDG_STATE_HOME: ~/.local/state when unset); running '
                'the same drain again continues from it'))
     parser.add_argument(
         '--resume', metavar='<report>',
