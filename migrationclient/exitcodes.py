@@ -38,6 +38,9 @@ NUMA_DEGRADED = 10
 #: precheck --ssh: no compute host could be read over SSH, so the
 #: verdicts rest on the API facts only (--ssh-optional accepts that: 0)
 PRECHECK_NO_SSH_FACTS = 11
+#: drain --ssh: no compute host could be read over SSH; nothing was
+#: changed (--ssh-optional drains on the API facts)
+DRAIN_NO_SSH_FACTS = 11
 #: drain: the capacity plan cannot place every server; nothing was
 #: changed (--allow-partial drains the servers that fit)
 DRAIN_PLAN_INFEASIBLE = 12

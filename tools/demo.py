@@ -213,17 +213,25 @@ def run(bed, args, state_home):
     report = found[0] if found else os.path.join(
         state_home, 'migrationclient', 'drain-%s.json' % SOURCE)
     banner('the drain report: %s' % report,
-           'its summary (the file also holds the options), then one line '
-           'per server: where it is now, migration id, seconds')
+           'its summary (the file also holds the options and the whole '
+           'capacity plan), then one line per server: where it is now, '
+           'migration id, seconds')
     try:
         with open(report) as stream:
             data = json.load(stream)
     except (OSError, ValueError) as exc:
         print('demo FAILED: no readable report: %s' % exc)
         return 1
-    print(json.dumps({k: v for k, v in data.items()
-                      if k not in ('servers', 'options')},
-                     indent=2, sort_keys=True))
+    shown = {k: v for k, v in data.items()
+             if k not in ('servers', 'options', 'plan')}
+    plan = data.get('plan')
+    if plan:
+        # The plan's placements fill a screen per few servers: its verdict
+        # here, the rest in the file (and in --dry-run -f json).
+        shown['plan'] = '%s: %d placed, %d not placed' % (
+            'feasible' if plan.get('feasible') else 'NOT feasible',
+            plan.get('placed', 0), plan.get('unplaced', 0))
+    print(json.dumps(shown, indent=2, sort_keys=True))
     print('  %-12s %-6s %-9s %-9s %-14s %-8s %6s  %s' % (
         'NAME', 'ACTION', 'WAS ON', 'NOW ON', 'STATE', 'MIGR.', 'SECS',
         'REASON'))

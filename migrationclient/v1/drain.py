@@ -72,10 +72,11 @@ def add_arguments(parser):
     parser.add_argument(
         '--dry-run', action='store_true',
         help=_('Print the capacity plan and change nothing (no '
-               'service, no server, no file): per server the planned '
-               'destination, live / cold and why, or what binds on each '
-               'candidate when it fits nowhere; per destination vCPU / '
-               'PCPU, RAM and disk used before -> after; the N+1 '
+               'service, no server, no file; only --ssh-accept-new-host-key '
+               'still saves the new host keys it accepts): per server the '
+               'planned destination, live / cold and why, or what binds '
+               'on each candidate when it fits nowhere; per destination '
+               'vCPU / PCPU, RAM and disk used before -> after; the N+1 '
                'headroom.  -f json / yaml: one document with all of it '
                '(servers, destinations, headroom, summary)'))
     parser.add_argument(
@@ -91,11 +92,13 @@ def add_arguments(parser):
     dest = parser.add_mutually_exclusive_group()
     dest.add_argument(
         '--target-host', metavar='<host>', action='append', default=[],
-        help=_('Destination host (repeat for several; default: any '
-               'enabled host, checked by the scheduler)'))
+        help=_('Destination host (repeat for several; default: every '
+               'enabled and up compute host not drained; the capacity '
+               'plan picks one per server, Nova\'s scheduler checks it)'))
     dest.add_argument(
         '--target-aggregate', metavar='<aggregate>',
-        help=_('Move servers to the hosts of this aggregate'))
+        help=_('Destinations: the enabled and up hosts of this '
+               'aggregate'))
     parser.add_argument(
         '--no-live', action='store_true',
         help=_('Cold migrate every server (ACTIVE guests restart)'))
@@ -111,27 +114,32 @@ def add_arguments(parser):
                '(another drain\'s, anyone\'s), not only this drain\'s'))
     parser.add_argument(
         '--max-live-per-source', metavar='<n>', default=None,
-        help=_('Live migrations in flight per source host: Nova\'s '
-               '[DEFAULT] max_concurrent_live_migrations of that host '
-               '(0: no limit).  Default: with --ssh, the value in each '
-               'source host\'s nova.conf (0 there, or not readable: 1), '
-               'else 1, Nova\'s default; given, it wins over nova.conf.  '
-               'A live migration is not sent while that many leave the '
-               'host: Nova would queue it, and a queued migration shows '
-               'no progress, so --stuck-after could not tell it from a '
-               'stuck one'))
+        help=_('Live migrations in flight per source host, to match '
+               'Nova\'s [DEFAULT] max_concurrent_live_migrations there '
+               '(0: no limit).  Default: with --ssh, each source host\'s '
+               'nova.conf value (0 there, or not readable: 1); without '
+               '--ssh, 1 (Nova\'s default).  Given, it wins over '
+               'nova.conf.  Why: a migration Nova queues shows no '
+               'progress, and --stuck-after would take it for a stuck '
+               'one'))
     parser.add_argument(
         '--ssh', action='store_true', default=False,
-        help=_('Read the hosts over SSH (see the --ssh-* options), as '
-               '"migration precheck --ssh" does: the moves and the '
-               'capacity plan rest on their free pinnable CPUs, memory '
-               'and huge pages per NUMA cell, free PCI devices and VFs; '
-               'and each source host\'s nova.conf for its [DEFAULT] '
-               'max_concurrent_live_migrations: the live migrations the '
-               'drain lets leave that host at once (stderr and the '
-               'report\'s live_limits say which limit applies per host; '
-               'a host whose nova.conf cannot be read gets '
-               '--max-live-per-source, with a warning)'))
+        help=_('Read the drained and destination hosts once over SSH '
+               '(see the --ssh-* options), as "migration precheck --ssh" '
+               'does: the moves and the capacity plan then rest on their '
+               'free pinnable CPUs, memory and huge pages per NUMA cell '
+               'and free PCI devices / VFs, and each source host\'s '
+               'nova.conf sets its live migration limit (see '
+               '--max-live-per-source; stderr says the limit per host).  '
+               'A host that cannot be read is a warning; when none can, '
+               'exit status %d and nothing changed (see --ssh-optional)')
+        % exitcodes.DRAIN_NO_SSH_FACTS)
+    parser.add_argument(
+        '--ssh-optional', action='store_true', default=False,
+        help=_('With --ssh: when no host at all can be read over SSH, '
+               'drain on the API facts alone (warnings).  Default: '
+               'refuse, changing nothing, exit status %d, as migration '
+               'precheck --ssh does') % exitcodes.DRAIN_NO_SSH_FACTS)
     ssh_options.add_ssh_options(parser)
     parser.add_argument(
         '--no-confirm', action='store_true',
@@ -194,9 +202,10 @@ def add_arguments(parser):
         % exitcodes.DRAIN_PLAN_INFEASIBLE)
     parser.add_argument(
         '--report', metavar='<file>',
-        help=_('JSON report file (default: $XDG_STATE_HOME/'
-               'migrationclient/clouds/<cloud>/drain-<hosts>.json, '
-               '<cloud> from the identity URL and region); running '
+        help=_('JSON report file (default: drain-<hosts>.json in '
+               '$XDG_STATE_HOME/migrationclient/clouds/<cloud>/, '
+               '<cloud> from the identity URL and region; '
+               '$XDG_STATE_HOME: ~/.local/state when unset); running '
                'the same drain again continues from it'))
     parser.add_argument(
         '--resume', metavar='<report>',
@@ -247,9 +256,11 @@ class DrainCompute(command.Lister):
     the destinations are not healthy, or when another drain claims the
     host.  Exit status: 0 when the hosts hold no server that should have
     moved, 4 when some remain, 5 when interrupted (resumable), 9 when only
-    --timeout left servers behind, 12 when the plan cannot place every
-    server (nothing changed; --allow-partial drains the rest).  --restore
-    REPORT moves the servers of a finished drain back.
+    --timeout left servers behind, 11 when --ssh could read no host
+    (nothing changed; --ssh-optional drains on the API facts), 12 when
+    the plan cannot place every server (nothing changed; --allow-partial
+    drains the rest).  --restore REPORT moves the servers of a finished
+    drain back.
     """
 
     def get_parser(self, prog_name):
@@ -373,6 +384,8 @@ class DrainCompute(command.Lister):
     def _check_ssh(self, args):
         """--ssh: every option and file checked before any call."""
         args.ssh_options = None
+        if args.ssh_optional and not args.ssh:
+            raise errors.Error(_('--ssh-optional goes with --ssh'))
         if not args.ssh:
             return
         if args.restore:
@@ -450,6 +463,17 @@ class DrainCompute(command.Lister):
             self.exit_status = exc.exit_status
         for note in job.notes:
             LOG.warning(note)
+        tried, read = getattr(job, 'ssh_reach', ((), ()))
+        if (refused is None and parsed_args.ssh and tried and not read
+                and not parsed_args.ssh_optional):
+            # Asked for the hosts' facts and got none: the plan would
+            # rest on the API alone; nothing was changed (exit 11).
+            refused = _(
+                'SSH: none of the %(n)d compute host(s) could be read; '
+                'nothing changed (exit status %(status)d; --ssh-optional '
+                'drains on the API facts alone)') % {
+                    'n': len(tried), 'status': exitcodes.DRAIN_NO_SSH_FACTS}
+            self.exit_status = exitcodes.DRAIN_NO_SSH_FACTS
         if refused is not None:
             sys.stderr.write('%s%s\n' % (
                 _('--dry-run: a drain would refuse: ')

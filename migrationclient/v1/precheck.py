@@ -88,11 +88,14 @@ class PrecheckMigration(command.Lister):
             help=_('Also list every rule\'s finding (a Findings column)'))
         parser.add_argument(
             '--ssh', action='store_true', default=False,
-            help=_('Also read host-side facts over SSH: free memory and '
-                   'huge pages per NUMA cell of the destinations, the '
-                   'guest CPU mode, its CD-ROMs and config drive format '
-                   '(see the --ssh-* options).  Exit status %d when no '
-                   'host at all could be read') %
+            help=_('Also read each source and destination host once '
+                   'over SSH (see the --ssh-* options): free pinnable '
+                   'CPUs, memory and huge pages per NUMA cell, free PCI '
+                   'devices and VFs, nova.conf, the guests\' CPU mode and '
+                   'drives; and check from each source that each '
+                   'destination\'s live migration endpoint answers '
+                   '(transport).  A host that cannot be read is a '
+                   'warning; exit status %d when none could be read') %
             exitcodes.PRECHECK_NO_SSH_FACTS)
         parser.add_argument(
             '--ssh-optional', action='store_true', default=False,

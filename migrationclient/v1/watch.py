@@ -113,11 +113,13 @@ class WatchMigration(command.Lister):
     Watches the in-progress migration of a server (or the given one), every
     migration to or from a host (--host) or the whole cloud (--all).
     Changes nothing unless --abort-after, --force-complete-after or
-    --on-stuck ask for it.  Each status change is printed with a timestamp
-    (on standard error when standard output is not a terminal, except with
-    -f json: one JSON object per line); live migrations show memory and
-    disk progress, rate and ETA.  Ends with a summary table.  Needs the
-    admin role (it lists migration records).  Exit status:
+    --on-stuck ask for it.  On a terminal, progress bars (memory and disk
+    copied, rate, ETA) are redrawn in place, then a summary table.  Into a
+    pipe or a file, each status change is one timestamped line on standard
+    error and standard output holds only the result in the -f format
+    (-f json: JSON lines on standard output, one per status change, the
+    summary last).  Needs the admin role (it lists migration records).
+    Exit status:
     0 completed, 6 failed / error, 7 cancelled, 8 stuck and not resolved,
     9 --timeout reached, 130 interrupted (Ctrl-C: the migrations go on).
     """

@@ -152,8 +152,10 @@ def with_host_facts(snapshots, job):
     cell, free PCI devices and VFs, nova.conf, the guests' domain XML),
     so that the moves and the capacity plan rest on the same facts as
     the precheck's verdicts; the nova.conf files read go to
-    ``job.host_confs`` (the live limits take them from there).  Without
-    --ssh: unchanged.
+    ``job.host_confs`` (the live limits take them from there), and
+    ``job.ssh_reach`` is ``(tried, read)``: the compute hosts SSH was to
+    read and those it did read (``compute drain --ssh`` refuses when it
+    read none).  Without --ssh: unchanged.
     """
     ssh_options = getattr(job, 'ssh_options', None)
     if ssh_options is None or not snapshots:
@@ -163,6 +165,9 @@ def with_host_facts(snapshots, job):
         merged, sorted(merged.servers), list(job.dest_hosts), ssh_options,
         confs=job.host_confs)
     job.notes.extend(n for n in notes if n not in job.notes)
+    tried = set(job.dest_hosts) | {
+        s.host for s in merged.servers.values() if s.host in merged.hosts}
+    job.ssh_reach = (tuple(sorted(tried)), tuple(sorted(hosts)))
     return {name: snap.with_side_facts(hosts, guests)
             for name, snap in snapshots.items()}
 

@@ -112,6 +112,7 @@ class Job:
         self.capacity = None        # the CapacityPlan (fleetplan.py)
         self.ssh_options = None     # --ssh: host facts for the plan
         self.host_confs = {}        # --ssh: nova.conf per host read
+        self.ssh_reach = ((), ())   # --ssh: hosts (to read, read)
 
     # -- prepare -----------------------------------------------------------
 

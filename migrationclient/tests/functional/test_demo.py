@@ -57,5 +57,9 @@ class TestDemo(testtools.TestCase):
                       proc.stdout)
         self.assertIn('3/3 moved', proc.stderr)
         self.assertIn('"summary": "3/3 moved"', proc.stdout)
+        # The report's capacity plan is summed up, not dumped.
+        self.assertIn('"plan": "feasible: 3 placed, 0 not placed"',
+                      proc.stdout)
+        self.assertNotIn('"placements"', proc.stdout)
         self.assertIn('demo done: the drain ended as expected', proc.stdout)
         self.assertIn('bed stopped', proc.stdout)

@@ -453,6 +453,59 @@ class TestCapacityPlanOutput(testtools.TestCase):
                                 args)
         self.assertIn('--ssh reads the drained hosts', str(exc))
 
+    def _no_host_read(self, *argv):
+        self.useFixture(fixtures.MonkeyPatch(
+            'migrationclient.engine.drain.livelimits.read_for_job',
+            lambda job, options: ([], [])))
+        job = PlanJob(self.items, self.cplan)
+        job.ssh_reach = (('dst1', 'dst2', 'src1', 'src2'), ())
+        self.useFixture(fixtures.FakeLogger())
+        cmd, _cols, _rows = self.show(
+            job, '--ssh', '--ssh-no-agent', '--ssh-config', '', *argv)
+        return cmd, job
+
+    def test_ssh_read_no_host_refuses(self):
+        cmd, job = self._no_host_read()
+        self.assertEqual(exitcodes.DRAIN_NO_SSH_FACTS, cmd.exit_status)
+        self.assertEqual(11, cmd.exit_status)
+        self.assertEqual(['prepare'], job.calls)      # nothing executed
+        self.assertIn('SSH: none of the 4 compute host(s) could be read; '
+                      'nothing changed (exit status 11; --ssh-optional',
+                      self.stderr.getvalue())
+
+    def test_ssh_read_no_host_dry_run(self):
+        cmd, job = self._no_host_read('--dry-run')
+        self.assertEqual(exitcodes.DRAIN_NO_SSH_FACTS, cmd.exit_status)
+        self.assertIn('--dry-run: a drain would refuse: SSH: none of the '
+                      '4 compute host(s)', self.stderr.getvalue())
+        self.assertIn('| Destination', self.stdout.getvalue())
+
+    def test_ssh_optional_drains_on_api_facts(self):
+        cmd, job = self._no_host_read('--ssh-optional')
+        self.assertEqual(exitcodes.OK, cmd.exit_status)
+        self.assertEqual(['prepare', 'execute'], job.calls)
+        self.assertNotIn('none of the', self.stderr.getvalue())
+
+    def test_ssh_some_host_read_drains(self):
+        self.useFixture(fixtures.MonkeyPatch(
+            'migrationclient.engine.drain.livelimits.read_for_job',
+            lambda job, options: ([], [])))
+        job = PlanJob(self.items, self.cplan)
+        job.ssh_reach = (('dst1', 'src1'), ('dst1',))
+        cmd, _cols, _rows = self.show(job, '--ssh', '--ssh-no-agent',
+                                      '--ssh-config', '')
+        self.assertEqual(exitcodes.OK, cmd.exit_status)
+        self.assertEqual(['prepare', 'execute'], job.calls)
+
+    def test_ssh_optional_needs_ssh(self):
+        cmd = self.command(PlanJob(self.items, self.cplan))
+        parser = cmd.get_parser('openstack compute drain')
+        args = parser.parse_args(['src1', '--ssh-optional'])
+        cmd.formatter = self.formatters['table']
+        exc = self.assertRaises(exceptions.CommandError, cmd.take_action,
+                                args)
+        self.assertIn('--ssh-optional goes with --ssh', str(exc))
+
     def test_scheduler_picks_is_said(self):
         for item in self.items:
             item.candidates = None
