@@ -140,6 +140,9 @@ class Spreader:
                 'feasible') % {'old': old, 'new': new}
         item.planned = new
         item.candidates = (new,)
+        # the reason named the first plan's host: say where it goes now
+        item.reason = _('%(reason)s; then %(why)s') % {
+            'reason': item.reason, 'why': why} if item.reason else why
         item.replanned.append({'why': why, 'from': old, 'to': new,
                                'spread': True})
         self.drain.event(item, _('%(why)s: %(kind)s to %(new)s (%(reason)s)'

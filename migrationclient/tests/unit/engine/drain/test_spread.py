@@ -89,6 +89,11 @@ class TestSpread(testtools.TestCase):
                               'from': 'compute2', 'to': 'compute3',
                               'spread': True}, entry)
             self.assertEqual(drain.LIVE, item.action)    # live stays live
+            # the reason no longer stops at the first plan's host
+            self.assertIn('plan: compute2', item.reason)
+            self.assertTrue(item.reason.endswith(
+                '; then spread: planned host compute2 busy, compute3 keeps '
+                'the plan feasible'), item.reason)
         texts = spreads(run)
         self.assertEqual(len(moved), len(texts))
         self.assertIn('compute3 keeps the plan feasible: live to compute3 '
