@@ -19,6 +19,7 @@ tests of this client need.
 """
 
 import json
+import os
 import time
 
 from testbed import client
@@ -84,3 +85,17 @@ class SSHHostsMixin:
         self.render = render
         self.hosts = self.useFixture(sshhosts.SSHHosts(
             {name: {} for name in self.SSH_HOSTS}))
+
+
+def read_terminal(master):
+    """Everything a child wrote to a pseudo-terminal, until it closed it."""
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:        # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b''.join(chunks)

@@ -208,17 +208,9 @@ class TestDrainTtyProgress(test_drain.DrainTestCase):
             env=env)
         self.addCleanup(test_drain._reap, proc)
         os.close(slave)
-        chunks = []
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:        # EIO: the child closed the terminal
-                break
-            if not data:
-                break
-            chunks.append(data)
+        data = base.read_terminal(master)
         stdout, _err = proc.communicate(timeout=120)
-        err = b''.join(chunks).decode(errors='replace')
+        err = data.decode(errors='replace')
         self.addDetail('tty', test_drain._text(err))
         self.assertEqual(exitcodes.OK, proc.returncode, err[-2000:])
         self.assertEqual(b'done\n', stdout)

@@ -403,17 +403,8 @@ class TestWatchTty(WatchTestCase):
              'migration', 'watch', server.id, '--interval', '0.5'],
             stdout=slave, stderr=subprocess.PIPE, env=self.bed.env())
         os.close(slave)
-        chunks = []
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:        # EIO: the child closed the terminal
-                break
-            if not data:
-                break
-            chunks.append(data)
+        out = base.read_terminal(master).decode()
         proc.wait(timeout=120)     # the one process this test started
-        out = b''.join(chunks).decode()
         self.assertEqual(exitcodes.OK, proc.returncode, proc.stderr.read())
         proc.stderr.close()
         self.assertIn('\x1b[1A\r\x1b[J', out)         # one bar redrawn
