@@ -28,28 +28,33 @@ class Depends:
     pair of one :func:`~migrationclient.constraints.evaluate.precheck`):
     ``server(server, snapshot)`` returns a hashable key of every server
     fact the rule reads (``None`` when it reads none), ``source`` /
-    ``dest`` say whether it reads the source / destination host facts.
+    ``dest`` say whether it reads the source / destination host facts,
+    ``groups`` whether it reads the server groups (``snapshot.groups``,
+    ``groups_of``): the capacity planner changes them as it places
+    members.
     Two (server, destination) pairs with equal keys get equal findings, so
     ``precheck`` computes them once and shares the (immutable) findings.
     A rule without a declaration depends on everything (never shared).
     """
 
-    def __init__(self, server=None, source=False, dest=False):
+    def __init__(self, server=None, source=False, dest=False,
+                 groups=False):
         self.server = server
         self.source = source
         self.dest = dest
+        self.groups = groups
 
 
-def depends(server=None, source=False, dest=False):
+def depends(server=None, source=False, dest=False, groups=False):
     """Decorator: declare a rule's :class:`Depends`."""
     def wrap(rule):
-        rule.depends = Depends(server, source, dest)
+        rule.depends = Depends(server, source, dest, groups)
         return rule
     return wrap
 
 
 #: Undeclared: the whole server and both hosts.
-EVERYTHING = Depends(lambda server, snapshot: server.id, True, True)
+EVERYTHING = Depends(lambda server, snapshot: server.id, True, True, True)
 
 
 def server_id(server, snapshot):

@@ -20,7 +20,8 @@ from migrationclient.constraints.rules import base
 
 
 @base.depends(lambda server, snapshot: (
-    server.id if snapshot.groups_of(server.id) else None), dest=True)
+    server.id if snapshot.groups_of(server.id) else None), dest=True,
+    groups=True)
 def server_group(server, source, dest, snapshot):
     """server-group: affinity / anti-affinity policies stay satisfied.
 

@@ -203,7 +203,9 @@ class Rules:
         #: (rule position, server key) -> its number in the cache's keys
         self.key_ids = {}
         #: per rule: position, id, rule, reads source, reads dest, key
-        #: function, key when it reads no server fact, host rule (0 / 1)
+        #: function, key when it reads no server fact, host rule (0 / 1),
+        #: reads the server groups (its results are kept per version of
+        #: the server's groups, which change as members are placed)
         self.compiled = []
         for pos, (rule_id, rule, dep) in enumerate(self.layout):
             fn = dep.server
@@ -211,14 +213,19 @@ class Rules:
                 (pos, None), len(self.key_ids))
             self.compiled.append((pos, rule_id, rule, bool(dep.source),
                                   bool(dep.dest), fn, const,
-                                  int(bool(dep.source or dep.dest))))
+                                  int(bool(dep.source or dep.dest)),
+                                  bool(dep.groups)))
         #: (key number, group versions) whose runs read debited facts
         self.debited = set()
+        #: (key, source name or None, group versions) -> the findings of a
+        #: run that read no fact of its destination: every destination's
+        self.no_dest = {}
 
     def _items(self, server):
         """``(host-free rules, host rules)`` of the server, with keys.
 
-        Each: (position, rule id, rule, reads source, reads dest, key);
+        Each: (position, rule id, rule, reads source, reads dest, key,
+        reads groups);
         the keys are computed once per server and stand for (rule
         position, key) as a number (cheap to hash in the cache's keys), or
         (position, server id) for the rules keyed by the server's id.
@@ -230,7 +237,7 @@ class Rules:
             ids = self.key_ids
             items = self.items[sid] = ([], [])
             by_id = rules.server_id
-            for pos, rule_id, rule, src, dst, fn, key, hosted in \
+            for pos, rule_id, rule, src, dst, fn, key, hosted, grp in \
                     self.compiled:
                 if key is not None:
                     pass
@@ -238,7 +245,8 @@ class Rules:
                     key = (pos, sid)
                 else:
                     key = ids.setdefault((pos, fn(server, view)), len(ids))
-                items[hosted].append((pos, rule_id, rule, src, dst, key))
+                items[hosted].append((pos, rule_id, rule, src, dst, key,
+                                      grp))
         return items
 
     def findings(self, server, dest_name, host_free=None):
@@ -259,21 +267,23 @@ class Rules:
             parts = last[2][:]
         else:
             parts = self.parts[:]
-            for pos, rule_id, rule, _s, _d, key in free:
-                base = (key, None, None, gv)
+            for pos, rule_id, rule, _s, _d, key, grp in free:
+                g = gv if grp else None
+                base = (key, None, None, g)
                 entry = cache.get(base)
                 if entry is None:
                     entry = self._run_host_free(server, rule_id, rule, base,
-                                                gv)
+                                                g)
                 parts[pos] = entry
             self.last_free = (server.id, gv, parts[:])
         if host_free:
             return [x for part in parts for x in part]
         version = p.version
         src_name = server.host
-        for pos, rule_id, rule, reads_src, reads_dest, key in hosted:
+        for pos, rule_id, rule, reads_src, reads_dest, key, grp in hosted:
+            g = gv if grp else None
             base = (key, src_name if reads_src else None,
-                    dest_name if reads_dest else None, gv)
+                    dest_name if reads_dest else None, g)
             entry = cache.get(base)
             if entry.__class__ is not tuple:
                 versions = (
@@ -284,7 +294,7 @@ class Rules:
                 else:
                     entry = self._run(server, rule_id, rule, reads_src,
                                       reads_dest, key, base, entry,
-                                      versions, dest_name, gv)
+                                      versions, dest_name, g)
             parts[pos] = entry
         return [x for part in parts for x in part]
 
@@ -302,6 +312,12 @@ class Rules:
             else:
                 entry.versions, entry.result = versions, result
             return result
+        if reads_dest:
+            # a run from this source that read nothing of its destination
+            found = self.no_dest.get((key, base[1], gv))
+            if found is not None:
+                self.cache[base] = found
+                return found
         # hosts of one class (equal facts but their identity and debits)
         # share the findings that read neither
         by_class = (key, self.host_class(source), self.host_class(dest), gv)
@@ -313,6 +329,8 @@ class Rules:
         for src_items, dest_items, result in memo:
             if _matches(source, src_items) and _matches(dest, dest_items):
                 self.cache[base] = result
+                if reads_dest and not dest_items:
+                    self.no_dest[key, base[1], gv] = result
                 if not any(name in IDENTITY
                            for name, _v in src_items + dest_items):
                     self.by_class[by_class] = result
@@ -325,6 +343,9 @@ class Rules:
         read = [name for name, _v in src_items + dest_items]
         if not any(name in DEBITED for name in read):
             self.cache[base] = result
+            if reads_dest and not dest_items:
+                # the same for every destination of this source
+                self.no_dest[key, base[1], gv] = result
             # a result that read a host's name is that host's only
             if len(memo) < MEMO and 'name' not in read:
                 memo.append((src_items, dest_items, result))
