@@ -12,24 +12,26 @@
 
 """The ``--ssh-*`` options of the commands that read compute nodes.
 
-They fill a :class:`migrationclient.host.ssh.SSHOptions` (the host layer
-knows nothing of argparse).  Bad values raise ``ValueError`` with one line
-naming the option; the commands turn it into ``CommandError``.
+They fill a :class:`migrationclient.host.sshoptions.Requested`, checked by
+the host layer (which knows nothing of argparse; the Ansible collection's
+``ssh`` option gets the same checks) into a
+:class:`migrationclient.host.ssh.SSHOptions`.  Bad values raise
+``ValueError`` with one line naming the option; the commands turn it into
+``CommandError``.
 Importing this module does not import paramiko.
 """
 
 import argparse
-import os
 
 from osc_lib import utils
 
 from migrationclient._i18n import _
-from migrationclient.host import commands
 from migrationclient.host import ssh
+from migrationclient.host import sshoptions
 from migrationclient.v1 import arguments
 
 
-DEFAULT_CONFIG = '~/.ssh/config'
+DEFAULT_CONFIG = sshoptions.DEFAULT_CONFIG
 
 
 def _port(text):
@@ -113,90 +115,54 @@ def add_ssh_options(parser):
 def check_address(address, source='--ssh-host'):
     """Raise ValueError unless ``address`` is a valid SSH address.
 
-    ``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address, with a
-    port from 1 to 65535.
+    :func:`migrationclient.host.sshoptions.check_address`.
     """
-    host, port = address, None
-    if address.startswith('['):
-        host, sep, tail = address[1:].partition(']')
-        if not sep or (tail and not tail.startswith(':')):
-            raise ValueError(_('%(src)s: bad address %(addr)r (expected '
-                               '[<ipv6>]:<port>)')
-                             % {'src': source, 'addr': address})
-        port = tail[1:] if tail else None
-    elif address.count(':') == 1:
-        host, _sep, port = address.partition(':')
-    if not host or '@' in host:
-        raise ValueError(_('%(src)s: bad address %(addr)r')
-                         % {'src': source, 'addr': address})
-    if port is not None:
-        try:
-            _port(port)
-        except argparse.ArgumentTypeError:
-            raise ValueError(_('%(src)s: the port of %(addr)r is not a '
-                               'number from 1 to 65535')
-                             % {'src': source, 'addr': address})
+    sshoptions.check_address(address, source)
 
 
-def _readable(option, path):
-    """Raise ValueError unless ``path`` is a file this user can read."""
-    full = os.path.expanduser(path)
-    try:
-        with open(full, 'rb') as handle:
-            handle.read(1)
-    except OSError as exc:
-        raise ValueError(_('%(opt)s %(path)s: cannot read it (%(err)s)')
-                         % {'opt': option, 'path': path,
-                            'err': exc.strerror or exc})
+def requested(args):
+    """:class:`~migrationclient.host.sshoptions.Requested` of the options.
+
+    Raises ValueError on a --ssh-host that is not
+    ``<compute-host>=<address>[:<port>]``.
+    """
+    pairs = []
+    for item in args.ssh_host:
+        host, sep, address = item.partition('=')
+        if not sep or not host.strip() or not address.strip():
+            raise ValueError(_('--ssh-host expects '
+                               '<compute-host>=<address>[:<port>], got %r')
+                             % item)
+        pairs.append((host.strip(), address.strip()))
+    return sshoptions.Requested(
+        user=args.ssh_user, keys=tuple(args.ssh_key),
+        no_agent=args.ssh_no_agent, port=args.ssh_port,
+        proxy_jump=args.ssh_proxy_jump, sudo=args.ssh_sudo,
+        virsh_container=args.ssh_virsh_container,
+        container_engine=args.ssh_container_engine,
+        timeout=args.ssh_timeout, config=args.ssh_config,
+        known_hosts=args.ssh_known_hosts,
+        accept_new_host_key=args.ssh_accept_new_host_key,
+        host_map_file=args.ssh_host_map, hosts=tuple(pairs))
 
 
 def check_files(args):
     """The files the ``--ssh-*`` options name, checked before any SSH.
 
-    Raises ValueError with one line naming the option: a --ssh-key that
-    is missing or unreadable, an explicit --ssh-config or
-    --ssh-known-hosts that cannot be read (a missing --ssh-known-hosts is
-    fine with --ssh-accept-new-host-key, which creates it), an SSH config
-    that does not parse.  The default ~/.ssh/config may be missing.
+    Raises ValueError with one line naming the option
+    (:func:`migrationclient.host.sshoptions.check_files`).
     """
-    for key in args.ssh_key:
-        _readable('--ssh-key', key)
-    known = args.ssh_known_hosts
-    if known:
-        full = os.path.expanduser(known)
-        if os.path.exists(full) or not args.ssh_accept_new_host_key:
-            _readable('--ssh-known-hosts', known)
-        elif not os.path.isdir(os.path.dirname(os.path.abspath(full))):
-            raise ValueError(_('--ssh-known-hosts %s: its directory does '
-                               'not exist') % known)
-    config = args.ssh_config
-    if config:
-        full = os.path.expanduser(config)
-        if config != DEFAULT_CONFIG or os.path.exists(full):
-            _readable('--ssh-config', config)
-            _parse_config(config, full)
-
-
-def _parse_config(option_path, full):
-    try:
-        import paramiko
-    except ImportError:         # pragma: no cover - a requirement
-        return
-    try:
-        paramiko.SSHConfig.from_path(full)
-    except Exception as exc:    # paramiko raises several types
-        raise ValueError(_('--ssh-config %(path)s: cannot parse it '
-                           '(%(err)s)') % {'path': option_path, 'err': exc})
+    sshoptions.check_files(requested(args))
 
 
 def checked_options(args):
-    """:func:`options_from_parsed_args` after :func:`check_files`.
+    """The checked :class:`~migrationclient.host.ssh.SSHOptions`.
 
-    What the commands call before any cloud or SSH request.
+    What the commands call before any cloud or SSH request: the checks of
+    :func:`migrationclient.host.sshoptions.checked`, which the Ansible
+    collection's ``ssh`` option gets too.
     """
-    options = options_from_parsed_args(args)
-    check_files(args)
-    return options
+    return sshoptions.checked(requested(args))
 
 
 def options_from_parsed_args(args):
@@ -206,63 +172,8 @@ def options_from_parsed_args(args):
     --ssh-host or --ssh-proxy-jump.  Reads no file but the host map
     (:func:`checked_options` also checks the others).
     """
-    host_map = {}
-    if args.ssh_host_map:
-        host_map.update(load_host_map(args.ssh_host_map))
-    for item in args.ssh_host:
-        host, sep, address = item.partition('=')
-        if not sep or not host.strip() or not address.strip():
-            raise ValueError(_('--ssh-host expects '
-                               '<compute-host>=<address>[:<port>], got %r')
-                             % item)
-        check_address(address.strip(), '--ssh-host %s' % item)
-        host_map[host.strip()] = address.strip()
-    if args.ssh_proxy_jump:
-        try:
-            ssh.split_jump(args.ssh_proxy_jump)
-        except ValueError:
-            raise ValueError(_('--ssh-proxy-jump %r: expected '
-                               '[<user>@]<host>[:<port>]')
-                             % args.ssh_proxy_jump)
-    if args.ssh_virsh_container:
-        try:
-            commands.validate_container(args.ssh_virsh_container)
-        except commands.InvalidName as exc:
-            raise ValueError(str(exc))
-    return ssh.SSHOptions(
-        virsh_container=args.ssh_virsh_container,
-        container_engine=args.ssh_container_engine,
-        user=args.ssh_user, keys=tuple(args.ssh_key),
-        allow_agent=not args.ssh_no_agent, port=args.ssh_port,
-        proxy_jump=args.ssh_proxy_jump, sudo=args.ssh_sudo,
-        timeout=args.ssh_timeout, config_file=args.ssh_config,
-        known_hosts=args.ssh_known_hosts,
-        accept_new_host_key=args.ssh_accept_new_host_key,
-        host_map=host_map)
+    return sshoptions.options(requested(args))
 
 
-def parse_host_map(text, source='host map'):
-    """``"<host> <address>"`` lines (``#`` comments) -> dict."""
-    result = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.split('#', 1)[0].strip()
-        if not line:
-            continue
-        parts = line.split()
-        if len(parts) != 2:
-            raise ValueError(_('%(src)s line %(n)d: expected "<compute-host> '
-                               '<address>", got %(line)r')
-                             % {'src': source, 'n': number, 'line': line})
-        check_address(parts[1], '%s line %d' % (source, number))
-        result[parts[0]] = parts[1]
-    return result
-
-
-def load_host_map(path):
-    try:
-        with open(os.path.expanduser(path), encoding='utf-8') as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(_('cannot read --ssh-host-map %(path)s: %(err)s')
-                         % {'path': path, 'err': exc})
-    return parse_host_map(text, source=path)
+parse_host_map = sshoptions.parse_host_map
+load_host_map = sshoptions.load_host_map

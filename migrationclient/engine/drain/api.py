@@ -34,6 +34,7 @@ from migrationclient.cloud import actions as cloud_actions
 from migrationclient.cloud import errors as cloud_errors
 from migrationclient.engine.drain import claim
 from migrationclient.engine.drain.job import Job
+from migrationclient.engine.drain import livelimits
 from migrationclient.engine.drain import model
 from migrationclient.engine.drain.restore import RestoreJob
 from migrationclient.engine import report as report_mod
@@ -132,16 +133,64 @@ def _load(path):
         return None
 
 
+class NoHostFacts(model.DrainError):
+    """SSH was asked for and no compute host could be read (nothing done).
+
+    ``compute drain --ssh`` without ``--ssh-optional`` refuses the same
+    way (exit status :data:`exitcodes.DRAIN_NO_SSH_FACTS`).
+    """
+
+    exit_status = exitcodes.DRAIN_NO_SSH_FACTS
+
+    def __init__(self, tried):
+        self.tried = tuple(tried)
+        super().__init__(_(
+            'SSH: none of the %(n)d compute host(s) could be read '
+            '(%(hosts)s); nothing changed (ssh.optional drains on the API '
+            'facts alone)') % {'n': len(self.tried),
+                               'hosts': ', '.join(self.tried)})
+
+
+def _host_facts(job, ssh_options, ssh_optional, read_limits):
+    """``compute drain --ssh`` after the plan: refuse or read the limits.
+
+    No host read (and not ``ssh_optional``): :class:`NoHostFacts`.  Else
+    each live source's ``max_concurrent_live_migrations``
+    (:func:`.livelimits.read_for_job`); its warnings and lines are notes.
+    """
+    tried, read = getattr(job, 'ssh_reach', ((), ()))
+    if tried and not read:
+        if not ssh_optional:
+            raise NoHostFacts(tried)
+        job.notes.append(_(
+            'SSH: none of the %d compute host(s) could be read; the plan '
+            'rests on the API facts alone') % len(tried))
+    warnings, lines = read_limits(job, ssh_options)
+    job.notes.extend(list(warnings) + list(lines))
+
+
 def drained(compute, conn, hosts, opts, check=False, report_path=None,
             disable_reason=None, enable_when_done=False,
-            target_aggregate=None):
-    """Drain ``hosts`` unless they are already empty and disabled."""
+            target_aggregate=None, ssh_options=None, ssh_optional=False,
+            read_limits=livelimits.read_for_job):
+    """Drain ``hosts`` unless they are already empty and disabled.
+
+    ``ssh_options`` (a checked :class:`migrationclient.host.ssh.SSHOptions`,
+    :func:`migrationclient.host.sshoptions.checked`): the plan rests on
+    the hosts' facts read over SSH and each source's live migration limit
+    is its nova.conf's, as ``compute drain --ssh``; no host read raises
+    :class:`NoHostFacts` before anything changes, unless
+    ``ssh_optional``.
+    """
     check_reason(disable_reason)
     job = Job(compute, conn, hosts, opts, report_path=report_path,
               disable_reason=disable_reason,
               enable_when_done=enable_when_done,
               target_aggregate=target_aggregate)
+    job.ssh_options = ssh_options
     items = job.prepare(explicit_report=bool(report_path))
+    if ssh_options is not None:
+        _host_facts(job, ssh_options, ssh_optional, read_limits)
     # Already drained: nothing left to move and the services disabled
     # (or, with enable_when_done, left enabled by the earlier run).
     settled = enable_when_done or not any(

@@ -53,8 +53,9 @@ def documented_options(name):
         'DOCUMENTATION']
     options = {}
     for fragment in doc.get('extends_documentation_fragment', []):
-        assert fragment == PREFIX + 'openstack', fragment
-        options.update(blocks(FRAGMENT)['DOCUMENTATION']['options'])
+        assert fragment.startswith(PREFIX), fragment
+        path = FRAGMENT.parent / (fragment[len(PREFIX):] + '.py')
+        options.update(blocks(path)['DOCUMENTATION']['options'])
     options.update(doc['options'])
     return options
 
@@ -100,24 +101,33 @@ class TestDocumentation(testtools.TestCase):
     def test_documented_options_are_the_argument_spec(self):
         for name in base.MODULES:
             spec, _cls = spec_of(name)
-            docs = documented_options(name)
-            self.assertEqual(sorted(spec), sorted(docs), name)
-            for opt, want in spec.items():
-                doc = docs[opt]
-                where = '%s: %s' % (name, opt)
-                self.assertEqual(want.get('type', 'str'), doc.get('type'),
-                                 where)
-                self.assertEqual(want.get('default'), doc.get('default'),
-                                 where)
-                self.assertEqual(sorted(want.get('choices') or []),
-                                 sorted(doc.get('choices') or []), where)
-                self.assertEqual(sorted(want.get('aliases') or []),
-                                 sorted(doc.get('aliases') or []), where)
-                self.assertEqual(want.get('elements'), doc.get('elements'),
-                                 where)
-                self.assertEqual(bool(want.get('required')),
-                                 bool(doc.get('required')), where)
-                self.assertTrue(doc.get('description'), where)
+            self.assert_spec_is_documented(name, spec,
+                                           documented_options(name))
+
+    def assert_spec_is_documented(self, name, spec, docs):
+        """Every option of ``spec`` as ``docs`` says, sub-options too."""
+        self.assertEqual(sorted(spec), sorted(docs), name)
+        for opt, want in spec.items():
+            doc = docs[opt]
+            where = '%s: %s' % (name, opt)
+            self.assertEqual(sorted(want.get('options') or {}),
+                             sorted(doc.get('suboptions') or {}), where)
+            if want.get('options'):
+                self.assert_spec_is_documented(where, want['options'],
+                                               doc['suboptions'])
+            self.assertEqual(want.get('type', 'str'), doc.get('type'),
+                             where)
+            self.assertEqual(want.get('default'), doc.get('default'),
+                             where)
+            self.assertEqual(sorted(want.get('choices') or []),
+                             sorted(doc.get('choices') or []), where)
+            self.assertEqual(sorted(want.get('aliases') or []),
+                             sorted(doc.get('aliases') or []), where)
+            self.assertEqual(want.get('elements'), doc.get('elements'),
+                             where)
+            self.assertEqual(bool(want.get('required')),
+                             bool(doc.get('required')), where)
+            self.assertTrue(doc.get('description'), where)
 
     def test_examples_use_documented_options(self):
         for name in base.MODULES:

@@ -134,3 +134,57 @@ class TestComputeDrainArguments(testtools.TestCase):
             self.assertEqual([], self.calls)
         result = base.run_module(compute_drain.ComputeDrainModule, {})
         self.assertIn('missing required arguments: hosts', result['msg'])
+
+    def test_ssh_reaches_the_drain_checked(self):
+        from migrationclient.host import ssh
+        result = self.run_drain(host='compute1', ssh=dict(
+            user='heat-admin', port=2222, config='', optional=True,
+            hosts={'compute1': '10.0.0.5:2200'}), _ansible_check_mode=True)
+        self.assertFalse(result.get('failed'), result)
+        (name, _args, kwargs), = self.calls
+        self.assertEqual('drained', name)
+        self.assertTrue(kwargs['check'])
+        self.assertTrue(kwargs['ssh_optional'])
+        self.assertEqual(ssh.SSHOptions(
+            user='heat-admin', port=2222, config_file='',
+            host_map={'compute1': '10.0.0.5:2200'}), kwargs['ssh_options'])
+
+    def test_bad_ssh_option_fails_before_any_call(self):
+        for ssh, words in (
+                (dict(key=['/nonexistent/key']),
+                 'ssh.key /nonexistent/key: cannot read it'),
+                (dict(port=0), 'ssh.port: 0 is not a number from 1 to'),
+                (dict(hosts={'compute1': '10.0.0.5:ssh'}),
+                 'ssh.hosts compute1=10.0.0.5:ssh: the port of'),
+                (dict(known_hosts='/nonexistent/kh'),
+                 'ssh.known_hosts /nonexistent/kh: cannot read it'),
+                (dict(container_engine='lxc'),
+                 'value of container_engine must be one of')):
+            result = self.run_drain(host='compute1', ssh=ssh)
+            self.assertTrue(result['failed'], ssh)
+            self.assertIn(words, result['msg'])
+            self.assertNotIn('\n', result['msg'])
+            self.assertEqual([], self.calls)
+            self.assertEqual([], self.conn.mock_calls)
+
+    def test_ssh_only_drains(self):
+        for state in ('enabled', 'restored'):
+            result = self.run_drain(host='compute1', state=state,
+                                    ssh=dict(config=''))
+            self.assertTrue(result['failed'])
+            self.assertEqual('ssh reads the hosts\' facts for a drain: only '
+                             'with state=drained', result['msg'])
+            self.assertEqual([], self.calls)
+
+    def test_no_host_read_fails_naming_them(self):
+        def refuse(*args, **kwargs):
+            self.calls.append(('drained', args, kwargs))
+            raise api.NoHostFacts(['compute1', 'compute2'])
+        with mock.patch.object(api, 'drained', side_effect=refuse):
+            result = self.run_drain(host='compute1', ssh=dict(config=''))
+        self.assertTrue(result['failed'])
+        self.assertEqual(
+            'SSH: none of the 2 compute host(s) could be read (compute1, '
+            'compute2); nothing changed (ssh.optional drains on the API '
+            'facts alone)', result['msg'])
+        self.assertFalse(self.calls[0][2]['ssh_optional'])

@@ -50,6 +50,59 @@ class TestPrecheckInfo(testtools.TestCase):
             destinations=['compute2'], kinds=('live',),
             pci_live_migratable=True)
 
+    def run_with_ssh(self, ssh, tried=(), read=()):
+        snapshot = mock.Mock(servers={}, cloud=mock.Mock(notes=['n1']))
+        found = precheck.Result(snapshot, [], [], ssh_tried=tuple(tried),
+                                ssh_read=tuple(read))
+        conn = mock.Mock()
+        with mock.patch.object(precheck, 'run',
+                               return_value=found) as run:
+            result = base.run_module(
+                precheck_info.PrecheckInfoModule,
+                {'servers': ['vm1'], 'ssh': ssh}, conn=conn)
+        return result, run, conn
+
+    def test_ssh_reaches_the_precheck_checked(self):
+        from migrationclient.host import ssh
+        result, run, conn = self.run_with_ssh(
+            dict(user='root', config='', hosts={'compute1': '10.0.0.5'}),
+            tried=('compute1', 'compute2'), read=('compute1',))
+        self.assertFalse(result.get('failed'), result)
+        self.assertEqual((['compute1'], ['compute2']),
+                         (result['ssh_read'], result['ssh_unread']))
+        run.assert_called_once_with(
+            conn.compute, conn, servers=['vm1'], source_host=None,
+            destinations=None, kinds=('live', 'cold'),
+            pci_live_migratable=False, ssh_options=ssh.SSHOptions(
+                user='root', config_file='',
+                host_map={'compute1': '10.0.0.5'}))
+
+    def test_bad_ssh_option_fails_before_the_cloud(self):
+        result, run, conn = self.run_with_ssh(
+            dict(config='/nonexistent/ssh_config'))
+        self.assertTrue(result['failed'])
+        self.assertEqual('ssh.config /nonexistent/ssh_config: cannot read '
+                         'it (No such file or directory)', result['msg'])
+        run.assert_not_called()
+
+    def test_no_host_read_fails_unless_optional(self):
+        result, _run, _conn = self.run_with_ssh(
+            dict(config=''), tried=('compute1', 'compute2'))
+        self.assertTrue(result['failed'])
+        self.assertEqual(
+            'SSH: none of the 2 compute host(s) could be read (compute1, '
+            'compute2); the verdicts rest on the API facts only '
+            '(ssh.optional accepts the API facts alone)', result['msg'])
+        # the rows come with the failure
+        self.assertEqual(([], [], ['compute1', 'compute2']),
+                         (result['rows'], result['ssh_read'],
+                          result['ssh_unread']))
+        result, _run, _conn = self.run_with_ssh(
+            dict(config='', optional=True), tried=('compute1', 'compute2'))
+        self.assertFalse(result.get('failed'), result)
+        self.assertIn('SSH: none of the 2 compute host(s) could be read',
+                      str(result['warnings']))
+
 
 class TestMigrationInfo(testtools.TestCase):
 

@@ -148,3 +148,57 @@ class ConnEcho(mu.OpenStackModule):
 
     def run(self):
         self.results = dict(changed=self.conn is None)
+
+
+class TestSSHOption(testtools.TestCase):
+    """The ``ssh`` option: the commands' --ssh-* checks, its own names."""
+
+    def test_sub_options_default_as_the_commands(self):
+        from migrationclient.host import ssh
+        from migrationclient.host import sshoptions
+        sub = mu.SSH_SPEC['ssh']['options']
+        self.assertEqual('dict', mu.SSH_SPEC['ssh']['type'])
+        self.assertNotIn('default', mu.SSH_SPEC['ssh'])
+        self.assertEqual(ssh.DEFAULT_TIMEOUT, sub['timeout']['default'])
+        self.assertEqual(list(sshoptions.CONTAINER_ENGINES),
+                         sub['container_engine']['choices'])
+        for flag in ('no_agent', 'sudo', 'accept_new_host_key', 'optional'):
+            self.assertIs(False, sub[flag]['default'], flag)
+        self.assertFalse([n for n in sub if 'pass' in n])
+        self.assertEqual(set(sshoptions.CLI_NAMES), set(mu.SSH_NAMES))
+
+    def test_no_ssh_is_none(self):
+        self.assertIsNone(mu.ssh_options({'ssh': None}))
+        self.assertIsNone(mu.ssh_options({}))
+
+    def test_options_reach_the_host_layer_checked(self):
+        with mock.patch('migrationclient.host.sshoptions.checked') as checked:
+            got = mu.ssh_options({'ssh': dict(
+                user='heat-admin', key=['/k'], no_agent=True, port=2222,
+                proxy_jump='stack@uc', sudo=True, virsh_container='nl',
+                container_engine='docker', timeout=3.0, config=None,
+                known_hosts='/kh', accept_new_host_key=True,
+                hosts={'c2': '10.0.0.6', 'c1': '10.0.0.5:22'},
+                host_map='/map', optional=True)})
+        self.assertIs(checked.return_value, got)
+        (req, names), _kw = checked.call_args
+        self.assertIs(mu.SSH_NAMES, names)
+        self.assertEqual(
+            ('heat-admin', ('/k',), True, 2222, 'stack@uc', True, 'nl',
+             'docker', 3.0, '~/.ssh/config', '/kh', True, '/map',
+             (('c1', '10.0.0.5:22'), ('c2', '10.0.0.6'))),
+            (req.user, req.keys, req.no_agent, req.port, req.proxy_jump,
+             req.sudo, req.virsh_container, req.container_engine,
+             req.timeout, req.config, req.known_hosts,
+             req.accept_new_host_key, req.host_map_file, req.hosts))
+
+    def test_bad_option_is_one_line_naming_it(self):
+        err = self.assertRaises(ValueError, mu.ssh_options, {'ssh': dict(
+            key=['/nonexistent/id_rsa'], hosts={}, timeout=20.0,
+            container_engine='podman')})
+        self.assertEqual('ssh.key /nonexistent/id_rsa: cannot read it (No '
+                         'such file or directory)', str(err))
+        err = self.assertRaises(ValueError, mu.ssh_options, {'ssh': dict(
+            hosts={'c1': 'u@10.0.0.5'}, timeout=20.0, config='')})
+        self.assertEqual("ssh.hosts c1=u@10.0.0.5: bad address "
+                         "'u@10.0.0.5'", str(err))

@@ -69,6 +69,72 @@ def openstack_full_argument_spec(**kwargs):
     return spec
 
 
+#: the ``ssh`` option (doc fragment ``openstack.migration.ssh``): the
+#: commands' ``--ssh-*`` options, one sub-option each
+SSH_SPEC = dict(ssh=dict(type='dict', options=dict(
+    user=dict(),
+    key=dict(type='list', elements='path', no_log=False),
+    no_agent=dict(type='bool', default=False),
+    port=dict(type='int'),
+    proxy_jump=dict(),
+    sudo=dict(type='bool', default=False),
+    virsh_container=dict(),
+    container_engine=dict(default='podman', choices=['podman', 'docker']),
+    timeout=dict(type='float', default=20.0),
+    config=dict(type='path'),
+    known_hosts=dict(type='path'),
+    accept_new_host_key=dict(type='bool', default=False),
+    hosts=dict(type='dict'),
+    host_map=dict(type='path'),
+    optional=dict(type='bool', default=False),
+)))
+
+#: how a message names each SSH option (``ssh.<sub-option>``)
+SSH_NAMES = {
+    'key': 'ssh.key', 'known_hosts': 'ssh.known_hosts',
+    'config': 'ssh.config', 'host': 'ssh.hosts', 'host_map': 'ssh.host_map',
+    'proxy_jump': 'ssh.proxy_jump', 'port': 'ssh.port',
+    'timeout': 'ssh.timeout', 'container_engine': 'ssh.container_engine',
+    'accept_new_host_key': 'ssh.accept_new_host_key',
+}
+
+
+def ssh_options(params):
+    """The checked SSH options of the module's ``ssh`` option, or None.
+
+    The checks of the commands' ``--ssh-*`` options
+    (:func:`migrationclient.host.sshoptions.checked`), made before the
+    cloud or any host is contacted.
+
+    :raises ValueError: one line naming the bad sub-option
+    """
+    ssh = params.get('ssh')
+    if ssh is None:
+        return None
+    from migrationclient.host import sshoptions
+    config = ssh.get('config')
+    req = sshoptions.Requested(
+        user=ssh.get('user'), keys=tuple(ssh.get('key') or ()),
+        no_agent=ssh.get('no_agent', False), port=ssh.get('port'),
+        proxy_jump=ssh.get('proxy_jump'), sudo=ssh.get('sudo', False),
+        virsh_container=ssh.get('virsh_container'),
+        container_engine=ssh.get('container_engine') or 'podman',
+        timeout=ssh.get('timeout', 20.0),
+        config=sshoptions.DEFAULT_CONFIG if config is None else config,
+        known_hosts=ssh.get('known_hosts'),
+        accept_new_host_key=ssh.get('accept_new_host_key', False),
+        host_map_file=ssh.get('host_map'),
+        hosts=tuple(sorted((ssh.get('hosts') or {}).items())))
+    return sshoptions.checked(req, SSH_NAMES)
+
+
+def no_ssh_facts_message(tried, what):
+    """The one line of an ``ssh`` task that could read no host."""
+    return ('SSH: none of the %d compute host(s) could be read (%s); %s '
+            '(ssh.optional accepts the API facts alone)'
+            % (len(tried), ', '.join(tried), what))
+
+
 def connect_kwargs(params):
     """The ``openstack.connect()`` keywords of the module ``params``.
 
@@ -163,6 +229,13 @@ class OpenStackModule:
             debug = self.params.get('sdk_log_level') == 'DEBUG'
             self.sdk.enable_logging(debug=debug, http_debug=debug,
                                     path=log_path)
+
+    def ssh_options(self):
+        """The checked ``ssh`` option (None: no SSH), or fail_json."""
+        try:
+            return ssh_options(self.params)
+        except ValueError as exc:
+            self.fail_json(msg=str(exc))
 
     def run(self):
         raise NotImplementedError()

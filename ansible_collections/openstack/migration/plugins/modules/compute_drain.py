@@ -33,6 +33,7 @@ description:
     are refusals in check mode too).
 extends_documentation_fragment:
   - openstack.migration.openstack
+  - openstack.migration.ssh
 options:
   hosts:
     description:
@@ -159,6 +160,14 @@ options:
 notes:
   - The task waits for the drain to end whatever I(wait) says.
   - Supports C(check_mode) (the dry run).
+  - With I(ssh) (only with I(state=drained)), the plan and its capacity
+    rest on the hosts' facts read over SSH (NUMA, pinned CPUs, huge pages,
+    PCI), and the live migrations in flight from each source host are
+    bounded by its C(nova.conf) C(max_concurrent_live_migrations) (0 or
+    unreadable - 1; without I(ssh) - 1, Nova's default), as
+    C(openstack compute drain --ssh). When no host can be read the task
+    fails before anything changes, unless I(ssh.optional). The notes say
+    which limit applies per host.
 '''
 
 EXAMPLES = r'''
@@ -178,6 +187,19 @@ EXAMPLES = r'''
     stuck_after: 120
     on_stuck: abort
     max_failures: 0
+  delegate_to: localhost
+
+- name: Dry run of compute1's drain on the hosts' own facts (NUMA guests)
+  openstack.migration.compute_drain:
+    cloud: overcloud
+    host: compute1
+    ssh:
+      user: heat-admin
+      key: [~/.ssh/id_ed25519]
+      proxy_jump: stack@undercloud
+      virsh_container: nova_libvirt
+  check_mode: true
+  register: plan
   delegate_to: localhost
 
 - name: Enable it again after the maintenance
@@ -266,6 +288,7 @@ notes:
 '''
 
 from ansible_collections.openstack.migration.plugins.module_utils.openstack import OpenStackModule  # noqa: E402,E501
+from ansible_collections.openstack.migration.plugins.module_utils.openstack import SSH_SPEC  # noqa: E402,E501
 
 
 class ComputeDrainModule(OpenStackModule):
@@ -293,6 +316,7 @@ class ComputeDrainModule(OpenStackModule):
         enable_when_done=dict(type='bool', default=False),
         up_timeout=dict(type='int', default=300),
         report=dict(type='path'),
+        **SSH_SPEC
     )
     module_kwargs = dict(
         supports_check_mode=True,
@@ -320,15 +344,22 @@ class ComputeDrainModule(OpenStackModule):
         if not hosts:
             self.fail_json(msg='hosts: name at least one compute host')
         opts = self.options()
+        ssh = self.ssh_options()
+        if ssh is not None and p['state'] != 'drained':
+            self.fail_json(msg='ssh reads the hosts\' facts for a drain: '
+                           'only with state=drained')
         compute = self.conn.compute
         if p['state'] != 'drained' and p['up_timeout'] > 0:
             api.wait_up(compute, self.conn, hosts, p['up_timeout'])
         if p['state'] == 'drained':
+            extra = {} if ssh is None else dict(
+                ssh_options=ssh, ssh_optional=p['ssh']['optional'])
             out = api.drained(compute, self.conn, hosts, opts,
                               check=self.check_mode, report_path=p['report'],
                               disable_reason=p['disable_reason'],
                               enable_when_done=p['enable_when_done'],
-                              target_aggregate=p['target_aggregate'])
+                              target_aggregate=p['target_aggregate'],
+                              **extra)
         elif p['state'] == 'enabled':
             out = api.enabled(compute, self.conn, hosts,
                               check=self.check_mode, report_path=p['report'])

@@ -25,6 +25,7 @@ description:
   - Reads the cloud only; never changes anything.
 extends_documentation_fragment:
   - openstack.migration.openstack
+  - openstack.migration.ssh
 options:
   servers:
     description:
@@ -56,8 +57,13 @@ options:
     default: false
 notes:
   - Supports C(check_mode); the module changes nothing in either mode.
-  - The host-side facts of C(openstack migration precheck --ssh) are not
-    read by this module.
+  - With I(ssh), the host-side facts of C(openstack migration precheck
+    --ssh) are read too (NUMA, pinned CPUs, huge pages, PCI and VFs,
+    C(nova.conf), the live migration transport), so the verdicts of NUMA,
+    pinned, huge page, PCI and SR-IOV servers are yes or no where the API
+    facts alone say maybe. A host that cannot be read is a note; when no
+    host can be read the task fails (with the rows), unless
+    I(ssh.optional).
 '''
 
 EXAMPLES = r'''
@@ -65,6 +71,19 @@ EXAMPLES = r'''
   openstack.migration.migration_precheck_info:
     cloud: overcloud
     source_host: compute1
+  register: precheck
+  delegate_to: localhost
+
+- name: The same, with the hosts' own facts (NUMA, pinning, huge pages)
+  openstack.migration.migration_precheck_info:
+    cloud: overcloud
+    source_host: compute1
+    ssh:
+      user: heat-admin
+      key: [~/.ssh/id_ed25519]
+      hosts:
+        compute1: 192.0.2.11
+        compute2: "192.0.2.12:2222"
   register: precheck
   delegate_to: localhost
 
@@ -113,6 +132,18 @@ rows:
     command:
       description: The C(openstack server migrate) command to run.
       type: str
+ssh_read:
+  description: With I(ssh) - the compute hosts read over SSH (empty
+    without I(ssh)).
+  returned: always
+  type: list
+  elements: str
+ssh_unread:
+  description: With I(ssh) - the compute hosts that were to be read over
+    SSH and could not be (their reasons are in I(notes)).
+  returned: always
+  type: list
+  elements: str
 blocked:
   description: IDs of the servers that cannot move anywhere.
   returned: always
@@ -125,7 +156,9 @@ notes:
   elements: str
 '''
 
+from ansible_collections.openstack.migration.plugins.module_utils.openstack import no_ssh_facts_message  # noqa: E402,E501
 from ansible_collections.openstack.migration.plugins.module_utils.openstack import OpenStackModule  # noqa: E402,E501
+from ansible_collections.openstack.migration.plugins.module_utils.openstack import SSH_SPEC  # noqa: E402,E501
 
 
 def precheck_rows(evaluations, server_ids, snapshot):
@@ -146,6 +179,7 @@ class PrecheckInfoModule(OpenStackModule):
         destinations=dict(type='list', elements='str'),
         kind=dict(default='both', choices=['both', 'live', 'cold']),
         pci_live_migratable=dict(type='bool', default=False),
+        **SSH_SPEC
     )
     module_kwargs = dict(
         supports_check_mode=True,
@@ -158,14 +192,31 @@ class PrecheckInfoModule(OpenStackModule):
         p = self.params
         kinds = {'live': (evaluate.LIVE,), 'cold': (evaluate.COLD,)}.get(
             p['kind'], (evaluate.LIVE, evaluate.COLD))
+        # every SSH option and file checked before any cloud or SSH call
+        ssh = self.ssh_options()
+        extra = {} if ssh is None else {'ssh_options': ssh}
         result = precheck.run(
             self.conn.compute, self.conn, servers=p['servers'] or (),
             source_host=p['source_host'], destinations=p['destinations'],
-            kinds=kinds, pci_live_migratable=p['pci_live_migratable'])
+            kinds=kinds, pci_live_migratable=p['pci_live_migratable'],
+            **extra)
         rows, blocked = precheck_rows(result.evaluations, result.server_ids,
                                       result.snapshot)
         self.results = dict(changed=False, rows=rows, blocked=blocked,
-                            notes=list(result.snapshot.cloud.notes))
+                            notes=list(result.snapshot.cloud.notes),
+                            ssh_read=[], ssh_unread=[])
+        if ssh is None:
+            return
+        self.results.update(
+            ssh_read=sorted(result.ssh_read),
+            ssh_unread=sorted(set(result.ssh_tried) - set(result.ssh_read)))
+        if result.ssh_unread:
+            msg = no_ssh_facts_message(
+                sorted(result.ssh_tried),
+                'the verdicts rest on the API facts only')
+            if not p['ssh']['optional']:
+                self.fail_json(msg=msg, **self.results)
+            self.warn(msg)
 
 
 def main():

@@ -337,3 +337,84 @@ class TestDesiredStates(ApiTestCase):
                            check=True)
         self.assertTrue(out.changed)
         self.assertFalse(FakeJob.made[-1].executed)
+
+
+class SSHJob(FakeJob):
+    """A FakeJob whose plan read hosts over SSH (``job.ssh_reach``)."""
+
+    reach = ((), ())
+
+    def prepare(self, explicit_report=False):
+        # what fleetplan.with_host_facts leaves on a job with ssh_options
+        self.prepared_with = self.ssh_options
+        self.ssh_reach = SSHJob.reach
+        return self.items
+
+
+class TestDrainedWithHostFacts(ApiTestCase):
+    """``ssh_options``: ``compute drain --ssh`` for the collection."""
+
+    item = TestDesiredStates.item
+
+    def setUp(self):
+        super().setUp()
+        FakeJob.made = []
+        self.useFixture(fixtures.MockPatchObject(api, 'Job', SSHJob))
+        self.useFixture(fixtures.MockPatchObject(SSHJob, 'reach', ((), ())))
+        self.ssh = mock.Mock(name='SSHOptions')
+        self.limits = []
+
+    def read_limits(self, job, ssh_options):
+        self.limits.append((job, ssh_options))
+        return ['compute1: nova.conf: no max_concurrent_live_migrations'], [
+            'compute1: 1 live migration(s) at a time (nova.conf)']
+
+    def drained(self, items, status, check=False, **kw):
+        FakeJob.items = items
+        FakeJob.services = {'compute1': svc('compute1', status)}
+        return api.drained(None, None, ['compute1'], model.Options(),
+                           check=check, read_limits=self.read_limits, **kw)
+
+    def test_the_plan_rests_on_host_facts_and_the_live_limits(self):
+        SSHJob.reach = (('compute1', 'compute2'), ('compute1',))
+        out = self.drained([self.item(model.PENDING)], 'enabled',
+                           check=True, ssh_options=self.ssh)
+        job = FakeJob.made[0]
+        self.assertIs(self.ssh, job.prepared_with)
+        self.assertEqual([(job, self.ssh)], self.limits)
+        self.assertFalse(job.executed)
+        self.assertEqual(['s-pending'], [r['server'] for r in out.plan])
+        self.assertIn('compute1: 1 live migration(s) at a time (nova.conf)',
+                      out.notes)
+        self.assertIn('compute1: nova.conf: no '
+                      'max_concurrent_live_migrations', out.notes)
+
+    def test_no_host_read_changes_nothing(self):
+        SSHJob.reach = (('compute1', 'compute2'), ())
+        for check in (True, False):
+            err = self.assertRaises(
+                api.NoHostFacts, self.drained, [self.item(model.PENDING)],
+                'enabled', check=check, ssh_options=self.ssh)
+            self.assertIsInstance(err, model.DrainError)
+            self.assertEqual(
+                'SSH: none of the 2 compute host(s) could be read '
+                '(compute1, compute2); nothing changed (ssh.optional drains '
+                'on the API facts alone)', str(err))
+            self.assertEqual(11, err.exit_status)
+            self.assertFalse(FakeJob.made[-1].executed)
+        self.assertEqual([], self.limits)
+
+    def test_optional_drains_on_the_api_facts(self):
+        SSHJob.reach = (('compute1', 'compute2'), ())
+        out = self.drained([self.item(model.PENDING)], 'enabled',
+                           ssh_options=self.ssh, ssh_optional=True)
+        self.assertTrue(FakeJob.made[0].executed)
+        self.assertTrue(out.changed)
+        self.assertIn('SSH: none of the 2 compute host(s) could be read; the '
+                      'plan rests on the API facts alone', out.notes)
+
+    def test_without_ssh_nothing_is_read(self):
+        SSHJob.reach = (('compute1',), ())
+        self.drained([self.item(model.PENDING)], 'enabled', check=True)
+        self.assertIsNone(FakeJob.made[0].prepared_with)
+        self.assertEqual([], self.limits)
