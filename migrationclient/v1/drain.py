@@ -20,6 +20,7 @@ from osc_lib.command import command
 from migrationclient._i18n import _
 from migrationclient.cloud import services
 from migrationclient.engine import drain
+from migrationclient.engine.drain import fleetplan
 from migrationclient.engine.drain import livelimits
 from migrationclient.engine import events
 from migrationclient.engine import metrics
@@ -463,9 +464,8 @@ class DrainCompute(command.Lister):
             self.exit_status = exc.exit_status
         for note in job.notes:
             LOG.warning(note)
-        tried, read = getattr(job, 'ssh_reach', ((), ()))
-        if (refused is None and parsed_args.ssh and tried and not read
-                and not parsed_args.ssh_optional):
+        tried = fleetplan.none_read(job)
+        if refused is None and tried and not parsed_args.ssh_optional:
             # Asked for the hosts' facts and got none: the plan would
             # rest on the API alone; nothing was changed (exit 11).
             refused = _(

@@ -33,6 +33,7 @@ from migrationclient._i18n import _
 from migrationclient.cloud import actions as cloud_actions
 from migrationclient.cloud import errors as cloud_errors
 from migrationclient.engine.drain import claim
+from migrationclient.engine.drain import fleetplan
 from migrationclient.engine.drain.job import Job
 from migrationclient.engine.drain import livelimits
 from migrationclient.engine.drain import model
@@ -158,8 +159,8 @@ def _host_facts(job, ssh_options, ssh_optional, read_limits):
     each live source's ``max_concurrent_live_migrations``
     (:func:`.livelimits.read_for_job`); its warnings and lines are notes.
     """
-    tried, read = getattr(job, 'ssh_reach', ((), ()))
-    if tried and not read:
+    tried = fleetplan.none_read(job)
+    if tried:
         if not ssh_optional:
             raise NoHostFacts(tried)
         job.notes.append(_(

@@ -172,6 +172,16 @@ def with_host_facts(snapshots, job):
             for name, snap in snapshots.items()}
 
 
+def none_read(job):
+    """The hosts --ssh was to read when it read none of them, else ().
+
+    ``compute drain --ssh`` and the Ansible ``compute_drain`` refuse then
+    (nothing changed) unless asked to drain on the API facts alone.
+    """
+    tried, read = getattr(job, 'ssh_reach', ((), ()))
+    return tried if tried and not read else ()
+
+
 def to_plan(items, snapshot, options):
     """``{server id: kinds}`` of the items the capacity plan places."""
     out = {}
