@@ -120,6 +120,9 @@ def plan_capacity(snapshot, drained, servers=None, kinds=(LIVE, COLD),
             drained, tuple(planner.placements), planner.usage_table(),
             planner.headroom() if headroom else None,
             {name: planner.hosts[name] for name in planner.remaining})
+        # the rule cache and its planner refer to each other: without
+        # that cycle both go now, by reference counting, instead of
+        # waiting for the collector's next pass
         planner.rules = None
         del planner
         return plan
