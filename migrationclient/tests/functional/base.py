@@ -43,6 +43,23 @@ class FunctionalTestCase(client.BedTestCase):
     ``BED_MAX_MICROVERSION`` (e.g. ``'2.38'``), ``BED_ARGS``.
     """
 
+    def counting_proxy(self, directory):
+        """A counting proxy in front of the bed's admin cloud.
+
+        Returns ``(proxy, clouds.yaml written in directory)``; the proxy
+        stops at cleanup.
+        """
+        from testbed import fakecloud
+        from testbed import httpproxy
+        proxy = httpproxy.CountingProxy.for_cloud(
+            self.bed.clouds_yaml, fakecloud.CLOUD_ADMIN, max_lifetime=600,
+            idle_timeout=300)
+        proxy.start()
+        self.addCleanup(proxy.stop)
+        return proxy, httpproxy.write_proxied_clouds_yaml(
+            self.bed.clouds_yaml, os.path.join(directory, 'clouds.yaml'),
+            proxy, fakecloud.CLOUD_ADMIN)
+
     def wait_report_entry(self, path, server, states, timeout=60,
                           interval=0.1):
         """The entry of ``server`` once the drain report shows a state.

@@ -622,17 +622,10 @@ class TestSSHOptionsContactNothing(base.FunctionalTestCase):
     """
 
     def test_no_request_before_the_error(self):
-        from testbed import httpproxy
         tmp = self.useFixture(fixtures.TempDir()).path
         key_dir = os.path.join(tmp, 'keys')
         os.mkdir(key_dir)
-        proxy = httpproxy.CountingProxy.for_cloud(
-            self.bed.clouds_yaml, ADMIN, max_lifetime=600, idle_timeout=300)
-        proxy.start()
-        self.addCleanup(proxy.stop)
-        clouds = httpproxy.write_proxied_clouds_yaml(
-            self.bed.clouds_yaml, os.path.join(tmp, 'clouds.yaml'), proxy,
-            ADMIN)
+        proxy, clouds = self.counting_proxy(tmp)
         cases = {
             'key missing': (PRE + ('bi', '--ssh', '--ssh-key',
                                    os.path.join(tmp, 'nokey')), '--ssh-key'),

@@ -56,20 +56,12 @@ class TestDrainSSHOptionsContactNothing(test_drain.DrainTestCase):
     """Bad --ssh-* of compute drain: one line, exit 1, no request."""
 
     def test_no_request_before_the_error(self):
-        from testbed import httpproxy
         tmp = tempfile.mkdtemp(prefix='drain-ssh-bad-')
         self.addCleanup(shutil.rmtree, tmp, True)
         key_dir = os.path.join(tmp, 'keys')
         os.mkdir(key_dir)
         server = self.server('image', name='a-plain')
-        proxy = httpproxy.CountingProxy.for_cloud(
-            self.bed.clouds_yaml, fakecloud.CLOUD_ADMIN, max_lifetime=600,
-            idle_timeout=300)
-        proxy.start()
-        self.addCleanup(proxy.stop)
-        clouds = httpproxy.write_proxied_clouds_yaml(
-            self.bed.clouds_yaml, os.path.join(tmp, 'clouds.yaml'), proxy,
-            fakecloud.CLOUD_ADMIN)
+        proxy, clouds = self.counting_proxy(tmp)
         drain = ('compute', 'drain', SOURCE, '--ssh')
         cases = {
             'key missing': (drain + ('--ssh-key', os.path.join(tmp, 'no')),

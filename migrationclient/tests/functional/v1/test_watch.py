@@ -41,7 +41,6 @@ from migrationclient import exitcodes
 from migrationclient.tests.functional import base
 from migrationclient.v1 import watch as v1watch
 from testbed import fakecloud
-from testbed import httpproxy
 
 SOURCE = 'compute1'
 
@@ -701,15 +700,8 @@ class TestWatchPollingCost(WatchTestCase):
             self.assertLess(time.monotonic(), deadline,
                             'the live migrations did not all run')
             time.sleep(0.3)
-        proxy = httpproxy.CountingProxy.for_cloud(
-            self.bed.clouds_yaml, fakecloud.CLOUD_ADMIN, max_lifetime=600,
-            idle_timeout=300)
-        proxy.start()
-        self.addCleanup(proxy.stop)
-        clouds = httpproxy.write_proxied_clouds_yaml(
-            self.bed.clouds_yaml,
-            os.path.join(self.useFixture(fixtures.TempDir()).path,
-                         'clouds.yaml'), proxy, fakecloud.CLOUD_ADMIN)
+        proxy, clouds = self.counting_proxy(
+            self.useFixture(fixtures.TempDir()).path)
         res = self.bed.openstack(
             'migration', 'watch', '--host', SOURCE, '--interval',
             self.INTERVAL, '--progress-interval', self.PROGRESS, '-f',
