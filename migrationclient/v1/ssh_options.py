@@ -112,14 +112,6 @@ def add_ssh_options(parser):
     return parser
 
 
-def check_address(address, source='--ssh-host'):
-    """Raise ValueError unless ``address`` is a valid SSH address.
-
-    :func:`migrationclient.host.sshoptions.check_address`.
-    """
-    sshoptions.check_address(address, source)
-
-
 def requested(args):
     """:class:`~migrationclient.host.sshoptions.Requested` of the options.
 
@@ -146,15 +138,6 @@ def requested(args):
         host_map_file=args.ssh_host_map, hosts=tuple(pairs))
 
 
-def check_files(args):
-    """The files the ``--ssh-*`` options name, checked before any SSH.
-
-    Raises ValueError with one line naming the option
-    (:func:`migrationclient.host.sshoptions.check_files`).
-    """
-    sshoptions.check_files(requested(args))
-
-
 def checked_options(args):
     """The checked :class:`~migrationclient.host.ssh.SSHOptions`.
 
@@ -173,7 +156,3 @@ def options_from_parsed_args(args):
     (:func:`checked_options` also checks the others).
     """
     return sshoptions.options(requested(args))
-
-
-parse_host_map = sshoptions.parse_host_map
-load_host_map = sshoptions.load_host_map

@@ -22,6 +22,7 @@ import fixtures
 import testtools
 
 from migrationclient.host import ssh
+from migrationclient.host import sshoptions
 from migrationclient.v1 import ssh_options
 
 
@@ -92,7 +93,7 @@ class TestOptions(testtools.TestCase):
 
     def test_host_map_syntax(self):
         self.assertRaisesRegex(ValueError, 'm line 2',
-                               ssh_options.parse_host_map,
+                               sshoptions.parse_host_map,
                                'a 1.2.3.4\nb c d\n', source='m')
 
 
